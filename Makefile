@@ -1,0 +1,36 @@
+# make lab  — create .venv, install dosandbox with notebook extras, open JupyterLab on notebooks/
+# make test — create .venv, install dosandbox with test extras, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: lab test lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.lab-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[notebook]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+lab: $(VENV)/.lab-installed
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(VENV)/.test-installed
+	@if command -v npm >/dev/null 2>&1 && [ -f tests/conformance/setup.sh ]; then \
+		bash tests/conformance/setup.sh; fi
+	$(PY) -m pytest
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check dosandbox tests benchmarks
+
+bench: $(VENV)/.test-installed
+	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

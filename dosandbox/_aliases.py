@@ -1,0 +1,66 @@
+"""camelCase aliases for code ported from the seed or from Cloudflare's Python Workers.
+
+snake_case is canonical. ``ctx.setState(...)`` resolves through :class:`AliasMixin`'s
+``__getattr__`` fallback, so aliases never show up in ``dir()`` or tab completion. One table
+serves every class; ``tests/test_aliases.py`` checks each alias points at a real member.
+User method names are never renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ALIASES", "AliasMixin"]
+
+ALIASES: dict[str, str] = {
+    # context
+    "setState": "set_state",
+    "getState": "get_state",
+    "blockConcurrencyWhile": "block_concurrency_while",
+    "waitUntil": "wait_until",
+    "acceptWebSocket": "accept_web_socket",
+    "getWebSockets": "get_web_sockets",
+    "getTags": "get_tags",
+    "setWebSocketAutoResponse": "set_web_socket_auto_response",
+    "getWebSocketAutoResponse": "get_web_socket_auto_response",
+    "getWebSocketAutoResponseTimestamp": "get_web_socket_auto_response_timestamp",
+    "setAlarm": "set_alarm",
+    "getAlarm": "get_alarm",
+    "deleteAlarm": "delete_alarm",
+    # storage
+    "deleteAll": "delete_all",
+    "transactionSync": "transaction_sync",
+    "databaseSize": "database_size",
+    # sql cursor
+    "toArray": "to_list",
+    "columnNames": "column_names",
+    "rowsRead": "rows_read",
+    "rowsWritten": "rows_written",
+    "lastRowId": "last_row_id",
+    # websockets
+    "serializeAttachment": "serialize_attachment",
+    "deserializeAttachment": "deserialize_attachment",
+    "readyState": "ready_state",
+    # namespaces
+    "idFromName": "id_from_name",
+    "idFromString": "id_from_string",
+    "newUniqueId": "new_unique_id",
+    "getByName": "get_by_name",
+    "getById": "get_by_id",
+    "getDurableObject": "get_durable_object",
+    "hasDurableObject": "has_durable_object",
+}
+
+
+class AliasMixin:
+    """Resolve camelCase names to their snake_case members, invisibly."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        canonical = ALIASES.get(name)
+        if canonical is not None:
+            return getattr(self, canonical)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )

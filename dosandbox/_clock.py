@@ -1,0 +1,185 @@
+"""The virtual clock: integer epoch milliseconds that move only when asked.
+
+Modes:
+
+* ``manual`` (default): time moves only through ``advance``, ``run_until``, ``run_next`` and
+  ``run_until_idle``. A call that waits on time raises ``WaitingOnTimeError`` and stays in
+  flight until the clock is moved.
+* ``autojump``: when everything waits on time, jump to the next timer (as trio's MockClock
+  with ``autojump_threshold=0``).
+* ``realtime``: follow the wall clock (scaled by ``speed``) while a call waits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._timepatch import VirtualWallClock
+from .errors import ClockError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ._sandbox import Sandbox
+    from ._steps import StepReport
+
+MODES = ("manual", "autojump", "realtime")
+UTC = dt.timezone.utc
+
+
+def to_epoch_ms(value: Any, *, now_ms: int, what: str) -> int:
+    """Epoch ms from a datetime, a timedelta (from now) or a number of epoch ms."""
+    if isinstance(value, bool):
+        raise ClockError(f"{what} takes a datetime, a timedelta or epoch milliseconds, not a bool.")
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return round(aware.timestamp() * 1000)
+    if isinstance(value, dt.timedelta):
+        return now_ms + round(value.total_seconds() * 1000)
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ClockError(f"{what} got {value!r}; pass a finite number of epoch milliseconds.")
+        return int(value)
+    raise ClockError(
+        f"{what} takes a datetime, a timedelta or epoch milliseconds (like time.time() * 1000), "
+        f"not {type(value).__name__} {value!r}."
+    )
+
+
+class VirtualClock:
+    """The sandbox's clock. ``now`` is a UTC datetime, ``now_ms`` integer epoch milliseconds."""
+
+    def __init__(self, start_ms: int, mode: str = "manual", speed: float = 1.0) -> None:
+        self._origin_ms = start_ms
+        self._now_ms = start_ms
+        self._loop_seconds = 0.0
+        self._wall = VirtualWallClock(start_ms)
+        self._sandbox: Sandbox | None = None
+        self._mode = "manual"
+        self.speed = speed
+        self._listeners: list[Callable[[], None]] = []
+        self.mode = mode
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    @property
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._now_ms / 1000, tz=UTC)
+
+    def format_ms(self, ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            raise ClockError(f"Unknown clock mode {value!r}; choose one of {', '.join(MODES)}.")
+        self._mode = value
+
+    def realtime(self, speed: float = 1.0) -> None:
+        """Follow the wall clock, ``speed`` virtual seconds per real second."""
+        if speed <= 0:
+            raise ClockError(f"speed must be positive, got {speed!r}.")
+        self.speed = speed
+        self.mode = "realtime"
+
+    def __repr__(self) -> str:
+        return f"<VirtualClock {self.format_ms(self._now_ms)} mode={self._mode}>"
+
+    # --- moving ----------------------------------------------------------------------------
+
+    def _set_ms(self, ms: int) -> None:
+        if ms < self._now_ms:
+            raise ClockError(
+                f"The clock cannot move backwards: it is {self.format_ms(self._now_ms)} and "
+                f"{self.format_ms(ms)} is {(self._now_ms - ms) / 1000:g} s earlier. Time on the "
+                "platform only moves forwards; start a new Sandbox(start=...) to go back."
+            )
+        self._now_ms = ms
+        self._loop_seconds = (ms - self._origin_ms) / 1000
+        self._wall.set_ms(ms)
+        for listener in self._listeners:
+            listener()
+
+    def _follow_wall_clock_until(self, timer: asyncio.TimerHandle) -> None:
+        """Realtime mode: sleep for real until ``timer`` is due (scaled by speed)."""
+        from ._loop import ms_for_loop_time
+
+        due = ms_for_loop_time(self._origin_ms, timer.when())
+        wait = max(0.0, (due - self._now_ms) / 1000 / self.speed)
+        time.sleep(min(wait, 0.05))
+        step = round(min(wait, 0.05) * self.speed * 1000)
+        self._set_ms(min(due, self._now_ms + max(step, 1)))
+
+    def _require_sandbox(self) -> Sandbox:
+        if self._sandbox is None:  # pragma: no cover - clocks are made by a Sandbox
+            raise ClockError("This clock belongs to no sandbox.")
+        return self._sandbox
+
+    def advance(
+        self,
+        delta: dt.timedelta | float | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        milliseconds: float = 0,
+    ) -> StepReport:
+        """Move time forward, firing every timer and alarm due on the way, in order."""
+        if isinstance(delta, dt.timedelta):
+            ms = round(delta.total_seconds() * 1000)
+        elif delta is not None:
+            ms = round(float(delta) * 1000)
+        else:
+            ms = 0
+        ms += round(
+            (seconds + 60 * minutes + 3600 * hours + 86400 * days) * 1000 + milliseconds
+        )
+        if ms < 0:
+            raise ClockError(
+                f"advance() needs a positive duration, got {ms / 1000:g} s. The clock only "
+                "moves forwards."
+            )
+        return self._require_sandbox()._step_until(self._now_ms + ms, "advance()")
+
+    def run_until(self, when: dt.datetime | dt.timedelta | float) -> StepReport:
+        """Run every timer and alarm up to ``when`` (a datetime, or epoch ms), then stop there."""
+        target = to_epoch_ms(when, now_ms=self._now_ms, what="run_until()")
+        if target < self._now_ms:
+            raise ClockError(
+                f"run_until() got {self.format_ms(target)}, which is before now "
+                f"({self.format_ms(self._now_ms)}). The clock only moves forwards."
+            )
+        return self._require_sandbox()._step_until(target, "run_until()")
+
+    def run_next(self) -> StepReport:
+        """Jump to the next timer or alarm and run it (and whatever it makes ready)."""
+        return self._require_sandbox()._step_next()
+
+    def run_until_idle(self, limit: int = 100_000) -> StepReport:
+        """Keep jumping to the next timer until none is left (at most ``limit`` jumps)."""
+        return self._require_sandbox()._run_until_idle(limit)
+
+    def pause(self) -> None:
+        """Stop following the wall clock (realtime mode) and return to manual."""
+        self.mode = "manual"
+        sandbox = self._sandbox
+        if sandbox is not None:
+            sandbox._stop_realtime()
+
+    def widget(self) -> Any:
+        """The clock bar: virtual now, step buttons, mode and pending alarms."""
+        from .widgets import ClockBar
+
+        return ClockBar(self._require_sandbox())

@@ -1,0 +1,138 @@
+"""``ctx``: what object code sees — state, storage, env, alarms, sockets, concurrency.
+
+It plays both the seed's ``DurableObjectContext`` (``state``, ``set_state``, ``sql``...) and the
+platform's ``DurableObjectState`` (``id``, ``storage``, ``block_concurrency_while``...).
+camelCase names (``setState``, ``blockConcurrencyWhile``) resolve through the alias table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._aliases import AliasMixin
+from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from ._ids import DurableObjectId
+    from ._instance import Instance, ObjectRecord
+
+__all__ = ["DurableObjectContext"]
+
+
+class DurableObjectContext(AliasMixin):
+    """The context passed to every method and handler of one live instance."""
+
+    def __init__(self, record: ObjectRecord, instance: Instance) -> None:
+        self._record = record
+        self._instance = instance
+        self._state: Any = None
+        self.id: DurableObjectId = record.id
+        self.env: Any = record.namespace.sandbox.env_for(record.namespace)
+
+    def __repr__(self) -> str:
+        return f"<DurableObjectContext {self._record.namespace.name} {str(self.id)[:12]}…>"
+
+    # --- in-memory state (the seed's API) -------------------------------------------------
+
+    @property
+    def state(self) -> Any:
+        return self._state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._state = value
+
+    def _set_initial_state(self, value: Any) -> None:
+        self._state = value
+
+    def get_state(self) -> Any:
+        return self._state
+
+    def set_state(self, updates: Mapping[str, Any] | None = None, /, **more: Any) -> Any:
+        """Merge ``updates`` into the state (a dict, a dataclass or any object)."""
+        if updates is not None and not isinstance(updates, Mapping):
+            raise ValidationError(
+                f"set_state() takes a mapping or keyword arguments, not {type(updates).__name__}."
+            )
+        merged = {**(updates or {}), **more}
+        state = self._state
+        if state is None:
+            self._state = dict(merged)
+        elif isinstance(state, dict):
+            state.update(merged)
+        elif dataclasses.is_dataclass(state) or hasattr(state, "__dict__"):
+            for key, value in merged.items():
+                setattr(state, key, value)
+        else:
+            raise ValidationError(
+                f"set_state() cannot merge into a state of type {type(state).__name__}; make "
+                "init return a dict, a dataclass or an object with attributes."
+            )
+        return self._state
+
+    # --- storage ----------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> Any:
+        from ._storage import storage_for
+
+        return storage_for(self._record)
+
+    @property
+    def sql(self) -> Any:
+        return self.storage.sql
+
+    # --- alarms (storage operations on the platform) ----------------------------------------
+
+    async def set_alarm(self, scheduled_time: Any) -> None:
+        await self.storage.set_alarm(scheduled_time)
+
+    async def get_alarm(self) -> int | None:
+        result: int | None = await self.storage.get_alarm()
+        return result
+
+    async def delete_alarm(self) -> None:
+        await self.storage.delete_alarm()
+
+    # --- concurrency ------------------------------------------------------------------------
+
+    def block_concurrency_while(self, fn: Callable[[], Awaitable[Any] | Any]) -> asyncio.Task[Any]:
+        """Hold every other event until ``fn`` finishes; await the result if you need it.
+
+        If ``fn`` raises, the instance is reset, as on the platform.
+        """
+        if not callable(fn):
+            raise ValidationError(
+                "block_concurrency_while() takes a function (async def or def), not "
+                f"{type(fn).__name__}. Pass the function itself, not its call."
+            )
+        return self._record.block_concurrency_while(self._instance, fn)
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Run ``awaitable`` in the background; it does not delay the current event."""
+        if not inspect.isawaitable(awaitable):
+            raise ValidationError(
+                f"wait_until() takes an awaitable (a coroutine or a task), not "
+                f"{type(awaitable).__name__}."
+            )
+        loop = self._record.namespace.sandbox.loop
+        task = loop.create_task(_as_coroutine(awaitable))
+        background = self._instance.background
+        background.add(task)
+        record = self._record
+
+        def done(t: asyncio.Task[Any]) -> None:
+            background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                err = t.exception()
+                record.emit("error", f"wait_until task raised {type(err).__name__}: {err}")
+
+        task.add_done_callback(done)
+
+
+async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

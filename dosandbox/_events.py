@@ -1,0 +1,120 @@
+"""The event log: a ring buffer every capability writes to, and views subscribe to.
+
+Each entry records what happened (``kind`` such as ``rpc``, ``kv.put``, ``alarm.fired``), to
+which object, and when on the virtual clock. ``sb.events()`` and ``handle.events`` show it as
+a DataFrame; widgets subscribe to refresh live.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Event", "EventLog"]
+
+
+@dataclass(slots=True)
+class Event:
+    """One thing that happened in the sandbox."""
+
+    seq: int
+    time_ms: int
+    kind: str
+    object_name: str | None
+    object_id: str | None
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, Any]:
+        import datetime as dt
+
+        return {
+            "seq": self.seq,
+            "time": dt.datetime.fromtimestamp(self.time_ms / 1000, tz=dt.timezone.utc),
+            "kind": self.kind,
+            "object": self.object_name,
+            "id": self.object_id,
+            "message": self.message,
+        }
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventLog:
+    """A bounded, append-only log with subscribers. Old entries fall off the front."""
+
+    def __init__(self, clock_ms: Callable[[], int], maxlen: int = 10_000) -> None:
+        self._entries: deque[Event] = deque(maxlen=maxlen)
+        self._seq = itertools.count(1)
+        self._clock_ms = clock_ms
+        self._subscribers: list[Subscriber] = []
+        self.last_seq = 0
+
+    def emit(
+        self,
+        kind: str,
+        message: str,
+        *,
+        object_name: str | None = None,
+        object_id: str | None = None,
+        **data: Any,
+    ) -> Event:
+        seq = next(self._seq)
+        self.last_seq = seq
+        event = Event(seq, self._clock_ms(), kind, object_name, object_id, message, data)
+        self._entries.append(event)
+        for subscriber in self._subscribers:
+            subscriber(event)
+        return event
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn`` for every new event; returns a function that unsubscribes."""
+        self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def since(self, seq: int) -> list[Event]:
+        """Events with a sequence number greater than ``seq``, oldest first."""
+        out: list[Event] = []
+        for event in reversed(self._entries):
+            if event.seq <= seq:
+                break
+            out.append(event)
+        out.reverse()
+        return out
+
+    def select(
+        self, *, object_id: str | None = None, kind: str | None = None
+    ) -> list[Event]:
+        return [
+            e
+            for e in self._entries
+            if (object_id is None or e.object_id == object_id)
+            and (kind is None or e.kind == kind or e.kind.startswith(kind + "."))
+        ]
+
+
+def events_frame(events: list[Event]) -> Any:
+    """A DataFrame of events (pandas is imported only here)."""
+    import pandas as pd
+
+    columns = ["seq", "time", "kind", "object", "id", "message"]
+    return pd.DataFrame([e.as_row() for e in events], columns=columns)

@@ -1,0 +1,115 @@
+"""``sb.inspect(stub)``: the sandbox's view of one object from outside.
+
+Handles never exist on the platform; they are how we teach. They read the object's in-memory
+state, storage, sockets, alarm and events without sending it an event, and can evict it.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from ._events import events_frame
+from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from ._instance import ObjectRecord
+    from ._namespace import Stub
+
+__all__ = ["Handle"]
+
+
+class Handle:
+    """Look inside one object: ``.state``, ``.kv``, ``.tables``, ``.sql()``, ``.events``..."""
+
+    def __init__(self, record: ObjectRecord, stub: Stub) -> None:
+        self._record = record
+        self.stub = stub
+
+    def __repr__(self) -> str:
+        r = self._record
+        return f"<Handle {r.namespace.name} {r.hex[:12]}… {r.status}>"
+
+    @property
+    def name(self) -> str:
+        return self._record.namespace.name
+
+    @property
+    def id(self) -> str:
+        return self._record.hex
+
+    @property
+    def status(self) -> str:
+        """``live``, ``evicted`` or ``not created``."""
+        return self._record.status
+
+    @property
+    def is_live(self) -> bool:
+        return self._record.instance is not None
+
+    @property
+    def instance(self) -> Any:
+        """The live instance of your class (None when evicted), for debugging."""
+        inst = self._record.instance
+        return inst.obj if inst is not None else None
+
+    @property
+    def state(self) -> Any:
+        """The in-memory state (``ctx.state``), or None when there is no live instance."""
+        inst = self._record.instance
+        return inst.ctx.state if inst is not None else None
+
+    @property
+    def in_flight(self) -> int:
+        inst = self._record.instance
+        return inst.in_flight if inst is not None else 0
+
+    @property
+    def events(self) -> Any:
+        """This object's events as a DataFrame, oldest first."""
+        log = self._record.namespace.sandbox.event_log
+        return events_frame(log.select(object_id=self._record.hex))
+
+    def evict(self) -> bool:
+        """Drop the live instance as the platform does after idleness or a deploy.
+
+        In-memory state is lost; storage, the alarm and hibernatable sockets stay. The next
+        event runs ``init`` again. Returns False when there was nothing to evict.
+        """
+        record = self._record
+        instance = record.instance
+        if instance is not None and instance.in_flight:
+            raise ValidationError(
+                f"{record.namespace.name} has {instance.in_flight} event(s) in flight; the "
+                "platform only evicts idle objects. Let them finish first (move the clock).",
+                object_name=record.namespace.name,
+                object_id=record.hex,
+            )
+        dropped = record.drop_instance("evicted")
+        if dropped:
+            record.emit("evicted", "instance evicted: in-memory state dropped")
+        return dropped
+
+    def hibernate(self) -> bool:
+        """The platform's name for evicting an object whose sockets stay connected."""
+        return self.evict()
+
+    def widget(self) -> Any:
+        """The live inspector for this object."""
+        from .widgets import Inspector
+
+        return Inspector(self)
+
+    def _repr_html_(self) -> str:
+        from .widgets import static_html
+
+        return static_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        from .widgets import mimebundle
+
+        return mimebundle(self.widget, fallback_html=self._repr_html_)
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value))

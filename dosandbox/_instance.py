@@ -1,0 +1,315 @@
+"""One object: its lasting record, its live instance, and the input gate events pass through.
+
+An :class:`ObjectRecord` exists per object id and outlives evictions: it owns the storage, the
+alarm and the hibernatable sockets. An :class:`Instance` is one incarnation of the user's class
+with its in-memory state; eviction drops it and the next event builds a new one (running
+``init`` again), exactly as on the platform.
+
+Delivery rules (DESIGN §4): events for one object run one at a time; another event may start
+only while the running one is suspended on something that is not storage. Storage calls here
+never suspend, so asyncio's own scheduling already gives that rule; the :class:`InputGate` adds
+``block_concurrency_while``, which holds every new event until its callback finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import DurableObjectMethodError, DurableObjectResetError
+
+if TYPE_CHECKING:
+    from ._context import DurableObjectContext
+    from ._ids import DurableObjectId
+    from ._namespace import Namespace
+    from ._object import DurableObject
+
+__all__ = ["EventScope", "InputGate", "Instance", "ObjectRecord", "current_scope"]
+
+
+@dataclass(slots=True)
+class EventScope:
+    """One delivered event (an RPC call, a fetch, an alarm, a socket message, init)."""
+
+    record: ObjectRecord
+    kind: str
+    name: str
+    kv_ops: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# The event whose code is running now, or None outside object code.
+current_scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
+    "dosandbox_current_event", default=None
+)
+
+
+class InputGate:
+    """Holds new events while ``block_concurrency_while`` runs; FIFO when it opens."""
+
+    __slots__ = ("_blockers", "_loop", "_waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._blockers = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def is_open(self) -> bool:
+        return self._blockers == 0
+
+    def block(self) -> None:
+        self._blockers += 1
+
+    def unblock(self) -> None:
+        self._blockers -= 1
+        if self._blockers == 0:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_open(self) -> None:
+        while self._blockers:
+            waiter = self._loop.create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def fail_waiters(self, error: BaseException) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+
+class Instance:
+    """A live incarnation of the user's class."""
+
+    def __init__(self, record: ObjectRecord, generation: int) -> None:
+        from ._context import DurableObjectContext
+
+        self.record = record
+        self.generation = generation
+        self.gate = InputGate(record.namespace.sandbox.loop)
+        self.in_flight = 0
+        self.ctx: DurableObjectContext = DurableObjectContext(record, self)
+        self.obj: DurableObject | None = None
+        self.reset_error: BaseException | None = None
+        self.background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def alive(self) -> bool:
+        return self.record.instance is self
+
+
+class ObjectRecord:
+    """Everything the sandbox keeps about one object id, live or not."""
+
+    def __init__(self, namespace: Namespace, object_id: DurableObjectId) -> None:
+        self.namespace = namespace
+        self.id = object_id
+        self.instance: Instance | None = None
+        self.generation = 0
+        self.events_delivered = 0
+        self.created = False
+        # Called after every event, before its result leaves the object (the output gate):
+        # storage commits its write batch here.
+        self.before_output: list[Callable[[], None]] = []
+        # Capabilities (storage, alarms, sockets) keep their per-object parts here.
+        self.parts: dict[str, Any] = {}
+
+    # --- naming ----------------------------------------------------------------------------
+
+    @property
+    def object_name(self) -> str:
+        return self.namespace.name
+
+    @property
+    def hex(self) -> str:
+        return str(self.id)
+
+    def emit(self, kind: str, message: str, **data: Any) -> None:
+        self.namespace.sandbox.event_log.emit(
+            kind, message, object_name=self.namespace.name, object_id=str(self.id), **data
+        )
+
+    @property
+    def status(self) -> str:
+        if self.instance is not None:
+            return "live"
+        return "evicted" if self.created else "not created"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def ensure_instance(self) -> Instance:
+        """The live instance, constructing one (and starting ``init``) if there is none."""
+        instance = self.instance
+        if instance is not None:
+            return instance
+        self.generation += 1
+        instance = Instance(self, self.generation)
+        self.instance = instance
+        self.created = True
+        ns = self.namespace
+        token = current_scope.set(EventScope(self, "init", "constructor"))
+        try:
+            instance.obj = ns.cls(instance.ctx, ns.sandbox.env_for(ns))
+        except Exception as exc:
+            self.instance = None
+            self.emit("error", f"constructor raised {type(exc).__name__}: {exc}")
+            raise _wrap_error(self, "constructor", exc) from exc  # noqa: B904
+        finally:
+            current_scope.reset(token)
+        self.emit("instance.created", f"instance #{self.generation} created")
+        return instance
+
+    def drop_instance(self, reason: str, error: BaseException | None = None) -> bool:
+        """Forget the live instance (eviction or reset). Returns False if there was none."""
+        instance = self.instance
+        if instance is None:
+            return False
+        self.instance = None
+        failure = DurableObjectResetError(
+            f"{self.namespace.name} {self.hex[:12]}… was reset ({reason}); queued events were "
+            "dropped. Retry the call: a new instance will run init again.",
+            object_name=self.namespace.name,
+            object_id=self.hex,
+        )
+        if error is not None:
+            failure.__cause__ = error
+        instance.reset_error = failure
+        instance.gate.fail_waiters(failure)
+        for task in instance.background:
+            task.cancel()
+        for hook in list(self.parts.get("on_drop", ())):
+            hook(reason)
+        return True
+
+    # --- delivering events -----------------------------------------------------------------
+
+    async def deliver(
+        self,
+        kind: str,
+        name: str,
+        call: Callable[[DurableObject], Any],
+        *,
+        wrap_errors: bool = True,
+    ) -> Any:
+        """Run one event through the input gate and the output gate."""
+        instance = self.ensure_instance()
+        if instance.gate._blockers:
+            await instance.gate.wait_open()
+            if instance.reset_error is not None:
+                raise instance.reset_error
+        scope = EventScope(self, kind, name)
+        token = current_scope.set(scope)
+        instance.in_flight += 1
+        self.events_delivered += 1
+        try:
+            result = call(instance.obj)  # type: ignore[arg-type]
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            if not wrap_errors:
+                raise
+            self.emit("error", f"{kind} {name} raised {type(exc).__name__}: {exc}", error=exc)
+            wrapped = _wrap_error(self, name, exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
+        finally:
+            instance.in_flight -= 1
+            current_scope.reset(token)
+            for hook in self.before_output:
+                hook()
+        self.emit(kind, f"{name} done")
+        return result
+
+    def block_concurrency_while(
+        self, instance: Instance, fn: Callable[[], Awaitable[Any] | Any]
+    ) -> asyncio.Task[Any]:
+        """Hold new events until ``fn`` finishes; if it raises, reset the instance."""
+        loop = self.namespace.sandbox.loop
+        gate = instance.gate
+        gate.block()
+        scope = EventScope(self, "block_concurrency_while", getattr(fn, "__name__", "fn"))
+
+        async def run() -> Any:
+            token = current_scope.set(scope)
+            try:
+                result = fn()
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except BaseException as exc:
+                # The platform resets the object when the callback throws (input gate broken).
+                self.emit(
+                    "error",
+                    f"block_concurrency_while callback raised {type(exc).__name__}: {exc}; "
+                    "the instance was reset",
+                )
+                self.drop_instance("block_concurrency_while callback raised", exc)
+                raise
+            finally:
+                current_scope.reset(token)
+                gate.unblock()
+                for hook in self.before_output:
+                    hook()
+
+        task = loop.create_task(run())
+        task.add_done_callback(_consume_exception)
+        return task
+
+
+def _consume_exception(task: asyncio.Task[Any]) -> None:
+    # The failure is reported through the reset; don't let asyncio log it again.
+    if not task.cancelled():
+        task.exception()
+
+
+_ERROR_CLASSES: dict[type, type[DurableObjectMethodError]] = {}
+
+
+def method_error_class(original: type[BaseException]) -> type[DurableObjectMethodError]:
+    """``DurableObjectMethodError`` that is also an instance of the original error type.
+
+    The platform keeps an error's type name across RPC, so ``except ValueError`` around a call
+    still works; we do the same by deriving from both (falling back when layouts clash).
+    """
+    cls = _ERROR_CLASSES.get(original)
+    if cls is None:
+        cls = DurableObjectMethodError
+        if original is not Exception and issubclass(original, Exception):
+            try:
+                cls = type(
+                    f"DurableObjectMethodError[{original.__name__}]",
+                    (DurableObjectMethodError, original),
+                    {"__module__": "dosandbox.errors"},
+                )
+            except TypeError:
+                cls = DurableObjectMethodError
+        _ERROR_CLASSES[original] = cls
+    return cls
+
+
+def _wrap_error(record: ObjectRecord, name: str, exc: BaseException) -> BaseException:
+    from .errors import DurableObjectError
+
+    if isinstance(exc, DurableObjectError) and exc.code in ("OBJECT_RESET", "RPC_ERROR"):
+        return exc
+    return method_error_class(type(exc))(
+        f"{record.namespace.name}.{name}() raised {type(exc).__name__}: {exc}",
+        object_name=record.namespace.name,
+        object_id=record.hex,
+        method_name=name,
+        original_type=type(exc).__name__,
+    )

@@ -1,0 +1,192 @@
+"""The sandbox's event loop and the re-entrant driver that runs it.
+
+All object code runs on one asyncio loop owned by the sandbox, whose ``time()`` is the virtual
+clock. The notebook never runs that loop with ``run_forever``: a *driver* call steps it one
+iteration at a time until the thing asked for is done and nothing else is ready, then returns.
+That is what lets ``await stub.m()`` work in a Jupyter cell (whose own loop is already running)
+as well as in a script or a widget callback, without patching asyncio process-wide.
+
+How a drive works:
+
+1. Make the sandbox loop the thread's *running* loop for the duration (restoring the caller's
+   after), so ``asyncio.get_running_loop()``, tasks and futures in object code see it.
+2. While there are ready callbacks or timers already due, run one ``_run_once`` iteration.
+   ``_run_once`` would block in ``select`` for a timer in the future, so it is only called when
+   something is runnable now.
+3. When nothing is runnable: in ``autojump`` mode jump the clock to the next timer; in
+   ``manual`` mode stop and say what the call waits for (it stays in flight).
+
+The loop's ``time()`` is seconds since the sandbox started, never epoch seconds: at epoch
+magnitude a float cannot hold asyncio's 1e-9 clock resolution, so a due timer would never be
+popped and the driver would spin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import selectors
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import DriverError, WaitingOnTimeError
+
+if TYPE_CHECKING:
+    from ._clock import VirtualClock
+
+T = TypeVar("T")
+
+_get_running_loop = asyncio.events._get_running_loop
+_set_running_loop = asyncio.events._set_running_loop
+
+
+class SandboxLoop(asyncio.SelectorEventLoop):
+    """An event loop whose ``time()`` is the sandbox's virtual clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__(selectors.DefaultSelector())
+        self._clock = clock
+
+    def time(self) -> float:
+        return self._clock._loop_seconds
+
+    # --- helpers for the driver ----------------------------------------------------------
+
+    def next_timer(self) -> asyncio.TimerHandle | None:
+        """The earliest live timer, dropping cancelled ones at the head of the heap."""
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0].cancelled():
+            heapq.heappop(scheduled)
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+        return scheduled[0] if scheduled else None
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)  # type: ignore[attr-defined]
+
+    def runnable_now(self) -> bool:
+        if self._ready:  # type: ignore[attr-defined]
+            return True
+        timer = self.next_timer()
+        return timer is not None and timer.when() < self.time() + self._clock_resolution
+
+    def poll_io(self, timeout: float = 0) -> None:
+        """Collect callbacks posted from other threads (executors, call_soon_threadsafe)."""
+        events = self._selector.select(timeout)  # type: ignore[attr-defined]
+        self._process_events(events)  # type: ignore[attr-defined]
+
+
+def ms_for_loop_time(origin_ms: int, when: float) -> int:
+    """The first whole millisecond at or after loop time ``when`` (rounding off float dust)."""
+    return origin_ms + math.ceil(round(when * 1000, 6))
+
+
+class Driver:
+    """Runs a :class:`SandboxLoop` from the outside, re-entrantly and deterministically."""
+
+    def __init__(self, loop: SandboxLoop, clock: VirtualClock) -> None:
+        self.loop = loop
+        self.clock = clock
+        self.depth = 0
+        self._saved: list[Any] = []
+        # Seconds of real time the driver waits for work posted from threads before deciding
+        # that a call can never finish.
+        self.thread_wait = 5.0
+
+    # --- entering and leaving --------------------------------------------------------------
+
+    def check_outside(self, what: str) -> None:
+        if _get_running_loop() is self.loop:
+            raise DriverError(
+                f"{what} was called from inside object code. Drivers (sb.run, clock steps, "
+                "client.send, ...) run the sandbox from the notebook side; inside an object, "
+                "just `await` the call instead."
+            )
+
+    def __enter__(self) -> Driver:
+        if self.depth == 0:
+            self._saved.append(_get_running_loop())
+            _set_running_loop(self.loop)
+            self.clock._wall.enter()
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.clock._wall.exit()
+            _set_running_loop(self._saved.pop())
+
+    # --- stepping --------------------------------------------------------------------------
+
+    def run_ready(self) -> None:
+        """Run every callback that is ready now, without moving time."""
+        loop = self.loop
+        while True:
+            if not loop.runnable_now():
+                loop.poll_io(0)
+                if not loop.runnable_now():
+                    return
+            loop._run_once()  # type: ignore[attr-defined]
+
+    def jump_to_next_timer(self, limit_ms: int | None = None) -> bool:
+        """Move the clock to the next timer (not past ``limit_ms``); False if there is none."""
+        timer = self.loop.next_timer()
+        if timer is None:
+            return False
+        due = ms_for_loop_time(self.clock._origin_ms, timer.when())
+        if limit_ms is not None and due > limit_ms:
+            return False
+        if due > self.clock.now_ms:
+            self.clock._set_ms(due)
+        return True
+
+    def drive(self, awaitable: Awaitable[T], what: str = "sb.run()") -> T:
+        """Run the loop until ``awaitable`` is done; return its result or raise its error."""
+        self.check_outside(what)
+        with self:
+            fut = asyncio.ensure_future(awaitable, loop=self.loop)
+            self._wait_for(fut, what)
+            self.run_ready()
+        return fut.result()
+
+    def _wait_for(self, fut: asyncio.Future[Any], what: str) -> None:
+        loop = self.loop
+        waited_threads = 0.0
+        while not fut.done():
+            if loop.runnable_now():
+                loop._run_once()  # type: ignore[attr-defined]
+                continue
+            loop.poll_io(0)
+            if loop.runnable_now():
+                continue
+            mode = self.clock.mode
+            timer = loop.next_timer()
+            if timer is not None and mode == "autojump":
+                self.jump_to_next_timer()
+                continue
+            if timer is not None and mode == "realtime":
+                self.clock._follow_wall_clock_until(timer)
+                continue
+            if timer is not None:
+                due = ms_for_loop_time(self.clock._origin_ms, timer.when())
+                wait_s = max(0, due - self.clock.now_ms) / 1000
+                raise WaitingOnTimeError(
+                    f"{what} is waiting on virtual time: the next timer is due in {wait_s:g} s "
+                    f"(at {self.clock.format_ms(due)}). The call stays in flight. Move the clock "
+                    f"with sb.clock.advance(seconds={wait_s:g}) or sb.clock.run_next(), or use "
+                    "Sandbox(clock_mode='autojump') to jump automatically.",
+                    due_ms=due,
+                )
+            # Nothing runnable and no timer: only another thread can still finish the call.
+            if waited_threads >= self.thread_wait:
+                raise DriverError(
+                    f"{what} can never finish: it waits on something no timer, object or "
+                    "thread will complete (a future nobody resolves, or a deadlock between "
+                    "objects). It stays in flight."
+                )
+            loop.poll_io(0.01)
+            waited_threads += 0.01
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.loop.call_soon(fn, *args)

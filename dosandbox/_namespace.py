@@ -1,0 +1,214 @@
+"""Namespaces, stubs and RPC calls: what a caller of an object holds.
+
+A stub's public attributes are the object's RPC methods, ``fetch``, ``id`` and ``name``, and
+nothing else, so a user method may be called ``state`` or ``inspect``. Calling a method returns
+an :class:`RpcCall`: awaiting it from the notebook drives the sandbox; awaiting it from inside
+object code is an ordinary await on the sandbox loop. Arguments and results are copied through
+the structured-clone codec, as the platform copies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from . import _codec
+from ._aliases import AliasMixin
+from ._ids import DurableObjectId, IdFactory
+from ._instance import ObjectRecord
+from ._loop import _get_running_loop
+from ._object import rpc_methods
+from .errors import InvalidIdError, MethodNotFoundError, did_you_mean
+
+if TYPE_CHECKING:
+    from ._object import DurableObject
+    from ._sandbox import Sandbox
+
+__all__ = ["Namespace", "RpcCall", "Stub"]
+
+
+def binding_name(name: str) -> str:
+    """``chat_room`` → ``CHAT_ROOM`` (the binding on ``env``)."""
+    return name.upper()
+
+
+class Namespace(AliasMixin):
+    """All objects of one class: makes ids and stubs (the platform's DurableObjectNamespace)."""
+
+    def __init__(self, sandbox: Sandbox, name: str, cls: type[DurableObject]) -> None:
+        self.sandbox = sandbox
+        self.name = name
+        self.cls = cls
+        self.class_name = cls.__name__
+        self.binding = binding_name(name)
+        self.methods = rpc_methods(cls)
+        self._ids = IdFactory(f"{sandbox.script_name}-{cls.__name__}", name, sandbox.rng)
+        self.records: dict[str, ObjectRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name} class={self.class_name} objects={len(self.records)}>"
+
+    # --- ids ---------------------------------------------------------------------------------
+
+    def id_from_name(self, name: str) -> DurableObjectId:
+        return self._ids.from_name(name)
+
+    def new_unique_id(self, *, jurisdiction: str | None = None) -> DurableObjectId:
+        if jurisdiction is not None:
+            raise InvalidIdError(
+                "Jurisdiction restrictions are not implemented in the sandbox (nor in workerd, "
+                "the local runtime); drop jurisdiction= here, it only matters when deployed.",
+                object_name=self.name,
+            )
+        return self._ids.new_unique()
+
+    def id_from_string(self, text: str) -> DurableObjectId:
+        return self._ids.from_string(text)
+
+    # --- stubs -------------------------------------------------------------------------------
+
+    def get(self, name_or_id: str | DurableObjectId) -> Stub:
+        """A stub by name (``get("user-123")``) or by id. Creates nothing until it is used."""
+        if isinstance(name_or_id, DurableObjectId):
+            return self.get_by_id(name_or_id)
+        if isinstance(name_or_id, str):
+            return self.get_by_name(name_or_id)
+        raise InvalidIdError(
+            f"{self.name}.get() takes a name (str) or a DurableObjectId, not "
+            f"{type(name_or_id).__name__} {name_or_id!r}.",
+            object_name=self.name,
+        )
+
+    def get_by_name(self, name: str) -> Stub:
+        return Stub(self, self._ids.from_name(name))
+
+    def get_by_id(self, object_id: DurableObjectId) -> Stub:
+        if not isinstance(object_id, DurableObjectId):
+            raise InvalidIdError(
+                f"{self.name}.get_by_id() takes a DurableObjectId (from id_from_name, "
+                f"new_unique_id or id_from_string), not {type(object_id).__name__}.",
+                object_name=self.name,
+            )
+        if object_id.namespace != self.name:
+            raise InvalidIdError(
+                f"That id belongs to namespace {object_id.namespace!r}, not {self.name!r}. Ids "
+                "are tied to their namespace on the platform too; get the stub from "
+                f"sb.durable_objects.{object_id.namespace}.",
+                object_name=self.name,
+                object_id=str(object_id),
+            )
+        return Stub(self, object_id)
+
+    def record(self, object_id: DurableObjectId) -> ObjectRecord:
+        key = str(object_id)
+        record = self.records.get(key)
+        if record is None:
+            record = ObjectRecord(self, object_id)
+            self.records[key] = record
+        return record
+
+
+class Stub:
+    """A caller's handle on one object: its methods, ``fetch``, ``id`` and ``name``."""
+
+    __slots__ = ("_bound", "_namespace", "_record", "id")
+
+    def __init__(self, namespace: Namespace, object_id: DurableObjectId) -> None:
+        self._namespace = namespace
+        self.id = object_id
+        self._record = namespace.record(object_id)
+        self._bound: dict[str, _BoundMethod] = {}
+
+    @property
+    def name(self) -> str | None:
+        return self.id.name
+
+    def __repr__(self) -> str:
+        label = self.id.name if self.id.name is not None else str(self.id)[:12] + "…"
+        return f"<Stub {self._namespace.name}:{label}>"
+
+    def __dir__(self) -> list[str]:
+        return sorted({*self._namespace.methods, "fetch", "id", "name"})
+
+    def __getattr__(self, attr: str) -> _BoundMethod:
+        bound = self._bound.get(attr)
+        if bound is not None:
+            return bound
+        if attr in self._namespace.methods:
+            bound = _BoundMethod(self, attr)
+            self._bound[attr] = bound
+            return bound
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        ns = self._namespace
+        raise MethodNotFoundError(
+            f"{ns.name} ({ns.class_name}) has no RPC method {attr!r}; "
+            f"{did_you_mean(attr, ns.methods)}.",
+            object_name=ns.name,
+            object_id=str(self.id),
+            method_name=attr,
+        )
+
+    def fetch(self, request: Any = None, /, **init: Any) -> RpcCall:
+        """Send an HTTP request to the object's ``fetch`` handler (returns an awaitable)."""
+        from ._http import make_fetch_call
+
+        return make_fetch_call(self, request, init)
+
+    # Notebook display: the live inspector, with a static HTML fallback.
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        return self._namespace.sandbox.inspect(self)._repr_mimebundle_(include, exclude)
+
+
+_codec.register_passthrough(Stub)
+
+
+class _BoundMethod:
+    """``stub.increment``: calling it makes an :class:`RpcCall`."""
+
+    __slots__ = ("_name", "_stub")
+
+    def __init__(self, stub: Stub, name: str) -> None:
+        self._stub = stub
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RpcCall:
+        return RpcCall(self._stub, self._name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<RPC method {self._stub._namespace.name}.{self._name}>"
+
+
+class RpcCall:
+    """One call, not sent until awaited (or passed to ``sb.run``)."""
+
+    __slots__ = ("_args", "_kwargs", "_method", "_stub")
+
+    def __init__(self, stub: Stub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self._stub = stub
+        self._method = method
+        # Arguments are copied when the call is made, as the platform serializes them then.
+        self._args = _codec.clone(args, path="args") if args else args
+        self._kwargs = _codec.clone(kwargs, path="kwargs") if kwargs else kwargs
+
+    def __repr__(self) -> str:
+        return (
+            f"<RpcCall {self._stub._namespace.name}.{self._method}(...) not sent yet: "
+            "await it, or pass it to sb.run()>"
+        )
+
+    async def _invoke(self) -> Any:
+        args, kwargs, method = self._args, self._kwargs, self._method
+
+        def call(obj: Any) -> Any:
+            return getattr(obj, method)(*args, **kwargs)
+
+        result = await self._stub._record.deliver("rpc", method, call)
+        return _codec.clone(result, path=f"{method}() result")
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        sandbox = self._stub._namespace.sandbox
+        if _get_running_loop() is sandbox.loop:
+            # Inside object code: an ordinary await on the sandbox loop.
+            return (yield from self._invoke().__await__())
+        return sandbox.driver.drive(self._invoke(), f"{self._method}()")

@@ -1,0 +1,392 @@
+"""``Sandbox``: one clock, one loop, the registered namespaces, the event log.
+
+The sandbox is the notebook's handle on a little world of objects: register definitions,
+get stubs through ``sb.durable_objects.<name>``, drive calls with ``await`` or ``sb.run``, move
+the clock, and look inside with ``sb.inspect(stub)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._aliases import AliasMixin
+from ._clock import VirtualClock, to_epoch_ms
+from ._definition import DurableObjectDefinition
+from ._events import EventLog, events_frame
+from ._limits import Limits
+from ._loop import Driver, SandboxLoop
+from ._namespace import Namespace, Stub
+from ._object import DurableObject, validate_class
+from ._steps import StepReport
+from .errors import ConfigError, DurableObjectNotFoundError, ValidationError, did_you_mean
+
+if TYPE_CHECKING:
+    from ._handle import Handle
+
+T = TypeVar("T")
+
+__all__ = ["Sandbox", "active_sandbox"]
+
+_active: Sandbox | None = None
+
+
+def active_sandbox() -> Sandbox:
+    """The sandbox ``dosandbox.bindings`` talks to: the newest one, or the last activated."""
+    if _active is None:
+        raise DurableObjectNotFoundError(
+            "No sandbox is active: create one with dosandbox.Sandbox() (or call sb.activate())."
+        )
+    return _active
+
+
+class Env(AliasMixin):
+    """``ctx.env``: your variables plus one binding per registered namespace (``env.COUNTER``)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values: dict[str, Any] = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"env has no {name!r}; it has {', '.join(sorted(self._values)) or 'nothing'}. "
+                "Pass variables with Sandbox(env={...}); namespaces appear as their binding "
+                "(COUNTER for 'counter')."
+            ) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._values)
+
+    def __repr__(self) -> str:
+        return f"<Env {', '.join(sorted(self._values))}>"
+
+
+class DurableObjects:
+    """``sb.durable_objects``: namespaces by name, as attributes or items."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def __getattr__(self, name: str) -> Namespace:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._sandbox.get_durable_object(name)
+
+    def __getitem__(self, name: str) -> Namespace:
+        return self._sandbox.get_durable_object(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._sandbox.has_durable_object(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._sandbox.namespaces)
+
+    def __repr__(self) -> str:
+        return f"<durable_objects: {', '.join(sorted(self._sandbox.namespaces)) or 'none'}>"
+
+
+class Sandbox(AliasMixin):
+    """A deterministic little Durable Objects platform inside this process.
+
+    ``start``: the virtual clock's start (default: now, to the second). ``clock_mode``:
+    ``manual`` (default), ``autojump`` or ``realtime``. ``seed`` makes ``new_unique_id``
+    repeatable. ``env``: variables for ``ctx.env``. ``persist``: a folder to keep each object's
+    SQLite database in (in memory by default). ``limits``: a :class:`Limits` to change the
+    platform's limits (tests use small ones). ``virtual_time``: make ``time.time()`` and
+    ``datetime.now()`` read the virtual clock inside object code.
+    """
+
+    def __init__(
+        self,
+        *,
+        start: dt.datetime | float | None = None,
+        clock_mode: str = "manual",
+        seed: int | None = None,
+        env: Mapping[str, Any] | None = None,
+        persist: str | Path | None = None,
+        limits: Limits | None = None,
+        script_name: str = "dosandbox",
+        virtual_time: bool = True,
+        event_log_size: int = 10_000,
+    ) -> None:
+        if start is None:
+            start_ms = int(time.time()) * 1000
+        else:
+            start_ms = to_epoch_ms(start, now_ms=0, what="Sandbox(start=...)")
+            if start_ms <= 0:
+                raise ValidationError("Sandbox(start=...) must be after 1970-01-01.")
+        if env is not None and not isinstance(env, Mapping):
+            raise ValidationError(f"Sandbox(env=...) takes a dict, not {type(env).__name__}.")
+        self.clock = VirtualClock(start_ms, clock_mode)
+        self.clock._sandbox = self
+        if not virtual_time:
+            self.clock._wall.enter = lambda: None  # type: ignore[method-assign]
+        self.loop = SandboxLoop(self.clock)
+        self.loop.set_exception_handler(self._on_loop_exception)
+        self.driver = Driver(self.loop, self.clock)
+        self.rng = random.Random(seed)
+        self.script_name = script_name
+        self.limits = limits or Limits()
+        self.persist = Path(persist) if persist is not None else None
+        if self.persist is not None:
+            self.persist.mkdir(parents=True, exist_ok=True)
+        self.event_log = EventLog(lambda: self.clock.now_ms, maxlen=event_log_size)
+        self.namespaces: dict[str, Namespace] = {}
+        self._user_env = dict(env or {})
+        self._env = Env(self._user_env)
+        self.durable_objects = DurableObjects(self)
+        self._realtime_task: Any = None
+        self.closed = False
+        self.activate()
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self.namespaces)) or "no objects"
+        return f"<Sandbox {self.clock.format_ms(self.clock.now_ms)} [{self.clock.mode}] {names}>"
+
+    def activate(self) -> Sandbox:
+        """Make this the sandbox ``dosandbox.bindings.durable_objects`` talks to."""
+        global _active
+        _active = self
+        return self
+
+    # --- registering -------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        definition: DurableObjectDefinition | type[DurableObject],
+        *,
+        class_name: str | None = None,
+    ) -> Namespace:
+        """Add a namespace ``name`` for a definition or a ``DurableObject`` subclass."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(
+                f"Object names are Python identifiers (they become sb.durable_objects.<name>), "
+                f"got {name!r}. Use lowercase with underscores, like 'chat_room'.",
+            )
+        if name in self.namespaces:
+            raise ConfigError(
+                f"An object named {name!r} is already registered "
+                f"({self.namespaces[name].class_name}). Pick another name, or make a new "
+                "Sandbox() to start over.",
+                object_name=name,
+            )
+        if isinstance(definition, DurableObjectDefinition):
+            definition.validate(name)
+            cls = definition.build_class(class_name or _class_name_for(name))
+        else:
+            validate_class(definition, name)
+            cls = definition  # type: ignore[assignment]
+        namespace = Namespace(self, name, cls)
+        self.namespaces[name] = namespace
+        self._user_env.setdefault(namespace.binding, namespace)
+        self.event_log.emit("register", f"registered {name} ({cls.__name__})", object_name=name)
+        return namespace
+
+    def get_durable_object(self, name: str) -> Namespace:
+        namespace = self.namespaces.get(name)
+        if namespace is None:
+            raise DurableObjectNotFoundError(
+                f"No Durable Object named {name!r} is registered; "
+                f"{did_you_mean(name, self.namespaces)}. Register it with "
+                f"sb.register({name!r}, definition).",
+                object_name=name,
+            )
+        return namespace
+
+    def has_durable_object(self, name: str) -> bool:
+        return name in self.namespaces
+
+    def env_for(self, namespace: Namespace) -> Env:
+        return self._env
+
+    @property
+    def env(self) -> Env:
+        return self._env
+
+    # --- driving -----------------------------------------------------------------------------
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Drive the sandbox until ``awaitable`` is done and return its result."""
+        return self.driver.drive(awaitable, "sb.run()")
+
+    @contextlib.contextmanager
+    def _stepping(self, what: str) -> Iterator[list[Any]]:
+        """Drive for a clock step; collects the events it produced; Ctrl-C stops cleanly."""
+        self.driver.check_outside(what)
+        interrupted: list[Any] = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_sigint(signum: int, frame: Any) -> None:
+                interrupted.append(True)
+
+            with contextlib.suppress(ValueError):
+                previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            with self.driver:
+                self.driver.run_ready()
+                yield interrupted
+                self.driver.run_ready()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt(f"{what} interrupted between two events; nothing half done.")
+
+    def _progress(self, total: int | None, what: str) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=what, unit="event", leave=False, mininterval=0.5)
+
+    def _step_until(self, target_ms: int, what: str) -> StepReport:
+        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
+        bar = None
+        count = 0
+        with self._stepping(what) as interrupted:
+            while not interrupted and self.driver.jump_to_next_timer(limit_ms=target_ms):
+                self.driver.run_ready()
+                count += 1
+                if count == 1000:
+                    bar = self._progress(None, what)
+                if bar is not None:
+                    bar.update(1)
+            if not interrupted:
+                self.clock._set_ms(max(target_ms, self.clock.now_ms))
+        if bar is not None:
+            bar.close()
+        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
+                          end_ms=self.clock.now_ms)
+
+    def _step_next(self) -> StepReport:
+        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
+        note = ""
+        with self._stepping("run_next()"):
+            if not self.driver.jump_to_next_timer():
+                note = "; nothing was scheduled"
+            self.driver.run_ready()
+        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
+                          end_ms=self.clock.now_ms, note=note)
+
+    def _run_until_idle(self, limit: int) -> StepReport:
+        if not isinstance(limit, int) or limit <= 0:
+            raise ValidationError(f"run_until_idle(limit=...) must be a positive int, got {limit!r}.")
+        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
+        count = 0
+        bar = None
+        note = ""
+        with self._stepping("run_until_idle()") as interrupted:
+            while not interrupted and self.driver.jump_to_next_timer():
+                self.driver.run_ready()
+                count += 1
+                if count == 1000:
+                    bar = self._progress(None, "run_until_idle()")
+                if bar is not None:
+                    bar.update(1)
+                if count >= limit:
+                    note = f"; stopped after limit={limit} steps with timers still pending"
+                    break
+        if bar is not None:
+            bar.close()
+        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
+                          end_ms=self.clock.now_ms, note=note)
+
+    def _stop_realtime(self) -> None:
+        task = self._realtime_task
+        self._realtime_task = None
+        if task is not None:
+            task.cancel()
+
+    def _on_loop_exception(self, loop: Any, context: dict[str, Any]) -> None:
+        err = context.get("exception")
+        message = context.get("message", "error in the sandbox loop")
+        if err is not None:
+            message = f"{message}: {type(err).__name__}: {err}"
+        self.event_log.emit("error", message)
+
+    # --- looking inside ----------------------------------------------------------------------
+
+    def inspect(self, stub: Stub) -> Handle:
+        """The sandbox's view of one object: state, storage, sockets, alarm, events."""
+        from ._handle import Handle
+
+        if not isinstance(stub, Stub):
+            raise ValidationError(
+                f"inspect() takes a stub (sb.durable_objects.<name>.get(...)), not "
+                f"{type(stub).__name__}."
+            )
+        return Handle(stub._record, stub)
+
+    def objects(self) -> Any:
+        """A DataFrame of every object the sandbox knows: name, id, status, events."""
+        import pandas as pd
+
+        rows = []
+        for ns in self.namespaces.values():
+            for record in ns.records.values():
+                rows.append(
+                    {
+                        "object": ns.name,
+                        "class": ns.class_name,
+                        "name": record.id.name,
+                        "id": record.hex,
+                        "status": record.status,
+                        "instance": record.generation,
+                        "events": record.events_delivered,
+                        "in_flight": record.instance.in_flight if record.instance else 0,
+                    }
+                )
+        columns = ["object", "class", "name", "id", "status", "instance", "events", "in_flight"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def events(self, kind: str | None = None) -> Any:
+        """A DataFrame of the event log (newest last); ``kind`` filters, e.g. ``"alarm"``."""
+        return events_frame(self.event_log.select(kind=kind))
+
+    def widget(self) -> Any:
+        """The dashboard: clock bar, objects and the global event log."""
+        from .widgets import Dashboard
+
+        return Dashboard(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        from .widgets import mimebundle
+
+        return mimebundle(self.widget)
+
+    def close(self) -> None:
+        """Close every object's storage and the loop. The sandbox cannot be used after."""
+        if self.closed:
+            return
+        self._stop_realtime()
+        for ns in self.namespaces.values():
+            for record in ns.records.values():
+                for hook in list(record.parts.get("on_close", ())):
+                    hook()
+        self.loop.close()
+        self.closed = True
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _class_name_for(name: str) -> str:
+    """``chat_room`` → ``ChatRoom``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Object"

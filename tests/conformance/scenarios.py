@@ -1,0 +1,503 @@
+"""The conformance scenarios, written once as data and run by both interpreters.
+
+A scenario is ``{"name": str, "doc": str, "ops": [op, ...]}``; every scenario runs in a fresh
+object (``idFromName(name)``). The operations and the value language are described in
+``README.md`` beside this file. The helpers below only build plain dicts: ``python
+scenarios.py`` prints the JSON that ``js/run.mjs`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Op = dict[str, Any]
+Scenario = dict[str, Any]
+
+# ------------------------------------------------------------------ value language helpers
+
+
+def b(hex_string: str) -> dict[str, str]:
+    """Bytes (JS ArrayBuffer, Python bytes) from hex."""
+    return {"$bytes": hex_string}
+
+
+def date(ms: int) -> dict[str, int]:
+    """A point in time (JS Date, Python aware UTC datetime) from epoch milliseconds."""
+    return {"$date": ms}
+
+
+def bigint(digits: str) -> dict[str, str]:
+    """A JS BigInt / Python int."""
+    return {"$bigint": digits}
+
+
+def flt(text: str) -> dict[str, str]:
+    """A float JSON cannot spell: NaN, Infinity, -Infinity, -0."""
+    return {"$float": text}
+
+
+def jsmap(*pairs: tuple[Any, Any]) -> dict[str, Any]:
+    """A JS Map / Python dict with the pairs in this order."""
+    return {"$map": [list(p) for p in pairs]}
+
+
+def jsset(*items: Any) -> dict[str, Any]:
+    """A JS Set / Python set."""
+    return {"$set": list(items)}
+
+
+def obj(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    """A plain object whose keys are given in this insertion order."""
+    return {"$object": [list(p) for p in pairs]}
+
+
+UNDEFINED = {"$undefined": True}
+
+# ------------------------------------------------------------------ operation helpers
+
+
+def put(key: str, value: Any) -> Op:
+    return {"op": "kv.put", "key": key, "value": value}
+
+
+def put_many(*pairs: tuple[str, Any]) -> Op:
+    return {"op": "kv.put", "entries": [list(p) for p in pairs]}
+
+
+def get(key: str) -> Op:
+    return {"op": "kv.get", "key": key}
+
+
+def get_many(keys: list[str]) -> Op:
+    return {"op": "kv.get", "keys": keys}
+
+
+def delete(key: str) -> Op:
+    return {"op": "kv.delete", "key": key}
+
+
+def delete_many(keys: list[str]) -> Op:
+    return {"op": "kv.delete", "keys": keys}
+
+
+def lst(**options: Any) -> Op:
+    """``storage.list(options)``; option names are the platform's (startAfter, ...)."""
+    return {"op": "kv.list", "options": options} if options else {"op": "kv.list"}
+
+
+def delete_all() -> Op:
+    return {"op": "kv.deleteAll"}
+
+
+def sql(query: str, *bindings: Any, read: str = "toArray", fields: tuple[str, ...] = ()) -> Op:
+    """``sql.exec(query, ...bindings)`` read as toArray / one / raw / none, plus cursor fields."""
+    return {"op": "sql.exec", "query": query, "bindings": list(bindings), "read": read,
+            "fields": list(fields)}
+
+
+def txn(*ops: Op, throw: str | None = None) -> Op:
+    op: Op = {"op": "transaction", "ops": list(ops)}
+    if throw is not None:
+        op["throw"] = throw
+    return op
+
+
+def txn_sync(*ops: Op, throw: str | None = None) -> Op:
+    op: Op = {"op": "transactionSync", "ops": list(ops)}
+    if throw is not None:
+        op["throw"] = throw
+    return op
+
+
+def alarm_set(in_ms: int | None = None, *, at: Any = None, name: str | None = None,
+              handler: list[Op] | None = None) -> Op:
+    op: Op = {"op": "alarm.set"}
+    if at is not None:
+        op["at"] = at
+    else:
+        op["in_ms"] = in_ms
+    if name:
+        op["name"] = name
+    if handler is not None:
+        op["handler"] = handler
+    return op
+
+
+def alarm_get() -> Op:
+    return {"op": "alarm.get"}
+
+
+def alarm_delete() -> Op:
+    return {"op": "alarm.delete"}
+
+
+def alarm_wait(ms: int, count: int = 1) -> Op:
+    """Wait (JS: real time, polling; Python: advance the virtual clock) for ``count`` runs."""
+    return {"op": "alarm.wait", "ms": ms, "count": count}
+
+
+def throw(message: str) -> Op:
+    return {"op": "throw", "message": message}
+
+
+def rpc_mutate(value: Any, target: str = "self") -> Op:
+    return {"op": "rpc.mutate", "value": value, "target": target}
+
+
+def rpc_echo(value: Any) -> Op:
+    return {"op": "rpc.echo", "value": value}
+
+
+def rpc_throw(cls: str, message: str) -> Op:
+    return {"op": "rpc.throw", "class": cls, "message": message}
+
+
+def id_from_name(name: str) -> Op:
+    return {"op": "id.fromName", "name": name}
+
+
+def id_from_string(value: str) -> Op:
+    return {"op": "id.fromString", "value": value}
+
+
+def sc(name: str, doc: str, *ops: Op) -> Scenario:
+    return {"name": name, "doc": doc, "ops": list(ops)}
+
+
+# ------------------------------------------------------------------ data used below
+
+ASCII_KEYS = ["b", "a", "c", "aa", "ab", "a0", "A", "Z", "_", "~", " ", "0", "a b", "a-b"]
+NON_BMP_KEYS = ["a", "\u00e9", "\u0800", "\ue000", "\uffff", "\U0001f600", "\U00010000", "z"]
+FRUIT = ["apple", "apricot", "banana", "blueberry", "cherry", "date", "fig"]
+FRUIT_PUT = put_many(*[(k, i) for i, k in enumerate(FRUIT)])
+ID_X = "1732f32465b6b0d3520d69bfdd22f917f7fabc40c2bf6f61b769ac81c048eacd"  # idFromName("x")
+# idFromName("x") in namespace "other-Runner": well formed, but its MAC fails for ours.
+ID_OTHER_NS = "22049dabac96ed39f20b5d7b6435d553c78179654054c518864048aad316984d"
+FAR_FUTURE = 4102444800000  # 2100-01-01T00:00:00Z
+T_TABLE = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)"
+
+
+def _keys(keys: list[str]) -> Op:
+    return put_many(*[(k, k) for k in keys])
+
+
+SCENARIOS: list[Scenario] = [
+    # ---------------------------------------------------------------- key ordering
+    sc("order-ascii", "list() orders ASCII keys by byte value",
+       _keys(ASCII_KEYS), lst()),
+    sc("order-case", "upper case sorts before lower case (byte order, no collation)",
+       _keys(["a", "B", "b", "A", "Ab", "aB", "AB", "ab"]), lst()),
+    sc("order-empty-key", "the empty string is a valid key and sorts first",
+       put("", "empty"), put("a", 1), get(""), lst(), delete(""), lst()),
+    sc("order-non-bmp", "keys sort by UTF-8 bytes (code points), not JS UTF-16 units",
+       _keys(NON_BMP_KEYS), lst(), lst(reverse=True)),
+    sc("order-non-bmp-range", "start/end compare by code point around U+FFFF",
+       _keys(NON_BMP_KEYS), lst(start="\uffff"), lst(end="\U0001f600"),
+       lst(startAfter="\ue000", end="\U00010001")),
+    sc("order-numeric-strings", "numeric-looking keys sort as strings",
+       _keys(["10", "9", "1", "100", "-1", "01", "1.5"]), lst()),
+    sc("order-nul-and-control", "keys with NUL and control characters",
+       _keys(["a", "a\u0000", "a\u0000b", "a\u0001", "a\t", "b"]), lst(),
+       lst(startAfter="a"), lst(prefix="a\u0000")),
+    sc("order-batch-get", "batch get returns found keys in key order, not request order",
+       _keys(["c", "a", "b"]), get_many(["c", "missing", "a", "b"])),
+    # ---------------------------------------------------------------- list options
+    sc("list-empty-storage", "list() on an empty object", lst(), lst(prefix="a", limit=3)),
+    sc("list-prefix", "prefix filter", FRUIT_PUT, lst(prefix="ap"), lst(prefix="b")),
+    sc("list-prefix-empty", "an empty prefix filters nothing", FRUIT_PUT, lst(prefix="")),
+    sc("list-prefix-no-match", "a prefix that matches nothing", FRUIT_PUT, lst(prefix="zz")),
+    sc("list-prefix-is-key", "a prefix equal to a whole key includes that key",
+       _keys(["ab", "abc", "abd", "ac"]), lst(prefix="ab")),
+    sc("list-start", "start is inclusive", FRUIT_PUT, lst(start="banana"), lst(start="c")),
+    sc("list-startAfter", "startAfter is exclusive", FRUIT_PUT, lst(startAfter="banana"),
+       lst(startAfter="bz")),
+    sc("list-end", "end is exclusive", FRUIT_PUT, lst(end="cherry"), lst(end="a")),
+    sc("list-start-end", "start inclusive, end exclusive", FRUIT_PUT,
+       lst(start="apricot", end="date")),
+    sc("list-startAfter-end", "startAfter with end", FRUIT_PUT,
+       lst(startAfter="apricot", end="date")),
+    sc("list-reverse", "reverse order", FRUIT_PUT, lst(reverse=True), lst(reverse=False)),
+    sc("list-limit", "limit counts from the start", FRUIT_PUT, lst(limit=1), lst(limit=3),
+       lst(limit=100)),
+    sc("list-reverse-limit", "reverse with limit gives the largest keys", FRUIT_PUT,
+       lst(reverse=True, limit=2)),
+    sc("list-reverse-start-end", "reverse keeps start/end meaning (start lowest)", FRUIT_PUT,
+       lst(reverse=True, start="apricot", end="date"),
+       lst(reverse=True, startAfter="apricot", end="date", limit=2)),
+    sc("list-prefix-start-end", "prefix intersected with [start, end)", FRUIT_PUT,
+       lst(prefix="b", start="ba", end="bz"), lst(prefix="b", start="a"),
+       lst(prefix="b", end="c"), lst(prefix="b", start="bb"), lst(prefix="b", end="bb")),
+    sc("list-prefix-start-outside", "start/end outside the prefix range", FRUIT_PUT,
+       lst(prefix="b", start="c"), lst(prefix="b", end="a"),
+       lst(prefix="b", startAfter="blueberry")),
+    sc("list-all-options", "prefix, startAfter, end, reverse and limit together", FRUIT_PUT,
+       put_many(("ba", 0), ("bb", 0), ("bc", 0), ("bd", 0)),
+       lst(prefix="b", startAfter="ba", end="bd", reverse=True, limit=2),
+       lst(prefix="b", start="bb", end="c", reverse=False, limit=3)),
+    sc("list-empty-range", "an empty or inverted range is an empty result, not an error",
+       FRUIT_PUT, lst(start="d", end="b"), lst(start="cherry", end="cherry"),
+       lst(startAfter="cherry", end="cherry")),
+    sc("list-start-and-startAfter", "start and startAfter together are refused", FRUIT_PUT,
+       lst(start="a", startAfter="b")),
+    sc("list-limit-zero", "limit 0 is refused", FRUIT_PUT, lst(limit=0)),
+    sc("list-limit-negative", "a negative limit is refused", FRUIT_PUT, lst(limit=-1)),
+    sc("list-values", "list returns the stored values, decoded", put_many(
+        ("k1", {"nested": [1, 2]}), ("k2", b("ff")), ("k3", None), ("k4", True)), lst()),
+    # ---------------------------------------------------------------- batch semantics
+    sc("batch-put-get", "batch put then batch get of found and missing keys",
+       put_many(("x", 1), ("y", "two"), ("z", [3])), get_many(["z", "y", "x", "w"]),
+       get_many(["nope"]), get("y")),
+    sc("batch-get-duplicates", "a key asked twice in one batch get",
+       put("a", 1), get_many(["a", "a"])),
+    sc("batch-empty", "empty batches", get_many([]), delete_many([]), put_many(), lst()),
+    sc("batch-128", "128 keys in one batch are allowed",
+       put_many(*[(f"k{i:03d}", i) for i in range(128)]),
+       get_many([f"k{i:03d}" for i in range(0, 128, 40)]),
+       delete_many([f"k{i:03d}" for i in range(128)]), lst()),
+    sc("batch-129-put", "129 pairs in one put (the documented limit is 128)",
+       put_many(*[(f"k{i:03d}", i) for i in range(129)]), lst(limit=2)),
+    sc("batch-129-get", "129 keys in one get (the documented limit is 128)",
+       get_many([f"k{i:03d}" for i in range(129)])),
+    sc("batch-129-delete", "129 keys in one delete (the documented limit is 128)",
+       put("k000", 0), delete_many([f"k{i:03d}" for i in range(129)])),
+    sc("batch-put-undefined-value", "entries whose value is undefined are skipped",
+       put_many(("a", 1), ("b", UNDEFINED)), lst()),
+    sc("put-undefined", "put(key, undefined) is refused", put("a", UNDEFINED), get("a")),
+    sc("put-overwrite", "put replaces the value", put("a", 1), put("a", "two"), get("a")),
+    sc("put-null", "null is a value: stored, listed, and not the same as absent",
+       put("a", None), get("a"), lst(), delete("a"), delete("a")),
+    # ---------------------------------------------------------------- delete
+    sc("delete-return-values", "single delete gives a bool, batch delete a count",
+       put_many(("a", 1), ("b", 2), ("c", 3)), delete("a"), delete("a"),
+       delete_many(["b", "c", "d"]), delete_many(["b"]), lst()),
+    sc("delete-batch-duplicates", "the same key twice in a batch delete",
+       put("a", 1), delete_many(["a", "a"])),
+    sc("delete-all", "deleteAll wipes KV and SQL tables",
+       put_many(("a", 1), ("b", 2)), sql("CREATE TABLE t (x)"), sql("INSERT INTO t VALUES (1)"),
+       delete_all(), lst(), sql("SELECT * FROM t"), put("c", 3), lst()),
+    sc("delete-all-alarm", "deleteAll also deletes the alarm (compat date >= 2026-02-24)",
+       alarm_set(at=FAR_FUTURE, name="far"), alarm_get(), delete_all(), alarm_get()),
+    # ---------------------------------------------------------------- limits
+    sc("key-size-2048", "a 2048-byte key and a 2049-byte key",
+       put("k" * 2048, 1), put("k" * 2049, 2), lst(limit=5, prefix="kkkk")),
+    sc("value-size-131073", "a value just above 131,072 bytes on a SQLite-backed object",
+       put("big", "x" * 131_100), get("missing")),
+    # ---------------------------------------------------------------- value round trips
+    sc("values-strings", "strings round-trip through storage",
+       put_many(("s1", ""), ("s2", "h\u00e9llo"), ("s3", "\U0001f600"), ("s4", "a\u0000b"),
+                ("s5", "line\nbreak\ttab")), lst()),
+    sc("values-numbers", "numbers round-trip through storage",
+       put_many(("n1", 0), ("n2", -1), ("n3", 1.5), ("n4", 9007199254740991), ("n5", 1e300),
+                ("n6", 0.1), ("n7", -2.5e-8)), lst()),
+    sc("values-special-floats", "NaN, Infinity, -Infinity and -0 survive storage",
+       put_many(("f1", flt("NaN")), ("f2", flt("Infinity")), ("f3", flt("-Infinity")),
+                ("f4", flt("-0"))), lst()),
+    sc("values-bigint", "BigInt / large ints survive storage",
+       put("big", bigint("123456789012345678901234567890")),
+       put("neg", bigint("-98765432109876543210")), lst()),
+    sc("values-bool-null", "booleans and null", put_many(("t", True), ("f", False),
+                                                        ("n", None)), lst()),
+    sc("values-nested", "nested objects and arrays keep their shape and key order",
+       put("doc", {"a": [1, {"b": [None, True, "x"]}], "c": {"d": "e", "f": []}, "g": {}}),
+       get("doc")),
+    sc("values-object-key-order", "object key order: integer-like keys come first in JS",
+       put("o", obj(("b", 1), ("a", 2), ("10", 3), ("2", 4))), get("o")),
+    sc("values-bytes", "bytes round-trip (ArrayBuffer / bytes)",
+       put_many(("b1", b("00ff10")), ("b2", b("")), ("b3", b("deadbeef" * 8))), lst()),
+    sc("values-date", "Date / datetime round-trips with millisecond precision",
+       put("d", date(1700000000123)), put("epoch", date(0)), lst()),
+    sc("values-map", "a Map with mixed keys round-trips as a Map",
+       put("m", jsmap(("b", 1), ("a", [2]), (3, "three"))), get("m")),
+    sc("values-set", "a Set round-trips as a Set",
+       put("s", jsset(3, "a", 1)), get("s")),
+    sc("values-array-holes", "arrays: empty, nested, mixed",
+       put("a", [[], [[]], [1, "x", None, 2.5]]), get("a")),
+    # ---------------------------------------------------------------- RPC copies
+    sc("rpc-mutate-object", "the callee mutates its argument; the caller's copy is unchanged",
+       rpc_mutate({"a": 1, "list": [1, 2]})),
+    sc("rpc-mutate-array", "array argument is copied", rpc_mutate([1, "two", [3]])),
+    sc("rpc-mutate-map", "Map argument is copied", rpc_mutate(jsmap(("k", 1)))),
+    sc("rpc-mutate-set", "Set argument is copied", rpc_mutate(jsset("x"))),
+    sc("rpc-mutate-bytes", "bytes argument is copied", rpc_mutate(b("0102"))),
+    sc("rpc-mutate-date", "Date argument is copied", rpc_mutate(date(1700000000000))),
+    sc("rpc-mutate-peer", "RPC to a second object copies too",
+       rpc_mutate({"nested": {"deep": [1]}}, target="peer")),
+    sc("rpc-echo-values", "values cross RPC and back unchanged",
+       rpc_echo([1, 1.5, "s", None, True, b("ff"), date(1700000000123),
+                 bigint("123456789012345678901234567890"), {"k": [1]}]),
+       rpc_echo(flt("NaN")), rpc_echo(flt("-0")), rpc_echo(jsmap(("a", 1))),
+       rpc_echo(jsset(1))),
+    sc("rpc-throw", "errors thrown in the callee reach the caller with class and message",
+       rpc_throw("TypeError", "bad type"), rpc_throw("RangeError", "out of range"),
+       rpc_throw("Error", "plain")),
+    # ---------------------------------------------------------------- transactions
+    sc("txn-commit", "a transaction commits and returns its results",
+       txn(put("a", 1), put("b", 2), get("a"), lst()), lst()),
+    sc("txn-rollback-kv", "a throw rolls back puts and deletes in the transaction",
+       put_many(("x", 1), ("gone", 1)),
+       txn(put("x", 2), put("y", 1), delete("gone"), throw=""), get_many(["x", "y", "gone"])),
+    sc("txn-rollback-sql", "a throw rolls back SQL writes made in the transaction",
+       sql("CREATE TABLE t (x)"), txn(sql("INSERT INTO t VALUES (1)"), throw="boom"),
+       sql("SELECT count(*) AS n FROM t", read="one")),
+    sc("txn-rollback-failing-op", "a failing storage op inside the transaction rolls back",
+       put("x", 1), txn(put("x", 2), lst(limit=0)), get("x")),
+    sc("txn-sees-own-writes", "reads inside a transaction see its own writes",
+       put("a", 1), txn(put("a", 2), get("a"), delete("a"), get("a"), put("b", 3), lst()),
+       lst()),
+    sc("txn-delete-all-inside", "deleteAll() inside a transaction is refused",
+       put("a", 1), txn(delete_all()), get("a")),
+    sc("txn-nested", "a transaction inside a transaction",
+       txn(put("a", 1), txn(put("b", 2))), lst()),
+    sc("txn-nested-inner-throw", "an inner throw that escapes both transactions rolls back all",
+       txn(put("a", 1), txn(put("b", 2), throw="inner")), lst()),
+    sc("txn-sync-commit", "transactionSync commits SQL writes and returns the results",
+       sql("CREATE TABLE t (x)"),
+       txn_sync(sql("INSERT INTO t VALUES (1)", read="none", fields=("rowsWritten",)),
+                sql("SELECT x FROM t")), sql("SELECT count(*) AS n FROM t", read="one")),
+    sc("txn-sync-rollback", "transactionSync rolls back when its callback throws",
+       sql("CREATE TABLE t (x)"), txn_sync(sql("INSERT INTO t VALUES (1)"), throw="sync"),
+       sql("SELECT count(*) AS n FROM t", read="one")),
+    # ---------------------------------------------------------------- SQL
+    sc("sql-to-array", "toArray returns row objects with typed values",
+       sql(T_TABLE), sql("INSERT INTO t (name, score, data) VALUES (?, ?, ?), (?, ?, ?)",
+                         "ann", 1.5, b("00ff"), "bob", None, None),
+       sql("SELECT * FROM t ORDER BY id")),
+    sc("sql-one", "one() returns the single row",
+       sql("CREATE TABLE t (x)"), sql("INSERT INTO t VALUES (42)"),
+       sql("SELECT x FROM t", read="one")),
+    sc("sql-one-none", "one() with no rows is an error",
+       sql("CREATE TABLE t (x)"), sql("SELECT x FROM t", read="one")),
+    sc("sql-one-many", "one() with several rows is an error",
+       sql("CREATE TABLE t (x)"), sql("INSERT INTO t VALUES (1), (2)"),
+       sql("SELECT x FROM t", read="one")),
+    sc("sql-raw", "raw() returns arrays of values",
+       sql("SELECT 1 AS a, 'x' AS b, NULL AS c UNION ALL SELECT 2, 'y', X'01'", read="raw")),
+    sc("sql-column-names", "columnNames, including duplicates and statements without columns",
+       sql("SELECT 1 AS a, 2 AS b, 3 AS a", read="none", fields=("columnNames",)),
+       sql("SELECT 1 AS a, 2 AS b, 3 AS a"),
+       sql("SELECT 1 AS a, 2 AS b, 3 AS a", read="raw"),
+       sql("CREATE TABLE t (x)", read="none", fields=("columnNames",))),
+    sc("sql-rows-read-written", "rowsRead / rowsWritten after reading the cursor",
+       sql("CREATE TABLE t (x)", read="none", fields=("rowsRead", "rowsWritten")),
+       sql("INSERT INTO t VALUES (1), (2), (3)", read="none", fields=("rowsRead", "rowsWritten")),
+       sql("SELECT * FROM t", fields=("rowsRead", "rowsWritten")),
+       sql("UPDATE t SET x = x + 1 WHERE x > 1", read="none", fields=("rowsRead", "rowsWritten")),
+       sql("DELETE FROM t", read="none", fields=("rowsRead", "rowsWritten"))),
+    sc("sql-rows-read-index", "rowsRead with an indexed lookup",
+       sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"),
+       sql("INSERT INTO t (v) VALUES ('a'), ('b'), ('c'), ('d')"),
+       sql("SELECT v FROM t WHERE id = ?", 3, fields=("rowsRead", "rowsWritten"))),
+    sc("sql-multiple-statements", "several statements: all run, the cursor is the last one's",
+       sql("CREATE TABLE a (x); INSERT INTO a VALUES (1); INSERT INTO a VALUES (2); "
+           "SELECT * FROM a WHERE x >= ?", 1)),
+    sc("sql-multiple-statements-params", "bindings with several statements: only the last may "
+       "have parameters", sql("CREATE TABLE a (x); INSERT INTO a VALUES (?); SELECT 1 AS one", 2),
+       sql("SELECT name FROM sqlite_master WHERE name = 'a'")),
+    sc("sql-bind-number", "numbers bound from JS are REAL (typeof)",
+       sql("SELECT typeof(?) AS t1, typeof(?) AS t2, ? AS v", 1, 1.5, 7)),
+    sc("sql-bind-integer-column", "a whole number stored into an INTEGER column",
+       sql("CREATE TABLE t (i INTEGER, r REAL, a)"), sql("INSERT INTO t VALUES (?, ?, ?)", 5, 5, 5),
+       sql("SELECT typeof(i) AS ti, typeof(r) AS tr, typeof(a) AS ta, i, r, a FROM t")),
+    sc("sql-bind-bool", "booleans bound in DO SQL", sql("SELECT ? AS v, typeof(?) AS t", True,
+                                                       False)),
+    sc("sql-bind-text-blob-null", "text, blob and null bindings",
+       sql("SELECT typeof(?) AS a, typeof(?) AS b, typeof(?) AS c, ? AS d, ? AS e",
+           "s", b("ab"), None, "s", b("ab"))),
+    sc("sql-bind-count-wrong", "the wrong number of bindings is an error",
+       sql("SELECT ? AS a", 1, 2), sql("SELECT ? AS a, ? AS b", 1)),
+    sc("sql-large-integer", "integers beyond 2^53 read back as JS numbers",
+       sql("SELECT 9007199254740993 AS big, -9007199254740993 AS neg")),
+    sc("sql-types-out", "INTEGER, REAL, TEXT, BLOB and NULL out of SQLite",
+       sql("SELECT 1 AS i, 2.0 AS r, 'x' AS t, X'00ff' AS b, NULL AS n, 1e999 AS inf")),
+    sc("sql-syntax-error", "a syntax error", sql("SELEC 1")),
+    sc("sql-no-such-table", "a missing table", sql("SELECT * FROM nope")),
+    sc("sql-constraint", "a constraint violation",
+       sql("CREATE TABLE t (x INTEGER PRIMARY KEY)"), sql("INSERT INTO t VALUES (1)"),
+       sql("INSERT INTO t VALUES (1)"), sql("SELECT count(*) AS n FROM t", read="one")),
+    sc("sql-refuse-begin", "BEGIN is refused", sql("BEGIN TRANSACTION")),
+    sc("sql-refuse-commit-savepoint", "COMMIT, ROLLBACK and SAVEPOINT are refused",
+       sql("COMMIT"), sql("ROLLBACK"), sql("SAVEPOINT s1")),
+    sc("sql-refuse-attach", "ATTACH is refused", sql("ATTACH DATABASE ':memory:' AS other")),
+    sc("sql-refuse-pragma", "PRAGMA user_version and journal_mode are refused",
+       sql("PRAGMA user_version"), sql("PRAGMA user_version = 3"), sql("PRAGMA journal_mode")),
+    sc("sql-allowed-pragma", "allowed PRAGMAs answer",
+       sql("CREATE TABLE t (a INTEGER, b TEXT)"),
+       sql("PRAGMA table_info(t)", read="raw"),
+       sql("PRAGMA foreign_keys", read="raw")),
+    sc("sql-refuse-cf-kv", "the _cf_KV table behind KV is not reachable from SQL",
+       put("a", 1), sql("SELECT * FROM _cf_KV"), sql("DELETE FROM _cf_KV")),
+    sc("sql-refuse-cf-create", "user tables may not start with _cf_",
+       sql("CREATE TABLE _cf_mine (x)"), sql("CREATE TABLE _CF_Mine (x)")),
+    sc("sql-refuse-function", "sqlite_* functions are not allowed",
+       sql("SELECT sqlite_version() AS v")),
+    sc("sql-refuse-temp", "TEMP tables are refused", sql("CREATE TEMP TABLE tt (x)")),
+    sc("sql-kv-separate", "KV writes do not show up as user tables",
+       put("a", 1), sql("CREATE TABLE t (x)"),
+       sql("SELECT name FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' ESCAPE '\\' "
+           "ORDER BY name")),
+    # ---------------------------------------------------------------- alarms
+    sc("alarm-none", "no alarm set: getAlarm is null", alarm_get(), alarm_delete(), alarm_get()),
+    sc("alarm-set-get", "set then get (epoch ms, Date accepted)",
+       alarm_set(60_000, name="t1"), alarm_get(),
+       alarm_set(at=date(FAR_FUTURE), name="far"), alarm_get()),
+    sc("alarm-overwrite", "a second setAlarm replaces the first",
+       alarm_set(60_000, name="t1"), alarm_set(120_000, name="t2"), alarm_get()),
+    sc("alarm-delete", "deleteAlarm cancels; nothing fires",
+       alarm_set(100, name="t1", handler=[put("fired", True)]), alarm_delete(), alarm_get(),
+       alarm_wait(400, count=0), get("fired")),
+    sc("alarm-fires", "the alarm fires once; getAlarm in the handler is null; then cleared",
+       alarm_set(50, name="t1", handler=[alarm_get(), put("fired", True)]),
+       alarm_wait(3000), get("fired"), alarm_get()),
+    sc("alarm-handler-sets-next", "setAlarm inside the handler is seen by getAlarm",
+       alarm_set(50, name="t1", handler=[alarm_set(600_000, name="next"), alarm_get()]),
+       alarm_wait(3000), alarm_get()),
+    sc("alarm-handler-deletes", "deleteAlarm inside the handler",
+       alarm_set(50, name="t1", handler=[alarm_delete(), alarm_get()]),
+       alarm_wait(3000), alarm_get()),
+    sc("alarm-past", "an alarm time in the past fires as soon as possible",
+       alarm_set(-5_000, handler=[put("fired", True)]), alarm_wait(3000), get("fired"),
+       alarm_get()),
+    sc("alarm-overwrite-before-fire", "overwriting a near alarm with a far one: none fires",
+       alarm_set(100, name="near", handler=[put("fired", True)]),
+       alarm_set(600_000, name="far"), alarm_wait(400, count=0), alarm_get(), get("fired")),
+    sc("alarm-invalid-time", "setAlarm with a time <= 0 is refused",
+       alarm_set(at=0), alarm_set(at=-5), alarm_get()),
+    # ---------------------------------------------------------------- ids
+    sc("id-from-name", "idFromName is deterministic and matches workerd's derivation",
+       id_from_name("x"), id_from_name(""), id_from_name("user-123"),
+       id_from_name("\U0001f600 caf\u00e9"), id_from_name("x" * 300)),
+    sc("id-from-string-valid", "idFromString accepts a valid id; the name is not recovered",
+       id_from_string(ID_X), {"op": "id.roundTrip", "name": "x"}),
+    sc("id-from-string-uppercase", "idFromString with the hex in upper case",
+       id_from_string(ID_X.upper())),
+    sc("id-from-string-short", "idFromString with too few digits", id_from_string("abc"),
+       id_from_string("")),
+    sc("id-from-string-long", "idFromString with 65 digits", id_from_string(ID_X + "0")),
+    sc("id-from-string-non-hex", "idFromString with 64 non-hex characters",
+       id_from_string("z" * 64), id_from_string(ID_X[:-1] + "g")),
+    sc("id-from-string-bad-mac", "a well-formed id whose MAC is wrong",
+       id_from_string(ID_X[:-1] + ("e" if ID_X[-1] != "e" else "f")),
+       id_from_string("0" * 64)),
+    sc("id-from-string-other-namespace", "an id made by another namespace is refused",
+       id_from_string(ID_OTHER_NS)),
+    sc("id-new-unique", "newUniqueId: 64 hex, distinct, valid for the namespace, no name",
+       {"op": "id.newUnique"}),
+]
+
+
+def scenario_names() -> list[str]:
+    return [s["name"] for s in SCENARIOS]
+
+
+def _check_unique() -> None:
+    names = scenario_names()
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ValueError(f"duplicate scenario names: {sorted(dupes)}")
+
+
+_check_unique()
+
+if __name__ == "__main__":
+    print(json.dumps(SCENARIOS, ensure_ascii=False))
