@@ -19,6 +19,7 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .errors import DurableObjectMethodError, DurableObjectResetError
@@ -216,7 +217,7 @@ class ObjectRecord:
         self.events_delivered += 1
         try:
             result = call(instance.obj)  # type: ignore[arg-type]
-            if inspect.isawaitable(result):
+            if type(result) is CoroutineType or inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
             if not wrap_errors:

@@ -50,8 +50,9 @@ def active_sandbox() -> Sandbox:
 class Env(AliasMixin):
     """``ctx.env``: your variables plus one binding per registered namespace (``env.COUNTER``)."""
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values: dict[str, Any] = dict(values)
+    def __init__(self, values: dict[str, Any]) -> None:
+        # Shared with the sandbox, which adds a binding on every register().
+        self._values = values
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -1,0 +1,104 @@
+"""RPC round trips, as ratios against awaiting the same plain coroutine on a bare loop.
+
+Run: python benchmarks/rpc.py. Targets (issue 2): notebook side ≥ 40,000 calls/s,
+object-to-object ≥ 80,000 calls/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dosandbox import DurableObject, Sandbox
+
+N = 50_000
+
+
+class Counter(DurableObject):
+    def __init__(self, ctx, env) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(ctx, env)
+        self.n = 0
+
+    async def increment(self) -> int:
+        self.n += 1
+        return self.n
+
+
+class Caller(DurableObject):
+    async def hammer(self, n: int) -> float:
+        target = self.env.COUNTER.get("c")
+        start = time.perf_counter()
+        for _ in range(n):
+            await target.increment()
+        return time.perf_counter() - start
+
+
+async def plain() -> int:
+    return 1
+
+
+def baseline(n: int) -> float:
+    """Awaiting a plain coroutine n times on a bare event loop."""
+    async def loop_body() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await plain()
+        return time.perf_counter() - start
+
+    return asyncio.run(loop_body())
+
+
+def baseline_run_each(n: int) -> float:
+    """A fresh task per call, run to completion on a bare loop (what a driver must do)."""
+    loop = asyncio.new_event_loop()
+    start = time.perf_counter()
+    for _ in range(n):
+        loop.run_until_complete(plain())
+    elapsed = time.perf_counter() - start
+    loop.close()
+    return elapsed
+
+
+def notebook_side(n: int) -> float:
+    sb = Sandbox()
+    sb.register("counter", Counter)
+    stub = sb.durable_objects.counter.get("c")
+    sb.run(stub.increment())
+    start = time.perf_counter()
+    for _ in range(n):
+        sb.run(stub.increment())
+    return time.perf_counter() - start
+
+
+def object_to_object(n: int) -> float:
+    sb = Sandbox()
+    sb.register("counter", Counter)
+    sb.register("caller", Caller)
+    return sb.run(sb.durable_objects.caller.get("x").hammer(n))
+
+
+def best(fn, n: int, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
+    return min(fn(n) for _ in range(repeats))
+
+
+def main() -> None:
+    base = best(baseline, N)
+    base_run = best(baseline_run_each, N // 5)
+    nb = best(notebook_side, N // 5)
+    o2o = best(object_to_object, N)
+    rate = lambda seconds, n: n / seconds  # noqa: E731
+    print(f"baseline await plain coroutine     : {rate(base, N):>12,.0f} /s")
+    print(f"baseline loop.run_until_complete   : {rate(base_run, N // 5):>12,.0f} /s")
+    print(
+        f"notebook-side RPC (sb.run)         : {rate(nb, N // 5):>12,.0f} /s  "
+        f"ratio vs await {rate(nb, N // 5) / rate(base, N):.3f}, "
+        f"vs run_until_complete {rate(nb, N // 5) / rate(base_run, N // 5):.2f}  (target ≥ 40,000/s)"
+    )
+    print(
+        f"object-to-object RPC (await stub)  : {rate(o2o, N):>12,.0f} /s  "
+        f"ratio vs await {rate(o2o, N) / rate(base, N):.3f}  (target ≥ 80,000/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
