@@ -18,7 +18,7 @@ import contextvars
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,6 @@ class EventScope:
     kind: str
     name: str
     kv_ops: int = 0
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 # The event whose code is running now, or None outside object code.

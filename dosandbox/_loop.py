@@ -180,6 +180,9 @@ class Driver:
         self.check_outside(what)
         with self:
             loop = self.loop
+            direct = getattr(awaitable, "_dosandbox_coroutine", None)
+            if direct is not None:
+                awaitable = direct()
             if asyncio.iscoroutine(awaitable):
                 fut: asyncio.Future[T] = loop.create_task(awaitable)
             else:

@@ -111,13 +111,10 @@ class Namespace(AliasMixin):
 class Stub:
     """A caller's handle on one object: its methods, ``fetch``, ``id`` and ``name``."""
 
-    __slots__ = ("_bound", "_namespace", "_record", "id")
-
     def __init__(self, namespace: Namespace, object_id: DurableObjectId) -> None:
         self._namespace = namespace
         self.id = object_id
         self._record = namespace.record(object_id)
-        self._bound: dict[str, _BoundMethod] = {}
 
     @property
     def name(self) -> str | None:
@@ -131,12 +128,10 @@ class Stub:
         return sorted({*self._namespace.methods, "fetch", "id", "name"})
 
     def __getattr__(self, attr: str) -> _BoundMethod:
-        bound = self._bound.get(attr)
-        if bound is not None:
-            return bound
         if attr in self._namespace.methods:
             bound = _BoundMethod(self, attr)
-            self._bound[attr] = bound
+            # Cache in the instance dict so the next lookup never reaches __getattr__.
+            self.__dict__[attr] = bound
             return bound
         if attr.startswith("_"):
             raise AttributeError(attr)
@@ -196,6 +191,10 @@ class RpcCall:
             f"<RpcCall {self._stub._namespace.name}.{self._method}(...) not sent yet: "
             "await it, or pass it to sb.run()>"
         )
+
+    def _dosandbox_coroutine(self) -> Any:
+        """The coroutine a driver runs for this call (skips one await layer)."""
+        return self._invoke()
 
     async def _invoke(self) -> Any:
         args, kwargs, method = self._args, self._kwargs, self._method

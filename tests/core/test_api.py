@@ -1,0 +1,46 @@
+"""The public surface: a curated __all__, and camelCase aliases that resolve."""
+
+from __future__ import annotations
+
+import dosandbox
+from dosandbox._aliases import ALIASES, AliasMixin
+
+
+def test_all_is_sorted_and_importable() -> None:
+    """dosandbox.__all__ is sorted and every name in it exists."""
+    assert list(dosandbox.__all__) == sorted(dosandbox.__all__)
+    for name in dosandbox.__all__:
+        assert hasattr(dosandbox, name), name
+
+
+def _alias_classes() -> list[type]:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(dosandbox.__path__):
+        if info.name != "__main__" and info.name != "widgets":
+            importlib.import_module(f"dosandbox.{info.name}")
+    found: list[type] = []
+    stack = [AliasMixin]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            found.append(sub)
+            stack.append(sub)
+    return found
+
+
+def test_every_alias_points_at_a_real_member() -> None:
+    """Each camelCase alias names a snake_case member of some class that resolves aliases."""
+    classes = _alias_classes()
+    for camel, snake in ALIASES.items():
+        owners = [c for c in classes if hasattr(c, snake)]
+        assert owners, f"alias {camel!r} → {snake!r} points at no member of {classes}"
+
+
+def test_aliases_stay_out_of_dir() -> None:
+    """Aliases resolve through __getattr__, so dir() and tab completion show snake_case only."""
+    sb = dosandbox.Sandbox()
+    assert "getDurableObject" not in dir(sb)
+    assert sb.getDurableObject == sb.get_durable_object
+    assert "get_durable_object" in dir(sb)
