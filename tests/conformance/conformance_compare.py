@@ -19,7 +19,6 @@ side with Python type names (``None``, ``int``, ``float``, ``dict``, ``bytes``, 
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
@@ -38,6 +37,7 @@ JS_ERROR_RULES: list[tuple[str, str, str, str]] = [
     (r".*", r".*", r"within a transaction|rolled back transaction|already committed",
      "TRANSACTION_ERROR"),
     (r".*", r"^DataCloneError$", r".*", "DATA_CLONE_ERROR"),
+    (r"^alarm\.", r"^(TypeError|RangeError)$", r".*", "ALARM_ERROR"),
     (r"^(sql\.exec|transactionSync)$", r".*", r".*", "SQL_ERROR"),
     (r".*", r"^(TypeError|RangeError)$", r".*", "VALIDATION_ERROR"),
 ]
@@ -109,8 +109,7 @@ def normalize_value(v: Any, side: str = "python") -> Any:
     if t == "alarm-log":
         return {"type": "alarm-log", "value": [
             {"retryCount": e.get("retryCount"),
-             "results": [normalize_result(r, "alarm-handler", side)
-                         for r in e.get("results", [])]}
+             "results": normalize_trace(e.get("results", []), side)}
             for e in val]}
     return v  # "time" and anything already neutral
 
@@ -187,34 +186,53 @@ def compact(v: Any) -> str:
     return json.dumps(v, ensure_ascii=True)
 
 
+def _window(text: str, at: int, width: int = 160) -> tuple[str, int]:
+    """``text`` cut to about ``width`` characters around ``at``; the new position of ``at``."""
+    if len(text) <= width:
+        return text, at
+    lo = max(0, at - width // 3)
+    cut = text[lo:lo + width]
+    prefix = "…" if lo else ""
+    return prefix + cut + ("…" if lo + width < len(text) else ""), at - lo + len(prefix)
+
+
+def _first_difference(a: str, b: str) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
 def compare_traces(
     name: str, expected: list[dict[str, Any]], actual: list[dict[str, Any]],
     expected_label: str = "workerd", actual_label: str = "dosandbox",
 ) -> str | None:
-    """``None`` when both normalised traces agree (error messages aside), else a readable diff."""
+    """``None`` when both normalised traces agree (error messages aside), else a readable diff.
+
+    The diff lists every operation; a differing one is marked ``≠`` and shows both results in
+    a compact form, cut around the first differing character, with a caret under it.
+    """
     if _strip_messages(expected) == _strip_messages(actual):
         return None
-    lines = [f"scenario {name!r}: {expected_label} and {actual_label} disagree"]
+    width = max(len(expected_label), len(actual_label))
+    lines = [f"scenario {name!r}: {expected_label} and {actual_label} disagree "
+             "(error messages are shown, not compared)"]
     for i in range(max(len(expected), len(actual))):
         e = expected[i] if i < len(expected) else None
         a = actual[i] if i < len(actual) else None
         same = e is not None and a is not None and _strip_messages(e) == _strip_messages(a)
         op = (e or a or {}).get("op", "?")
-        mark = "  " if same else "≠ "
-        lines.append(f"{mark}#{i} {op}")
+        lines.append(f"{'  ' if same else '≠ '}#{i} {op}")
         if same:
             continue
-        lines.append(f"      {expected_label:>9}: " + (compact(e["result"]) if e else "<missing>"))
-        lines.append(f"      {actual_label:>9}: " + (compact(a["result"]) if a else "<missing>"))
-    exp_lines = json.dumps(_strip_messages(expected), indent=1, ensure_ascii=True).splitlines()
-    act_lines = json.dumps(_strip_messages(actual), indent=1, ensure_ascii=True).splitlines()
-    udiff = list(difflib.unified_diff(exp_lines, act_lines, expected_label, actual_label,
-                                      lineterm="", n=2))
-    if udiff:
-        lines.append("unified diff of the normalised traces:")
-        lines.extend(udiff[:200])
-        if len(udiff) > 200:
-            lines.append(f"... {len(udiff) - 200} more diff lines")
+        left = compact(e["result"]) if e else "<missing>"
+        right = compact(a["result"]) if a else "<missing>"
+        at = _first_difference(left, right)
+        left_cut, pos = _window(left, at)
+        right_cut, _ = _window(right, at)
+        lines.append(f"    {expected_label:>{width}}: {left_cut}")
+        lines.append(f"    {actual_label:>{width}}: {right_cut}")
+        lines.append(" " * (6 + width + pos) + "^")
     return "\n".join(lines)
 
 

@@ -148,7 +148,7 @@ export class Runner extends DurableObject {
 
   async alarm(info) {
     const results = [];
-    for (const op of this.alarmHandlerOps) results.push(await this.runOp(op));
+    for (const op of this.alarmHandlerOps) results.push({ op: op.op, result: await this.runOp(op) });
     this.alarmLog.push({ retryCount: info ? info.retryCount : null, results });
   }
 
