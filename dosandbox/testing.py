@@ -1,20 +1,42 @@
-"""pytest fixtures for testing your objects (registered as the ``dosandbox`` pytest plugin).
+"""pytest fixtures and assertions for testing your objects (the ``dosandbox`` pytest plugin).
+
+Installing dosandbox registers this module with pytest (entry point ``pytest11``), so the
+fixtures need no import; see docs/testing.md for a full walk-through.
 
 ``sandbox``: a fresh in-memory :class:`~dosandbox.Sandbox` with a manual clock at a fixed start
 (2026-01-01T00:00:00Z) and a fixed seed, closed after the test. ``clock``: its clock.
+
+``assert_events(source, expected, ...)``: the event log shows these kinds, in this order::
+
+    from dosandbox.testing import assert_events
+
+    def test_increment_writes(sandbox):
+        sandbox.register("counter", counter)
+        stub = sandbox.durable_objects.counter.get("a")
+        sandbox.run(stub.increment(1))
+        assert_events(stub, ["instance.created", "kv.put", "rpc"])
+
+An expected kind matches an event kind exactly, or as a dotted prefix (``"kv"`` matches
+``kv.put`` and ``kv.delete``), or as a glob (``"alarm.*"``). By default other events may come in
+between (an ordered subsequence); ``exact=True`` wants exactly these events, one for one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import fnmatch
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from ._clock import VirtualClock
+from ._events import Event
+from ._handle import Handle
+from ._namespace import Stub
 from ._sandbox import Sandbox
 
-__all__ = ["FIXED_START", "clock", "sandbox"]
+__all__ = ["FIXED_START", "assert_events", "clock", "kind_matches", "sandbox"]
 
 FIXED_START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -33,3 +55,145 @@ def sandbox() -> Iterator[Sandbox]:
 def clock(sandbox: Sandbox) -> VirtualClock:
     """The ``sandbox`` fixture's virtual clock."""
     return sandbox.clock
+
+
+# --- assertions on the event log ----------------------------------------------------------------
+
+
+def kind_matches(pattern: str, kind: str) -> bool:
+    """``"kv"`` matches ``kv`` and ``kv.put``; ``"alarm.*"`` is a glob; else exact."""
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(kind, pattern)
+    return kind == pattern or kind.startswith(pattern + ".")
+
+
+def _object_filter(obj: Any) -> tuple[str | None, str | None]:
+    """(namespace name, object id) to keep, from a name, stub or handle."""
+    if obj is None:
+        return None, None
+    if isinstance(obj, str):
+        return obj, None
+    if isinstance(obj, Stub):
+        return obj._namespace.name, str(obj.id)
+    if isinstance(obj, Handle):
+        return obj.name, obj.id
+    raise TypeError(
+        f"assert_events(object=...) takes an object name, a stub or a handle, not "
+        f"{type(obj).__name__}."
+    )
+
+
+def _events_of(source: Any) -> tuple[list[Event], str]:
+    if isinstance(source, Sandbox):
+        return list(source.event_log), "the sandbox's event log"
+    if isinstance(source, Stub):
+        log = source._namespace.sandbox.event_log
+        return log.select(object_id=str(source.id)), f"the events of {source!r}"
+    if isinstance(source, Handle):
+        log = source._record.namespace.sandbox.event_log
+        return log.select(object_id=source.id), f"the events of {source!r}"
+    if isinstance(source, Iterable) and not isinstance(source, (str, bytes)):
+        events = list(source)
+        if all(isinstance(e, Event) for e in events):
+            return events, "the given events"
+    raise TypeError(
+        "assert_events() reads a Sandbox, a stub, a handle, a StepReport or a list of events, "
+        f"not {type(source).__name__}."
+    )
+
+
+def _describe(events: Sequence[Event], mark: int | None = None) -> str:
+    if not events:
+        return "    (no events)"
+    lines = []
+    for i, e in enumerate(events):
+        pointer = "->" if i == mark else "  "
+        who = e.object_name or "-"
+        lines.append(f"  {pointer} #{e.seq:<4} {e.kind:<20} {who:<12} {e.message}")
+    return "\n".join(lines)
+
+
+def assert_events(
+    source: Sandbox | Stub | Handle | Iterable[Event],
+    expected: Sequence[str],
+    *,
+    object: str | Stub | Handle | None = None,
+    since: int | Event | None = None,
+    exact: bool = False,
+    ignore: Sequence[str] = (),
+) -> list[Event]:
+    """Assert the event log shows the ``expected`` kinds in order; returns the matched events.
+
+    ``source``: a Sandbox (all events), a stub or a handle (that object's events), a StepReport
+    or any list of events. ``object``: keep only one object's events (a namespace name such as
+    ``"counter"``, a stub or a handle). ``since``: keep events after this sequence number (or
+    this event). ``ignore``: kinds to drop first (same matching rules). ``exact``: the remaining
+    events must match ``expected`` one for one, with nothing in between or after.
+
+    The failure message shows the expected kinds, where matching stopped and the actual log.
+    """
+    if isinstance(expected, str):
+        raise TypeError(
+            f"assert_events() takes a list of kinds, e.g. [{expected!r}], not a string."
+        )
+    events, what = _events_of(source)
+    name, object_id = _object_filter(object)
+    if name is not None:
+        events = [e for e in events if e.object_name == name]
+        what += f" for {name}"
+    if object_id is not None:
+        events = [e for e in events if e.object_id == object_id]
+    if since is not None:
+        floor = since.seq if isinstance(since, Event) else int(since)
+        events = [e for e in events if e.seq > floor]
+        what += f" after #{floor}"
+    if ignore:
+        events = [e for e in events if not any(kind_matches(p, e.kind) for p in ignore)]
+    wanted = list(expected)
+    if exact:
+        kinds_ok = len(events) == len(wanted) and all(
+            kind_matches(p, e.kind) for p, e in zip(wanted, events, strict=False)
+        )
+        if kinds_ok:
+            return events
+        first_bad = next(
+            (
+                i
+                for i, (p, e) in enumerate(zip(wanted, events, strict=False))
+                if not kind_matches(p, e.kind)
+            ),
+            min(len(wanted), len(events)),
+        )
+        if first_bad < len(wanted) and first_bad < len(events):
+            why = f"event {first_bad + 1} is {events[first_bad].kind!r}, expected "
+            why += f"{wanted[first_bad]!r}"
+        elif len(events) > len(wanted):
+            why = f"{len(events) - len(wanted)} more event(s) than expected"
+        else:
+            why = f"the log ends before {wanted[first_bad]!r} (event {first_bad + 1})"
+        raise AssertionError(
+            f"Expected exactly {wanted} in {what}, but {why}.\nActual events:\n"
+            + _describe(events, first_bad if first_bad < len(events) else None)
+        )
+    matched: list[Event] = []
+    position = 0
+    for i, pattern in enumerate(wanted):
+        while position < len(events) and not kind_matches(pattern, events[position].kind):
+            position += 1
+        if position == len(events):
+            done = f"matched {wanted[:i]} then " if i else ""
+            earlier = [e for e in events if kind_matches(pattern, e.kind)]
+            note = (
+                f" ({pattern!r} does occur, at #{earlier[0].seq}, but before the events "
+                "matched so far: check the order)"
+                if earlier
+                else ""
+            )
+            raise AssertionError(
+                f"Expected {wanted} in order in {what}, but {done}found no {pattern!r}"
+                f"{note}.\nActual events:\n"
+                + _describe(events, events.index(matched[-1]) if matched else None)
+            )
+        matched.append(events[position])
+        position += 1
+    return matched

@@ -1,0 +1,420 @@
+"""The ``dosandbox`` command: look at a project of objects and write what wrangler needs.
+
+::
+
+    dosandbox objects list               class, binding, storage, methods and handlers
+    dosandbox objects info NAME          signatures, docs, wrangler snippet, usage
+    dosandbox objects generate-types     typed stubs (objects/_types.py) for mypy/pyright
+    dosandbox objects migrations         the migration history and what comes next
+    dosandbox wrangler [--dry-run]       write/update wrangler.toml (or .jsonc/.json)
+
+Every command takes ``--dir`` (default ``objects``); tabular ones take ``--json``. The objects
+are really imported, so what is shown is what the sandbox would run. Exit status: 0 when all
+is well, 1 for a project with problems, an unknown object or a config that does not parse
+(nothing is written then), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._discovery import DiscoveredObject, Discovery, discover, format_signature
+from .errors import ConfigError, did_you_mean
+
+__all__ = ["main"]
+
+
+class _Failure(Exception):
+    """A message for stderr and exit status 1."""
+
+
+def _out(text: str = "") -> None:
+    print(text)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _discover(args: argparse.Namespace, *, need_clean: bool) -> Discovery:
+    directory = Path(args.dir)
+    # Objects may import helpers by their package path (objects._shared): make the project
+    # root importable, as `python -m` does for the current folder.
+    root = str(directory.resolve().parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        found = discover(directory)
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    if found.problems:
+        _err(found.report())
+        if need_clean:
+            raise _Failure(
+                "Nothing was written: fix the problems above first (a module that does not "
+                "load would otherwise look like a deleted class)."
+            )
+    return found
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _object_dict(obj: DiscoveredObject) -> dict[str, Any]:
+    return {
+        "name": obj.name,
+        "class_name": obj.class_name,
+        "binding": obj.binding,
+        "storage": obj.storage,
+        "style": obj.style,
+        "file": str(obj.path),
+        "handlers": obj.handlers,
+        "methods": [
+            {
+                "name": m.name,
+                "signature": format_signature(m.signature),
+                "doc": m.doc,
+                "async": m.is_async,
+            }
+            for m in obj.methods
+        ],
+    }
+
+
+# --- objects list / info ----------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    found = _discover(args, need_clean=False)
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "directory": str(found.directory),
+                    "objects": [_object_dict(o) for o in found.objects],
+                    "problems": [p.as_dict() for p in found.problems],
+                },
+                indent=2,
+            )
+        )
+    elif not found.objects:
+        _out(f"No objects in {args.dir}/ (add one module per object, e.g. {args.dir}/counter.py).")
+    else:
+        rows = [
+            [
+                o.name,
+                o.class_name,
+                o.binding,
+                o.storage,
+                ", ".join(m.name for m in o.methods) or "-",
+                ", ".join(o.handlers) or "-",
+            ]
+            for o in found.objects
+        ]
+        _out(_table(rows, ["NAME", "CLASS", "BINDING", "STORAGE", "METHODS", "HANDLERS"]))
+    return 1 if found.problems else 0
+
+
+def _find(found: Discovery, key: str) -> DiscoveredObject:
+    obj = found.get(key)
+    if obj is None:
+        known = [o.name for o in found.objects]
+        hint = did_you_mean(key, known) if known else "the project has no objects that load"
+        raise _Failure(
+            f"No object {key!r} in {found.directory} (give a name, class or binding); {hint}."
+        )
+    return obj
+
+
+def _config_for(args: argparse.Namespace) -> Path:
+    from ._wrangler import find_config
+
+    if getattr(args, "config", None):
+        return Path(args.config)
+    root = Path(args.dir).resolve().parent
+    return find_config(root) or root / "wrangler.toml"
+
+
+def _load_config(args: argparse.Namespace) -> Any:
+    from ._wrangler import WranglerFile
+
+    try:
+        return WranglerFile.load(_config_for(args))
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    found = _discover(args, need_clean=False)
+    obj = _find(found, args.name)
+    config = _load_config(args)
+    from ._wrangler import _next_tag, deployed_classes
+
+    deployed = deployed_classes(config.data.get("migrations", []))
+    binding = {"name": obj.binding, "class_name": obj.class_name}
+    if obj.class_name in deployed:
+        migration: dict[str, Any] | None = None
+        tag = next(
+            (
+                m["tag"]
+                for m in config.data.get("migrations", [])
+                if obj.class_name
+                in [*m.get("new_sqlite_classes", []), *m.get("new_classes", [])]
+                + [r.get("to") for r in m.get("renamed_classes", [])]
+            ),
+            None,
+        )
+        migration_note = f"already created by migration {tag} in {config.path.name}"
+    else:
+        tag = _next_tag(config.data.get("migrations", []))
+        migration = {"tag": tag, "new_sqlite_classes": [obj.class_name]}
+        migration_note = f"not in {config.path.name} yet; `dosandbox wrangler` adds it"
+    usage = [
+        "import dosandbox",
+        f'sb = dosandbox.Sandbox.from_directory("{args.dir}")',
+        f'stub = sb.durable_objects.{obj.name}.get("user-123")',
+    ]
+    for m in obj.methods[:3]:
+        required = [
+            p.name
+            for p in m.signature.parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        usage.append(f"await stub.{m.name}({', '.join(required)})")
+    if "fetch" in obj.handlers:
+        usage.append('response = await stub.fetch("https://example.com/")')
+    usage.append("sb.inspect(stub)                  # state, storage, alarm, events")
+    if args.json:
+        data = _object_dict(obj)
+        data["wrangler"] = {
+            "binding": binding,
+            "migration": migration,
+            "migration_note": migration_note,
+        }
+        data["usage"] = "\n".join(usage)
+        _out(json.dumps(data, indent=2))
+        return 0
+    doc = (obj.module.__doc__ or "").strip().splitlines()
+    lines = [
+        f"{obj.name}: class {obj.class_name}, binding env.{obj.binding}, storage {obj.storage}",
+        f"  from {obj.path} ({obj.style})" + (f" - {doc[0]}" if doc else ""),
+        "",
+        "Handlers: " + (", ".join(obj.handlers) or "none"),
+        "Methods:" if obj.methods else "Methods: none",
+    ]
+    for m in obj.methods:
+        prefix = "async " if m.is_async else ""
+        lines.append(f"  {prefix}{m.name}{format_signature(m.signature)}")
+        if m.doc:
+            lines.append(f"      {m.doc}")
+    lines += ["", "wrangler.toml:", "  [[durable_objects.bindings]]"]
+    lines += [f'  name = "{obj.binding}"', f'  class_name = "{obj.class_name}"', ""]
+    if migration is not None:
+        lines += ["  [[migrations]]", f'  tag = "{tag}"']
+        lines.append(f'  new_sqlite_classes = ["{obj.class_name}"]')
+    lines.append(f"  # migration: {migration_note}")
+    lines += ["", "Usage:", *(f"  {u}" for u in usage)]
+    _out("\n".join(lines))
+    return 1 if found.problems else 0
+
+
+# --- generate-types ---------------------------------------------------------------------------
+
+
+def cmd_generate_types(args: argparse.Namespace) -> int:
+    from ._typegen import generate_types
+
+    found = _discover(args, need_clean=True)
+    out = Path(args.out) if args.out else Path(args.dir) / "_types.py"
+    text = generate_types(found.objects, objects_dir=Path(args.dir), out=out)
+    old = out.read_text(encoding="utf-8") if out.exists() else None
+    if args.check:
+        if old != text:
+            raise _Failure(f"{out} is out of date: run `dosandbox objects generate-types`.")
+        _out(f"{out} is up to date.")
+        return 0
+    if old == text:
+        _out(f"{out} is up to date ({len(found.objects)} objects).")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _out(f"wrote {out} ({len(found.objects)} objects: {', '.join(o.name for o in found.objects)})")
+    return 0
+
+
+# --- migrations / wrangler --------------------------------------------------------------------
+
+
+def _plan(args: argparse.Namespace) -> tuple[Any, Any, Discovery]:
+    from ._wrangler import plan_migration
+
+    found = _discover(args, need_clean=True)
+    config = _load_config(args)
+    try:
+        plan = plan_migration(config.data, [(o.binding, o.class_name) for o in found.objects])
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    return config, plan, found
+
+
+def _migration_text(m: dict[str, Any]) -> str:
+    parts = []
+    for key in ("new_sqlite_classes", "new_classes", "deleted_classes"):
+        if m.get(key):
+            parts.append(f"{key}={', '.join(m[key])}")
+    for key in ("renamed_classes", "transferred_classes"):
+        if m.get(key):
+            pairs = ", ".join(f"{r.get('from')}->{r.get('to')}" for r in m[key])
+            parts.append(f"{key}={pairs}")
+    return "; ".join(parts) or "(empty)"
+
+
+def cmd_migrations(args: argparse.Namespace) -> int:
+    config, plan, _ = _plan(args)
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "config": str(config.path) if config.exists else None,
+                    "history": plan.history,
+                    "deployed_classes": plan.deployed,
+                    "next": plan.migration,
+                    "bindings_changed": plan.bindings_changed,
+                    "changes": plan.summary(),
+                    "warnings": plan.warnings,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    name = config.path.name
+    if not config.exists:
+        _out(f"No wrangler config yet ({config.path} does not exist).")
+    elif not plan.history:
+        _out(f"{name} has no [[migrations]] yet.")
+    else:
+        _out(f"Migration history in {name}:")
+        rows = [[m["tag"], _migration_text(m)] for m in plan.history]
+        _out(_table(rows, ["TAG", "CHANGES"]))
+    _out("")
+    if plan.changed:
+        _out("The next `dosandbox wrangler` would:")
+        _out("\n".join(f"  {line}" for line in plan.summary()))
+    else:
+        _out("Up to date: `dosandbox wrangler` would change nothing.")
+    for warning in plan.warnings:
+        _err(f"warning: {warning}")
+    return 0
+
+
+def cmd_wrangler(args: argparse.Namespace) -> int:
+    from ._wrangler import render, unified_diff
+
+    config, plan, _ = _plan(args)
+    root = Path(args.dir).resolve().parent
+    try:
+        new = render(config, plan, root)
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "config": str(config.path),
+                    "dry_run": args.dry_run,
+                    "written": plan.changed and not args.dry_run,
+                    **plan.as_dict(),
+                },
+                indent=2,
+            )
+        )
+    if not plan.changed or new == config.text:
+        if not args.json:
+            _out(
+                f"{config.path.name} is up to date: nothing to change."
+                if config.exists
+                else f"No objects in {args.dir}/, so no {config.path.name} was written."
+            )
+    elif args.dry_run:
+        if not args.json:
+            _out(unified_diff(config.text, new, config.path).rstrip("\n"))
+            _out(f"(dry run: {config.path} not written)")
+    else:
+        config.path.write_text(new, encoding="utf-8")
+        if not args.json:
+            verb = "updated" if config.exists else "created"
+            _out(f"{verb} {config.path}:")
+            _out("\n".join(f"  {line}" for line in plan.summary()))
+    for warning in plan.warnings:
+        _err(f"warning: {warning}")
+    return 0
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", default="objects", help="the objects folder (default: objects)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "--config",
+        help="the wrangler config (default: wrangler.json, .jsonc or .toml next to --dir, "
+        "in wrangler's order; wrangler.toml when there is none)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="dosandbox", description="Durable Objects projects: inspect, type, configure."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    objects = sub.add_parser("objects", help="look at the objects in objects/")
+    osub = objects.add_subparsers(dest="objects_command", required=True, metavar="SUBCOMMAND")
+
+    p = osub.add_parser("list", parents=[common, as_json], help="every object, one a line")
+    p.set_defaults(func=cmd_list)
+    p = osub.add_parser("info", parents=[common, as_json, config], help="one object in detail")
+    p.add_argument("name", help="object name, class name or binding")
+    p.set_defaults(func=cmd_info)
+    p = osub.add_parser("generate-types", parents=[common], help="write typed stubs")
+    p.add_argument("--out", help="output file (default: <dir>/_types.py)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    p.set_defaults(func=cmd_generate_types)
+    p = osub.add_parser(
+        "migrations", parents=[common, as_json, config], help="history and next migration"
+    )
+    p.set_defaults(func=cmd_migrations)
+
+    p = sub.add_parser(
+        "wrangler", parents=[common, as_json, config], help="write bindings and migrations"
+    )
+    p.add_argument("--dry-run", action="store_true", help="show a diff, write nothing")
+    p.set_defaults(func=cmd_wrangler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except _Failure as exc:
+        _err(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
