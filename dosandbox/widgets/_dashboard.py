@@ -1,0 +1,168 @@
+"""The dashboard: the clock bar, every object (click one to inspect it) and the event log."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+
+from ..errors import ValidationError
+from ._base import Owner, ViewBase, heading, set_options
+from ._clockbar import ClockBar
+from ._inspector import Inspector
+from ._render import format_ms, table_html
+from ._static import object_rows, objects_columns
+
+if TYPE_CHECKING:
+    from .._handle import Handle
+    from .._instance import ObjectRecord
+    from .._sandbox import Sandbox
+
+__all__ = ["Dashboard"]
+
+MAX_OBJECTS = 200
+EVENT_ROWS = 100
+
+
+class Dashboard(ViewBase, W.VBox):
+    """``sb.widget()``. Twins: ``inspect(stub_or_id)``, ``filter_events(kind)``."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        Owner.__init__(self)
+        self.sandbox = sandbox
+        self.clock_bar = self.own(ClockBar(sandbox))
+        self.objects = self.html()
+        self.picker = self.own(
+            W.Select(options=[], rows=6, description="Inspect",
+                     layout=W.Layout(width="520px"))
+        )
+        self.on_change(self.picker, self._show_picked)
+        self.inspector: Inspector | None = None
+        self.inspector_slot = self.own(W.VBox([]))
+        self.kind = self.own(W.Dropdown(description="Kind", options=["all"], value="all"))
+        self.on_change(self.kind, self._render_events)
+        self.events = self.html()
+        W.VBox.__init__(self, children=[
+            self.clock_bar,
+            self.error,
+            self.html(heading("Objects")),
+            self.objects,
+            self.picker,
+            self.inspector_slot,
+            self.html(heading("Events (newest first)")),
+            self.kind,
+            self.events,
+        ])
+        self.add_class("dosandbox-dashboard")
+        self._live_start(sandbox)
+        self.refresh()
+
+    # --- twins ---------------------------------------------------------------------------
+
+    def inspect(self, target: Any) -> Inspector:
+        """Open the inspector for a stub, a handle, or an object id (the list's click)."""
+        record = self._record(target)
+        key = _key(record)
+        if self.picker.value != key:
+            self.picker.value = key  # as a click on the list: its observer opens it
+        elif self.inspector is None:
+            self.run_action(self._show_picked)
+        if self.last_error is not None:
+            raise self.last_error
+        assert self.inspector is not None
+        return self.inspector
+
+    def filter_events(self, kind: str) -> None:
+        if kind not in self.kind.options:
+            self.kind.options = [*self.kind.options, kind]
+        self.kind.value = kind
+
+    def _show_picked(self) -> None:
+        key = self.picker.value
+        if self.inspector is not None:
+            self.inspector.close()
+            self.inspector = None
+            self.inspector_slot.children = []
+        if key is None:
+            return
+        self.inspector = Inspector(handle_for(self._record(key)))
+        self.inspector_slot.children = [self.inspector]
+
+    def _record(self, target: Any) -> ObjectRecord:
+        record = getattr(target, "_record", None)  # a stub or a handle
+        if record is not None:
+            return record  # type: ignore[no-any-return]
+        text = str(target)
+        for ns in self.sandbox.namespaces.values():
+            for rec in ns.records.values():
+                if _key(rec) == text or rec.hex == text:
+                    return rec
+        raise ValidationError(
+            f"The dashboard knows no object {text!r}; pass a stub, a handle or an object id "
+            "from sb.objects()."
+        )
+
+    # --- refreshing ----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        records = list(_records(self.sandbox))
+        cols = objects_columns()
+        rows = object_rows(self.sandbox, records[:MAX_OBJECTS])
+        more = (
+            f'<div style="font-size:12px;color:#777">… {len(records) - MAX_OBJECTS:,} more '
+            "(sb.objects() lists them all)</div>" if len(records) > MAX_OBJECTS else ""
+        )
+        self.objects.value = table_html(cols, rows, empty="no objects yet",
+                                        mono=("id",)) + more
+        options = [(_label(r), _key(r)) for r in records[:MAX_OBJECTS]]
+        set_options(self, self.picker, options, self.picker.value)
+        self._render_events()
+
+    def _render_events(self) -> None:
+        events = list(self.sandbox.event_log)
+        kinds = sorted({e.kind for e in events} | {k for k in self.kind.options if k != "all"})
+        kind = self.kind.value or "all"
+        set_options(self, self.kind, ["all", *kinds], kind)
+        if kind != "all":
+            events = [e for e in events if e.kind == kind or e.kind.startswith(kind + ".")]
+        newest = events[::-1][:EVENT_ROWS]
+        self.events.value = table_html(
+            ["seq", "time", "kind", "object", "message"],
+            [(e.seq, format_ms(e.time_ms), e.kind, e.object_name or "", e.message)
+             for e in newest],
+            empty="no events",
+            limit=120,
+        )
+
+    def close(self) -> None:  # type: ignore[override]
+        if self.inspector is not None:
+            self.inspector.close()
+            self.inspector = None
+        super().close()
+
+    def static_html(self) -> str:
+        from ._static import sandbox_html
+
+        return sandbox_html(self.sandbox)
+
+    def text_summary(self) -> str:
+        return repr(self.sandbox)
+
+
+def _records(sandbox: Sandbox) -> Any:
+    for ns in sandbox.namespaces.values():
+        yield from ns.records.values()
+
+
+def _key(record: ObjectRecord) -> str:
+    return f"{record.namespace.name}:{record.hex}"
+
+
+def _label(record: ObjectRecord) -> str:
+    name = record.id.name if record.id.name is not None else record.hex[:12] + "…"
+    return f"{record.namespace.name} · {name} · {record.status}"
+
+
+def handle_for(record: ObjectRecord) -> Handle:
+    sandbox = record.namespace.sandbox
+    return sandbox.inspect(record.namespace.get_by_id(record.id))

@@ -1,0 +1,209 @@
+"""What the views read from a handle or a sandbox, in one place.
+
+The views only need pages (a million keys open instantly), counts and small summaries. A
+capability the running build lacks raises :class:`Unavailable`, which a tab shows as a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._handle import Handle
+    from .._sandbox import Sandbox
+
+__all__ = ["Unavailable"]
+
+
+class Unavailable(Exception):
+    """This build of dosandbox has no such capability (the tab says so)."""
+
+
+def _need(handle: Any, attr: str, what: str) -> Any:
+    if not hasattr(type(handle), attr) and not hasattr(handle, attr):
+        raise Unavailable(f"{what}: not available in this build of dosandbox.")
+    return getattr(handle, attr)
+
+
+# --- KV ------------------------------------------------------------------------------------
+
+
+@dataclass
+class KVPage:
+    rows: list[tuple[str, Any, str, int | None]]  # key, decoded value, type, size in bytes
+    total: int
+    offset: int
+
+
+def kv_page(handle: Handle, offset: int, limit: int, prefix: str) -> KVPage:
+    page = _need(handle, "kv_page", "KV storage")
+    count = _need(handle, "kv_count", "KV storage")
+    total = int(count(prefix or None))
+    if offset >= total and total:
+        offset = max(0, (total - 1) // limit * limit)
+    frame = page(offset, limit, prefix or None)
+    rows = []
+    columns = list(frame.columns)
+    for rec in frame.itertuples(index=False, name=None):
+        item = dict(zip(columns, rec, strict=False))
+        value = item.get("value")
+        rows.append(
+            (
+                str(item.get("key")),
+                value,
+                str(item.get("type") or type(value).__name__),
+                _int_or_none(item.get("size")),
+            )
+        )
+    return KVPage(rows, total, offset)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- SQL -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TableInfo:
+    name: str
+    rows: int
+    schema: str
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_tables(handle: Handle) -> list[TableInfo]:
+    sql = _need(handle, "sql", "SQL storage")
+    frame = sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' "
+        "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+    )
+    out = []
+    for name, schema in frame.itertuples(index=False, name=None):
+        count = sql(f"SELECT count(*) AS n FROM {quote_ident(name)}")
+        out.append(TableInfo(str(name), int(count.iloc[0, 0]), str(schema or "")))
+    return out
+
+
+def sql_table_page(handle: Handle, table: str, offset: int, limit: int) -> Any:
+    sql = _need(handle, "sql", "SQL storage")
+    return sql(f"SELECT * FROM {quote_ident(table)} LIMIT {int(limit)} OFFSET {int(offset)}")
+
+
+def sql_query(handle: Handle, query: str, write: bool) -> Any:
+    sql = _need(handle, "sql", "SQL storage")
+    return sql(query, write=write)
+
+
+def storage_size(handle: Handle) -> int | None:
+    if not hasattr(type(handle), "storage_size"):
+        return None
+    try:
+        return int(handle.storage_size)
+    except Exception:
+        return None
+
+
+# --- sockets -------------------------------------------------------------------------------
+
+
+def sockets(handle: Handle) -> Any:
+    return _need(handle, "sockets", "WebSockets")
+
+
+def socket_count(handle: Handle) -> int | None:
+    """Accepted sockets of one object, counted without building a DataFrame."""
+    try:
+        from .._websocket import existing_registry
+    except ImportError:
+        return None
+    registry = existing_registry(handle._record)
+    return 0 if registry is None else len(registry.sockets)
+
+
+# --- alarms --------------------------------------------------------------------------------
+
+
+def alarm(handle: Handle) -> dict[str, Any] | None:
+    value = _need(handle, "alarm", "Alarms")
+    return value if value is None else dict(value)
+
+
+def pending_alarms(sandbox: Sandbox) -> int | None:
+    """How many alarms wait on the timeline (cheap: the scheduler's count, no DataFrame)."""
+    try:
+        from .._alarms import _schedulers
+    except ImportError:
+        return None
+    scheduler = _schedulers.get(sandbox)
+    return 0 if scheduler is None else int(scheduler.pending)
+
+
+def socket_id_column(frame: Any) -> str | None:
+    for name in ("socket", "socket_id", "id"):
+        if name in frame.columns:
+            return name
+    return None
+
+
+def socket_is_open(row: dict[str, Any]) -> bool:
+    state = row.get("ready_state", row.get("state", "OPEN"))
+    return str(state).upper() in ("OPEN", "1", "CONNECTING", "0")
+
+
+def _client_for(handle: Handle, socket_id: str) -> Any:
+    """The simulated client (``sb.connect``) at the other end of an accepted socket."""
+    from .._websocket import existing_registry
+    from ..errors import WebSocketError
+
+    registry = existing_registry(handle._record)
+    sockets = list(registry.sockets) if registry is not None else []
+    for ws in sockets:
+        if ws.id == socket_id:
+            client = ws._peer._client
+            if client is None:
+                raise WebSocketError(
+                    f"{socket_id} has no simulated client at its other end, so the inspector "
+                    "cannot send as one; connect with sb.connect(stub, url) instead.",
+                    socket=socket_id,
+                )
+            return client
+    known = ", ".join(str(ws.id) for ws in sockets) or "none"
+    raise WebSocketError(
+        f"{handle.name} has no open socket {socket_id!r} (it closed meanwhile?); its open "
+        f"sockets: {known}.",
+        socket=socket_id,
+    )
+
+
+def socket_send(handle: Handle, socket_id: str, message: str) -> None:
+    """Send ``message`` to the object as the socket's client: ``web_socket_message`` runs."""
+    _client_for(handle, socket_id).send(message)
+
+
+def socket_close(handle: Handle, socket_id: str, code: int, reason: str) -> None:
+    """Close from the client's side, as a browser tab does: ``web_socket_close`` runs."""
+    _client_for(handle, socket_id).close(code, reason)
+
+
+def fire_alarm(handle: Handle) -> None:
+    _need(handle, "fire_alarm", "Alarms")()
+
+
+def delete_alarm(handle: Handle) -> None:
+    """Delete the pending alarm, as ``ctx.storage.delete_alarm()`` would (a no-op if none)."""
+    own = getattr(handle, "delete_alarm", None)
+    if callable(own):
+        own()
+        return
+    from .._alarms import alarms_for
+
+    alarms_for(handle._record).delete_now(reason="the inspector's Delete button")

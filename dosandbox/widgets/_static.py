@@ -1,0 +1,215 @@
+"""Static snapshots: what a saved notebook shows where there is no kernel (GitHub, nbviewer).
+
+Plain escaped HTML, built from the same pages the widgets read; no ipywidgets needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _data
+from ._render import (
+    esc,
+    format_ms,
+    frame_rows,
+    message_html,
+    preview,
+    relative,
+    status_badge,
+    table_html,
+    tree_html,
+)
+
+if TYPE_CHECKING:
+    from .._handle import Handle
+    from .._instance import ObjectRecord
+    from .._sandbox import Sandbox
+
+__all__ = ["mimebundle", "static_html"]
+
+SNAPSHOT_ROWS = 20
+_BOX = (
+    "border:1px solid #ccc;border-radius:4px;padding:6px 10px;margin:4px 0;"
+    "font-family:var(--jp-ui-font-family,sans-serif)"
+)
+
+
+def _section(title: str, body: str) -> str:
+    return (
+        f'<details open><summary style="font-weight:600;font-size:12px">{esc(title)}</summary>'
+        f'<div style="margin-left:12px">{body}</div></details>'
+    )
+
+
+def _guard(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except _data.Unavailable as missing:
+        return message_html(str(missing))
+    except Exception as exc:  # a snapshot never breaks the output it belongs to
+        return message_html(f"{type(exc).__name__}: {exc}", "error")
+
+
+def handle_html(handle: Handle) -> str:
+    """One object: header, state, a first page of KV, tables, sockets, alarm, recent events."""
+    record = handle._record
+    name = f' "{esc(record.id.name)}"' if record.id.name else ""
+    header = (
+        f'<div style="font-size:14px"><b>{esc(handle.name)}</b>{name} '
+        f'<code style="font-size:11px">{esc(handle.id)}</code> {status_badge(handle.status)} '
+        f'<span style="font-size:11px;color:#777">instance #{record.generation} · '
+        f"{record.events_delivered} events</span></div>"
+    )
+
+    def state() -> str:
+        if not handle.is_live:
+            return message_html("no live instance (in-memory state is gone)")
+        return (
+            f'<div style="font-size:12px;color:#555">type {esc(type(handle.state).__name__)}</div>'
+            + tree_html(handle.state)
+        )
+
+    def kv() -> str:
+        page = _data.kv_page(handle, 0, SNAPSHOT_ROWS, "")
+        more = f" (first {len(page.rows)} of {page.total:,})" if page.total > len(page.rows) else ""
+        return (
+            f'<div style="font-size:12px;color:#555">{page.total:,} key(s){esc(more)}</div>'
+            + table_html(["key", "value", "type", "size"], page.rows, empty="no keys",
+                         mono=("key", "value"))
+        )
+
+    def sql() -> str:
+        tables = _data.sql_tables(handle)
+        return table_html(["table", "rows", "schema"],
+                          [(t.name, f"{t.rows:,}", t.schema) for t in tables],
+                          empty="no tables", mono=("schema",), limit=160)
+
+    def sockets() -> str:
+        cols, rows = frame_rows(_data.sockets(handle))
+        return table_html(cols, rows[:SNAPSHOT_ROWS], empty="no sockets connected")
+
+    def alarm() -> str:
+        info = _data.alarm(handle)
+        if info is None:
+            return message_html("No alarm set.")
+        from ._tabs import alarm_html
+
+        return alarm_html(info, handle)
+
+    def events() -> str:
+        log = record.namespace.sandbox.event_log
+        newest = log.select(object_id=handle.id)[::-1][:SNAPSHOT_ROWS]
+        return table_html(["seq", "time", "kind", "message"],
+                          [(e.seq, format_ms(e.time_ms), e.kind, e.message) for e in newest],
+                          empty="no events", limit=160)
+
+    parts = [header]
+    for title, fn in (("State", state), ("KV", kv), ("SQL", sql), ("Sockets", sockets),
+                      ("Alarm", alarm), ("Events (newest first)", events)):
+        parts.append(_section(title, _guard(fn)))
+    return f'<div class="dosandbox-snapshot" style="{_BOX}">{"".join(parts)}</div>'
+
+
+def clock_html(sandbox: Sandbox) -> str:
+    clock = sandbox.clock
+    count = _data.pending_alarms(sandbox)
+    alarms = "" if count is None else f" · {count} pending alarm{'s' * (count != 1)}"
+    return (
+        f'<div style="font-size:13px">virtual now <span style="font-family:monospace">'
+        f"{esc(format_ms(clock.now_ms))}</span> · mode {esc(clock.mode)}{esc(alarms)}</div>"
+    )
+
+
+def objects_columns() -> list[str]:
+    return ["object", "name", "id", "status", "storage", "sockets", "next alarm"]
+
+
+def object_rows(sandbox: Sandbox, records: list[ObjectRecord]) -> list[tuple[Any, ...]]:
+    """One summary row per object: name, id, status, storage size, sockets, next alarm."""
+    now = sandbox.clock.now_ms
+    rows = []
+    for record in records:
+        handle = sandbox.inspect(record.namespace.get_by_id(record.id))
+        size = _data.storage_size(handle)
+        sockets = _data.socket_count(handle)
+        try:
+            info = _data.alarm(handle)
+        except _data.Unavailable:
+            info = None
+        nxt = ""
+        if info is not None:
+            ms = int(info.get("time_ms", info.get("time", 0)))
+            nxt = f"{format_ms(ms)} ({relative((ms - now) / 1000)})"
+        rows.append((
+            record.namespace.name,
+            record.id.name if record.id.name is not None else "",
+            record.hex[:16] + "…",
+            record.status,
+            "" if size is None else _bytes(size),
+            "" if sockets is None else sockets,
+            nxt,
+        ))
+    return rows
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def sandbox_html(sandbox: Sandbox) -> str:
+    """The dashboard's snapshot: clock, objects, recent events."""
+    records = [r for ns in sandbox.namespaces.values() for r in ns.records.values()]
+    objects = table_html(objects_columns(), object_rows(sandbox, records[:50]),
+                         empty="no objects yet", mono=("id",))
+    newest = list(sandbox.event_log)[::-1][:SNAPSHOT_ROWS]
+    events = table_html(["seq", "time", "kind", "object", "message"],
+                        [(e.seq, format_ms(e.time_ms), e.kind, e.object_name or "", e.message)
+                         for e in newest], empty="no events", limit=120)
+    return (
+        f'<div class="dosandbox-snapshot" style="{_BOX}">{clock_html(sandbox)}'
+        f'{_section("Objects", objects)}{_section("Events (newest first)", events)}</div>'
+    )
+
+
+def static_html(target: Any) -> str:
+    """A readable HTML snapshot of a handle, a stub or a sandbox (all user data escaped)."""
+    from .._handle import Handle
+    from .._namespace import Stub
+    from .._sandbox import Sandbox
+
+    if isinstance(target, Handle):
+        return handle_html(target)
+    if isinstance(target, Stub):
+        return handle_html(target._namespace.sandbox.inspect(target))
+    if isinstance(target, Sandbox):
+        return sandbox_html(target)
+    return f"<pre>{esc(preview(target, 400))}</pre>"
+
+
+def mimebundle(
+    widget_factory: Callable[[], Any], fallback_html: Callable[[], str] | str | None = None
+) -> dict[str, Any]:
+    """A display bundle: the live widget view plus an HTML and a text snapshot.
+
+    Front ends with a widget manager show the live view; GitHub and nbviewer show the HTML.
+    Without ipywidgets (or outside a kernel) the snapshot alone is returned.
+    """
+    owner = getattr(widget_factory, "__self__", None)
+    try:
+        widget = widget_factory()
+        bundle = dict(widget._repr_mimebundle_() or {})
+    except ImportError:
+        widget, bundle = None, {}
+    if "text/html" in bundle:
+        pass  # our views put their own snapshot in
+    elif fallback_html is not None:
+        bundle["text/html"] = fallback_html() if callable(fallback_html) else fallback_html
+    elif owner is not None:
+        bundle["text/html"] = static_html(owner)
+    bundle.setdefault("text/plain", repr(owner if owner is not None else widget))
+    return bundle
