@@ -30,6 +30,25 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
             assert cell.get("execution_count") is None, f"{path.name} has execution counts"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_valid_and_uses_the_python3_kernel(path: Path) -> None:
+    """Each notebook is valid nbformat v4 and asks for the standard python3 kernel."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_ends_with_an_exercise_and_a_collapsed_answer(path: Path) -> None:
+    """The last cells are an exercise (markdown) and its answer, a code cell with hidden source."""
+    nb = nbformat.read(path, as_version=4)
+    exercise, answer = nb.cells[-2], nb.cells[-1]
+    assert exercise.cell_type == "markdown" and "## Exercise" in exercise.source
+    assert answer.cell_type == "code" and answer.source.strip()
+    assert answer.metadata.get("jupyter", {}).get("source_hidden") is True
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:

@@ -1,0 +1,243 @@
+"""One object's SQLite database: opening it, write batches (coalescing) and savepoints.
+
+Write coalescing (reference §3): on the platform, every write made without an intervening
+suspension lands in one atomic batch, committed on the next event-loop turn and always before
+the event's result leaves the object (the output gate). Here the first write opens an explicit
+transaction (``BEGIN``) and schedules the commit with ``loop.call_soon``: that callback runs
+only once the running task yields, which is exactly "the next turn". The record's
+``before_output`` hook commits too, so a result never leaves before its writes are on disk.
+``transaction()`` nests SAVEPOINTs inside the batch and holds the commit until it ends.
+
+Durability: persisted databases use WAL with ``synchronous=NORMAL``. A commit then writes the
+WAL frames with ``write()`` before returning, so an acknowledged write survives ``kill -9`` of
+the process (the data is in the OS page cache, and SQLite replays the WAL on the next open).
+``FULL`` would add an fsync per commit, which only matters if the whole *machine* loses power;
+a notebook sandbox does not promise that, and NORMAL keeps persisted writes fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._authorizer import INTERNAL_TAG, VACUUM_MESSAGE, Authorizer
+from .errors import SqlError, SqlNotAuthorizedError, StorageError, StorageLimitError
+
+if TYPE_CHECKING:
+    from ._limits import Limits
+
+__all__ = ["Database", "sqlite_error"]
+
+_get_running_loop = asyncio._get_running_loop
+
+
+def tag(sql: str) -> str:
+    """Mark a statement as the storage's own (see _authorizer.INTERNAL_TAG)."""
+    return sql + INTERNAL_TAG
+
+
+_BEGIN = tag("BEGIN")
+_COMMIT = tag("COMMIT")
+_ROLLBACK = tag("ROLLBACK")
+
+_SCHEMA = (
+    tag("CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"),
+    tag(
+        "CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
+    ),
+)
+
+# workerd's SQLite limits besides those in Limits (reference §5): expression depth, compound
+# SELECT terms, LIKE pattern length, trigger depth; the string/BLOB size is the documented 2 MB.
+_FIXED_LIMITS = {
+    "SQLITE_LIMIT_EXPR_DEPTH": 100,
+    "SQLITE_LIMIT_COMPOUND_SELECT": 5,
+    "SQLITE_LIMIT_LIKE_PATTERN_LENGTH": 50,
+    "SQLITE_LIMIT_TRIGGER_DEPTH": 10,
+    "SQLITE_LIMIT_LENGTH": 2_000_000,
+    "SQLITE_LIMIT_ATTACHED": 0,
+}
+
+
+class Database:
+    """A connection plus the state of the current write batch."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        limits: Limits,
+        loop: asyncio.AbstractEventLoop,
+        on_batch_lost: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.limits = limits
+        self.loop = loop
+        self.on_batch_lost = on_batch_lost
+        # Called just before a batch commits (storage flushes its pending log entries).
+        self.before_commit: Callable[[], None] | None = None
+        self.conn = sqlite3.connect(
+            ":memory:" if path is None else str(path),
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            cached_statements=512,
+        )
+        self.auth = Authorizer()
+        self.batch_open = False
+        self.commit_scheduled = False
+        self.savepoints: list[str] = []
+        self._savepoint_seq = 0
+        self.closed = False
+        self._configure()
+
+    def _configure(self) -> None:
+        conn = self.conn
+        if self.path is not None:
+            conn.execute(tag("PRAGMA journal_mode=WAL"))
+            conn.execute(tag("PRAGMA synchronous=NORMAL"))
+        conn.execute(tag("PRAGMA foreign_keys=ON"))  # the platform enforces foreign keys
+        page_size = conn.execute(tag("PRAGMA page_size")).fetchone()[0]
+        max_pages = max(1, self.limits.max_storage_bytes // page_size)
+        conn.execute(tag(f"PRAGMA max_page_count={max_pages}"))
+        for stmt in _SCHEMA:
+            conn.execute(stmt)
+        setlimit = getattr(conn, "setlimit", None)  # Python 3.11+
+        if setlimit is not None:
+            setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, self.limits.max_sql_statement_bytes)
+            setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, self.limits.max_sql_bindings)
+            setlimit(sqlite3.SQLITE_LIMIT_COLUMN, self.limits.max_sql_columns)
+            for name, value in _FIXED_LIMITS.items():
+                setlimit(getattr(sqlite3, name), value)
+        conn.set_authorizer(self.auth)
+
+    # --- the write batch ---------------------------------------------------------------------
+
+    def begin_write(self) -> None:
+        """Make sure a batch is open; the first write of a turn schedules its commit."""
+        if self.batch_open:
+            return
+        if self.closed:
+            raise StorageError(
+                "This object's storage is closed (its sandbox was closed). Make a new Sandbox "
+                "(with the same persist= folder to find the data again)."
+            )
+        self.conn.execute(_BEGIN)
+        self.batch_open = True
+        self.schedule_commit()
+
+    def schedule_commit(self) -> None:
+        # Only inside the sandbox loop: writes from outside (handles) commit explicitly.
+        if not self.commit_scheduled and _get_running_loop() is self.loop:
+            self.commit_scheduled = True
+            self.loop.call_soon(self._turn_commit)
+
+    def _turn_commit(self) -> None:
+        self.commit_scheduled = False
+        self.commit()
+
+    def commit(self) -> None:
+        """Commit the open batch unless a transaction() is still running inside it."""
+        if not self.batch_open or self.savepoints or self.closed:
+            return
+        if self.before_commit is not None:
+            self.before_commit()
+        try:
+            self.conn.execute(_COMMIT)
+        except sqlite3.Error as exc:
+            self._batch_lost(exc)
+            raise sqlite_error(exc, self.auth) from exc
+        self.batch_open = False
+
+    def check_batch(self, exc: BaseException) -> None:
+        """After a failed statement: did SQLite roll the whole batch back (e.g. SQLITE_FULL)?"""
+        if self.batch_open and not self.conn.in_transaction:
+            self._batch_lost(exc)
+
+    def _batch_lost(self, exc: BaseException) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute(_ROLLBACK)
+        self.batch_open = False
+        self.savepoints.clear()
+        if self.on_batch_lost is not None:
+            self.on_batch_lost(exc)
+
+    # --- savepoints (storage.transaction / transaction_sync) ---------------------------------
+
+    def savepoint(self) -> str:
+        self.begin_write()
+        self._savepoint_seq += 1
+        name = f"_cf_txn{self._savepoint_seq}"
+        self.conn.execute(tag(f"SAVEPOINT {name}"))
+        self.savepoints.append(name)
+        return name
+
+    def rollback_to(self, name: str) -> None:
+        if name in self.savepoints and self.conn.in_transaction:
+            self.conn.execute(tag(f"ROLLBACK TO {name}"))
+
+    def release(self, name: str) -> None:
+        if name not in self.savepoints:
+            return  # already gone with its batch
+        index = self.savepoints.index(name)
+        if self.conn.in_transaction:
+            self.conn.execute(tag(f"RELEASE {name}"))
+        del self.savepoints[index:]
+        if not self.savepoints and self.batch_open:
+            self.schedule_commit()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        row = self.conn.execute(tag(sql), params).fetchone()
+        return None if row is None else row[0]
+
+    def size_bytes(self) -> int:
+        """(page_count − freelist_count) × page_size, as ``sql.databaseSize`` reports."""
+        pages = self.scalar("PRAGMA page_count")
+        free = self.scalar("PRAGMA freelist_count")
+        return int((pages - free) * self.scalar("PRAGMA page_size"))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self.batch_open and self.conn.in_transaction:
+                if self.savepoints:  # a transaction() never finished: it must not half-apply
+                    self.conn.execute(_ROLLBACK)
+                else:
+                    self.conn.execute(_COMMIT)
+        finally:
+            self.batch_open = False
+            self.savepoints.clear()
+            self.closed = True
+            self.conn.close()
+
+
+def sqlite_error(exc: BaseException, auth: Authorizer | None = None) -> StorageError:
+    """A typed error for a failed statement, with SQLite's message and code name."""
+    if auth is not None and auth.denial is not None:
+        denial, auth.denial = auth.denial, None  # read once: the next statement starts clean
+        return SqlNotAuthorizedError(denial)
+    name = getattr(exc, "sqlite_errorname", None)
+    message = str(exc)
+    if message == "cannot VACUUM from within a transaction":  # user SQL runs inside a batch
+        return SqlNotAuthorizedError(VACUUM_MESSAGE)
+    if name == "SQLITE_FULL":
+        return StorageLimitError(
+            f"{message}: SQLITE_FULL. This object's database reached its storage limit "
+            "(Limits.max_storage_bytes; 10 GB per object on the platform). The write batch "
+            "was rolled back. Delete data you no longer need (storage.delete, DELETE FROM) or "
+            "spread data over more objects."
+        )
+    if name == "SQLITE_TOOBIG" or message in ("string or blob too big", "statement too long"):
+        return StorageLimitError(
+            f"{message}: SQLITE_TOOBIG. The platform limits a row, string or BLOB to 2 MB and "
+            "a statement to 100 KB; split the data or the statement."
+        )
+    if name is not None:
+        parts = name.split("_")
+        # workerd's shape: "UNIQUE constraint failed: t.x: SQLITE_CONSTRAINT (extended: ...)"
+        suffix = f"{parts[0]}_{parts[1]} (extended: {name})" if len(parts) > 2 else name
+        return SqlError(f"{message}: {suffix}")
+    return SqlError(message)

@@ -1,0 +1,504 @@
+"""``ctx.sql``: the SQL API of SQLite-backed objects, on the object's own database.
+
+Sources: reference §5; workerd ``api/sql.c++``; conformance traces ``sql-*``.
+
+* ``exec(query, *bindings)`` runs now and returns a :class:`SqlCursor`. Several
+  ``;``-separated statements run in order; bindings apply to the last one, and the cursor is
+  the last one's (workerd). A statement that fails leaves the earlier ones applied.
+* The authorizer (``_authorizer.py``) refuses what the platform refuses, as
+  :class:`~dosandbox.errors.SqlNotAuthorizedError`; other SQLite errors are
+  :class:`~dosandbox.errors.SqlError` with SQLite's message and code name, as workerd shows them.
+* Writes join the object's current write batch (``_database.py``), so KV and SQL writes made
+  together commit together.
+
+Binding rules, where Python differs from the platform (each a choice, listed here):
+
+* ``bool`` binds as TEXT ``'true'``/``'false'``, as the platform does (it string-coerces
+  booleans; D1 binds 1/0; workers-sdk #9964). So ``WHERE done = ?`` with ``True`` matches the
+  text ``'true'`` — the same surprise as in production.
+* ``int`` binds as INTEGER. The platform binds every JS number as REAL (``typeof(?)`` is
+  ``'real'``); Python has a real integer type, and INTEGER keeps ids exact. Columns with
+  INTEGER/REAL affinity store the same value either way.
+* ``float`` → REAL, ``str`` → TEXT, ``bytes``/``bytearray``/``memoryview`` → BLOB, ``None`` →
+  NULL. Anything else (dict, datetime, Decimal...) is refused with a typed error instead of the
+  platform's silent string coercion: convert it yourself (``json.dumps``, ``isoformat()``).
+* Integers outside SQLite's 64-bit range are refused (the platform would round them to a
+  double). Integers read back stay exact Python ints (the platform gives float64 numbers, so
+  values beyond 2**53 lose precision there).
+
+Counters: ``rows_read`` counts the rows the cursor has handed out so far (it grows as you
+iterate, as on the platform, which also counts rows *scanned*, e.g. by an UPDATE, that we cannot
+see from Python); ``rows_written``/``changes`` count rows changed (SQLite's total_changes).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._aliases import AliasMixin
+from ._database import sqlite_error
+from .errors import SqlError, StorageLimitError, ValidationError
+
+if TYPE_CHECKING:
+    from ._storage import Storage
+
+__all__ = ["SqlCursor", "SqlRunResult", "SqlStatement", "SqlStorage", "split_statements"]
+
+_FAST_TYPES = frozenset({str, int, float, bytes, type(None)})
+
+_WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
+_MULTI_BINDINGS = (
+    "When executing multiple SQL statements in a single call, only the last statement can "
+    "have parameters."
+)
+_DDL_WORDS = ("CREATE", "DROP", "ALTER")
+
+
+# --- splitting ---------------------------------------------------------------------------------
+
+
+def split_statements(query: str) -> list[str]:
+    """Split on ``;`` outside strings, quoted names and comments; keep CREATE TRIGGER whole.
+
+    Pieces holding only whitespace, comments or ``;`` are dropped; a trailing comment stays
+    with the statement before it.
+    """
+    pieces: list[str] = []
+    n = len(query)
+    start = 0
+    i = 0
+    has_code = False
+    while i < n:
+        c = query[i]
+        if c in "'\"`[":
+            close = "]" if c == "[" else c
+            j = query.find(close, i + 1)
+            i = n if j < 0 else j + 1
+            has_code = True
+            continue
+        if c == "-" and query.startswith("--", i):
+            j = query.find("\n", i)
+            i = n if j < 0 else j + 1
+            continue
+        if c == "/" and query.startswith("/*", i):
+            j = query.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if c == ";":
+            chunk = query[start : i + 1]
+            if sqlite3.complete_statement(chunk):  # false inside CREATE TRIGGER ... BEGIN ... END
+                if has_code:
+                    pieces.append(chunk)
+                elif pieces:
+                    pieces[-1] += chunk
+                start = i + 1
+                has_code = False
+        elif not c.isspace():
+            has_code = True
+        i += 1
+    tail = query[start:]
+    if has_code:
+        pieces.append(tail)
+    elif pieces and tail:
+        pieces[-1] += tail  # a trailing comment or whitespace
+    return pieces
+
+
+# --- bindings ----------------------------------------------------------------------------------
+
+
+def convert_bindings(bindings: Sequence[Any]) -> Sequence[Any]:
+    """Python values → what SQLite receives, following the platform (see module docstring)."""
+    for value in bindings:
+        if type(value) not in _FAST_TYPES:
+            break
+    else:
+        return bindings
+    out: list[Any] = []
+    for index, value in enumerate(bindings):
+        kind = type(value)
+        if kind in _FAST_TYPES:
+            out.append(value)
+        elif kind is bool:
+            out.append("true" if value else "false")
+        elif isinstance(value, (bytearray, memoryview)):
+            out.append(bytes(value))
+        elif isinstance(value, bool):
+            out.append("true" if value else "false")
+        elif isinstance(value, str):  # subclasses (StrEnum, IntEnum...) bind as their base
+            out.append(str(value))
+        elif isinstance(value, int):
+            out.append(int(value))
+        elif isinstance(value, float):
+            out.append(float(value))
+        elif isinstance(value, bytes):
+            out.append(bytes(value))
+        else:
+            raise SqlError(
+                f"Cannot bind binding #{index + 1} of type {kind.__name__} ({value!r:.60}). "
+                "SQL binds str, int, float, bytes and None; convert other values first "
+                "(json.dumps for structures, .isoformat() for dates, str() for Decimal/UUID)."
+            )
+    return out
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+class SqlCursor(AliasMixin):
+    """The result of ``exec``: iterate rows as dicts, or ``to_list()``, ``one()``, ``raw()``."""
+
+    __slots__ = ("_cur", "_names", "_pos", "_rows", "rows_written")
+
+    def __init__(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]], rows_written: int) -> None:
+        # Column names and the last row id are read from the sqlite3 cursor when asked for:
+        # most writes never look at them, and exec() is on the hot path.
+        self._cur = cur
+        self._rows = rows
+        self._pos = 0
+        self._names: list[str] | None = None
+        self.rows_written = rows_written
+
+    @property
+    def column_names(self) -> list[str]:
+        """The result's column names, in order (may repeat; ``[]`` without result columns)."""
+        names = self._names
+        if names is None:
+            description = self._cur.description
+            names = self._names = [] if description is None else [d[0] for d in description]
+        return names
+
+    @property
+    def last_row_id(self) -> int:
+        """The rowid of the last row inserted (0 if none)."""
+        return self._cur.lastrowid or 0
+
+    def __repr__(self) -> str:
+        left = len(self._rows) - self._pos
+        return (
+            f"<SqlCursor columns={self.column_names} rows_left={left} "
+            f"rows_written={self.rows_written}>"
+        )
+
+    @property
+    def rows_read(self) -> int:
+        """Rows handed out so far (grows as you iterate, as on the platform)."""
+        return self._pos
+
+    @property
+    def changes(self) -> int:
+        return self.rows_written
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        pos = self._pos
+        if pos >= len(self._rows):
+            raise StopIteration
+        self._pos = pos + 1
+        return dict(zip(self.column_names, self._rows[pos], strict=True))
+
+    def _take(self) -> list[tuple[Any, ...]]:
+        rows = self._rows[self._pos :] if self._pos else self._rows
+        self._pos = len(self._rows)
+        return rows
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The remaining rows as dicts (duplicate column names: the last one wins)."""
+        names = self.column_names
+        return [dict(zip(names, row, strict=True)) for row in self._take()]
+
+    def one(self) -> dict[str, Any]:
+        """The only remaining row; an error if there are none or several."""
+        left = len(self._rows) - self._pos
+        if left == 0:
+            raise SqlError("Expected exactly one result from SQL query, but got no results.")
+        if left > 1:
+            raise SqlError(
+                "Expected exactly one result from SQL query, but got multiple results. Add a "
+                "WHERE or LIMIT 1, or use to_list()."
+            )
+        return self.to_list()[0]
+
+    def raw(self) -> RawCursor:
+        """The rows as lists of values (shares its position with this cursor)."""
+        return RawCursor(self)
+
+    def to_df(self) -> Any:
+        """The remaining rows as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self._take(), columns=self.column_names)
+
+
+class RawCursor(AliasMixin):
+    """``cursor.raw()``: rows as lists; ``column_names`` and ``to_list()`` as on the cursor."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: SqlCursor) -> None:
+        self._cursor = cursor
+
+    @property
+    def column_names(self) -> list[str]:
+        return self._cursor.column_names
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return self
+
+    def __next__(self) -> list[Any]:
+        cursor = self._cursor
+        pos = cursor._pos
+        if pos >= len(cursor._rows):
+            raise StopIteration
+        cursor._pos = pos + 1
+        return list(cursor._rows[pos])
+
+    def to_list(self) -> list[list[Any]]:
+        return [list(row) for row in self._cursor._take()]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlRunResult:
+    """What ``prepare(q).bind(...).run()`` returns (the seed's ``SqlRunResult``)."""
+
+    changes: int
+    last_row_id: int
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "lastRowId":
+            return self.last_row_id
+        raise AttributeError(name)
+
+
+class SqlStatement(AliasMixin):
+    """``sql.prepare(query)``: bind values, then ``first()``, ``all()`` or ``run()``."""
+
+    __slots__ = ("_bindings", "_query", "_sql")
+
+    def __init__(self, sql: SqlStorage, query: str, bindings: tuple[Any, ...] = ()) -> None:
+        self._sql = sql
+        self._query = query
+        self._bindings = bindings
+
+    def __repr__(self) -> str:
+        return f"<SqlStatement {self._query[:60]!r} bindings={len(self._bindings)}>"
+
+    def bind(self, *values: Any) -> SqlStatement:
+        """A new statement with these values bound (the original is unchanged)."""
+        return SqlStatement(self._sql, self._query, values)
+
+    def _exec(self) -> SqlCursor:
+        return self._sql.exec(self._query, *self._bindings)
+
+    def first(self, column: str | None = None) -> Any:
+        """The first row (a dict) or None; with ``column``, that column's value."""
+        cursor = self._exec()
+        row = next(cursor, None)
+        if row is None or column is None:
+            return row
+        if column not in row:
+            raise SqlError(
+                f"Column not found ({column}): the query returns {cursor.column_names}."
+            )
+        return row[column]
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every row, as dicts."""
+        return self._exec().to_list()
+
+    def run(self) -> SqlRunResult:
+        """Run for its effect: ``changes`` and ``last_row_id``."""
+        cursor = self._exec()
+        return SqlRunResult(cursor.rows_written, cursor.last_row_id)
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+class SqlStorage(AliasMixin):
+    """``ctx.sql`` (also ``ctx.storage.sql``)."""
+
+    __slots__ = ("_auth", "_conn", "_db", "_max_bindings", "_quick_len", "_storage")
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._db = storage._db
+        self._conn = storage._db.conn
+        self._auth = storage._db.auth
+        limits = storage._db.limits
+        self._max_bindings = limits.max_sql_bindings
+        # Below this many characters a statement cannot exceed the byte limit (≤ 4 bytes each).
+        self._quick_len = limits.max_sql_statement_bytes // 4
+
+    def __repr__(self) -> str:
+        return f"<SqlStorage of {self._storage._record.namespace.name}>"
+
+    def exec(self, query: str, *bindings: Any) -> SqlCursor:
+        """Run ``query`` now (several ``;``-separated statements run in order)."""
+        # The hot path of every object that uses SQL: keep it flat (no helper calls when the
+        # statement is short, the bindings plain and the batch already open).
+        if type(query) is not str or len(query) > self._quick_len or len(
+            bindings
+        ) > self._max_bindings:
+            self._check_size(query, bindings)
+        params: Sequence[Any] = bindings
+        for value in bindings:
+            if type(value) not in _FAST_TYPES:
+                params = convert_bindings(bindings)
+                break
+        db = self._db
+        if not db.batch_open:
+            db.begin_write()
+        conn = self._conn
+        auth = self._auth
+        before = conn.total_changes
+        auth.trusted = False
+        auth.statement = query
+        try:
+            cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
+            rows = cur.fetchall()
+        except sqlite3.ProgrammingError as exc:
+            raise _binding_error(exc, _WRONG_BINDINGS) from exc
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            db.check_batch(exc)
+            raise _error(exc, auth) from exc
+        finally:
+            auth.trusted = True
+        written = conn.total_changes - before
+        if written or (cur.description is None and _is_ddl(query)):
+            storage = self._storage
+            if storage._sql_text is query:  # the common repeat, inlined
+                storage._sql_runs += 1
+                storage._sql_rows += written
+            else:
+                storage._note_sql(query, written, False)
+        return SqlCursor(cur, rows, written)
+
+    def prepare(self, query: str) -> SqlStatement:
+        """A statement to ``bind(...)`` and then ``first()``, ``all()`` or ``run()``."""
+        if not isinstance(query, str):
+            raise ValidationError(f"prepare() takes the SQL text, not {type(query).__name__}.")
+        return SqlStatement(self, query)
+
+    @property
+    def database_size(self) -> int:
+        """Bytes used by this object's database (KV and SQL together)."""
+        return self._db.size_bytes()
+
+    def _check_size(self, query: Any, bindings: Sequence[Any]) -> None:
+        if type(query) is not str:
+            raise ValidationError(
+                f"exec() takes the SQL text first, not {type(query).__name__}; pass values "
+                "as further arguments: exec('SELECT * FROM t WHERE id = ?', 42)."
+            )
+        limit = self._db.limits.max_sql_statement_bytes
+        size = len(query.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise StorageLimitError(
+                f"SQL statement too long: {size:,} bytes; the platform allows {limit:,} "
+                "(100 KB). Pass data as bindings or split the work into several exec() calls."
+            )
+        if len(bindings) > self._max_bindings:
+            raise StorageLimitError(
+                f"Too many SQL bindings: {len(bindings)}; the platform allows "
+                f"{self._max_bindings} per statement. Insert in chunks, or pass a JSON array "
+                "as one binding and read it with json_each(?)."
+            )
+
+    def _run(
+        self,
+        query: Any,
+        bindings: Sequence[Any],
+        *,
+        read_only: bool = False,
+        outside: bool = False,
+    ) -> SqlCursor:
+        """exec() for the handle: ``read_only`` refuses writes; ``outside`` commits at once."""
+        if type(query) is not str or len(query) > self._quick_len or len(
+            bindings
+        ) > self._max_bindings:
+            self._check_size(query, bindings)
+        params = bindings
+        for value in bindings:
+            if type(value) not in _FAST_TYPES:
+                params = convert_bindings(bindings)
+                break
+        db = self._db
+        if not read_only:
+            if outside:
+                self._storage._check_outside_write()
+            if not db.batch_open:
+                db.begin_write()
+        conn = self._conn
+        auth = self._auth
+        before = conn.total_changes
+        auth.trusted = False
+        auth.read_only = read_only
+        auth.statement = query
+        try:
+            cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
+            rows = cur.fetchall()
+        except sqlite3.ProgrammingError as exc:
+            raise _binding_error(exc, _WRONG_BINDINGS) from exc
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            db.check_batch(exc)
+            raise _error(exc, auth) from exc
+        finally:
+            auth.trusted = True
+            auth.read_only = False
+        written = conn.total_changes - before
+        if not read_only:
+            if written or _is_ddl(query):
+                self._storage._note_sql(query, written, outside)
+            if outside:
+                db.commit()
+        return SqlCursor(cur, rows, written)
+
+    def _run_many(self, query: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        statements = split_statements(query)
+        conn = self._conn
+        auth = self._auth
+        if not statements:
+            return conn.execute("", ())
+        for statement in statements[:-1]:
+            auth.statement = statement
+            try:
+                conn.execute(statement).fetchall()
+            except sqlite3.ProgrammingError as exc:
+                raise _binding_error(exc, _MULTI_BINDINGS if params else _WRONG_BINDINGS) from exc
+        auth.statement = statements[-1]
+        return conn.execute(statements[-1], params)
+
+
+def _is_ddl(query: str) -> bool:
+    if ";" not in query:
+        return query.lstrip()[:6].upper().startswith(_DDL_WORDS)
+    return any(q.lstrip()[:6].upper().startswith(_DDL_WORDS) for q in split_statements(query))
+
+
+def _binding_error(exc: sqlite3.ProgrammingError, message: str) -> SqlError:
+    detail = str(exc)
+    if "bindings" not in detail:
+        return SqlError(detail)
+    # Python: "Incorrect number of bindings supplied. The current statement uses 1, and there
+    # are 2 supplied." — keep the counts, lead with the platform's words.
+    return SqlError(f"{message} ({detail.split('. ', 1)[-1].rstrip('.')}.)")
+
+
+def _error(exc: BaseException, auth: Any) -> Exception:
+    if isinstance(exc, OverflowError):
+        return SqlError(
+            f"{exc}: SQLite integers are 64-bit (±9.2e18). Bind a larger number as str, or "
+            "as float if you can lose precision (the platform binds numbers as doubles)."
+        )
+    if isinstance(exc, UnicodeEncodeError):
+        return SqlError(
+            f"Cannot bind a string with a lone surrogate ({exc.object[exc.start:exc.end]!r}): "
+            "it has no UTF-8 form. Fix the string (e.g. .encode('utf-8', 'replace'))."
+        )
+    return sqlite_error(exc, auth)

@@ -1,0 +1,741 @@
+"""``ctx.storage``: the KV API of a SQLite-backed object, on the object's own database.
+
+Sources: reference §3, §4 and §9; workerd ``actor-state.c++`` and ``sqlite-kv.c++``; the
+conformance traces in tests/conformance/expected_workerd.json.
+
+* KV lives in the reserved table ``_cf_KV(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID``
+  of the same database as ``ctx.sql``, so one batch or ``transaction()`` covers both.
+* Every method is ``async def`` but never suspends, so awaiting storage never lets another
+  event in (the input gate stays closed), as on the platform. ``transaction_sync`` and ``sql``
+  are synchronous.
+* Values go through the structured-clone codec (``_codec.dumps``): dataclasses are stored as
+  plain dicts, as the platform stores class instances as plain objects; ``get`` returns a
+  fresh copy every time.
+* ``put(key, None)`` stores None. The platform refuses ``put(key, undefined)`` and stores
+  ``null``; Python has only None, so None is a value here (as ``null`` is in JS), and
+  ``put({"a": None})`` stores it too (JS skips ``undefined`` entries, but keeps ``null``).
+
+Limits (``sandbox.limits``, each a :class:`~dosandbox.errors.StorageLimitError`): key ≤ 2,048
+bytes, value ≤ 131,072 bytes serialized, ≤ 128 keys per batch call, the seed's 1,000 KV
+operations per event (each get/put/delete/list/delete_all call counts one), and the database
+size (``max_page_count``). The platform documents the key, value and batch limits for every
+backend; workerd's local SQLite backend does not enforce them, production may: we enforce them
+so code that works here works there.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._aliases import AliasMixin
+from ._codec import dumps
+from ._database import Database, sqlite_error, tag
+from ._fastcodec import decode_value, encode_value
+from ._instance import current_scope
+from ._kvlist import key_range
+from ._sql import SqlStorage
+from .errors import StorageError, StorageLimitError, TransactionError, ValidationError
+
+if TYPE_CHECKING:
+    from ._instance import ObjectRecord
+    from ._sandbox import Sandbox
+
+__all__ = ["Storage", "Transaction", "persisted_object_ids", "storage_for"]
+
+_MISSING: Any = object()
+
+_GET = tag("SELECT value FROM _cf_KV WHERE key = ?")
+_PUT = tag("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)")
+_DELETE = tag("DELETE FROM _cf_KV WHERE key = ?")
+_META_GET = tag("SELECT value FROM _cf_METADATA WHERE key = ?")
+_META_PUT = tag("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (?, ?)")
+_META_DELETE = tag("DELETE FROM _cf_METADATA WHERE key = ?")
+
+# Options the platform accepts; they are hints with no effect in one process.
+_READ_OPTIONS = frozenset({"allow_concurrency", "allowConcurrency", "no_cache", "noCache"})
+_WRITE_OPTIONS = frozenset({"allow_unconfirmed", "allowUnconfirmed", "no_cache", "noCache"})
+_LIST_NAMES = {"startAfter": "start_after"}
+
+
+def _short(key: str, width: int = 40) -> str:
+    return repr(key) if len(key) <= width else repr(key[:width]) + "…"
+
+
+def _keys_text(keys: Iterable[str], count: int) -> str:
+    shown = ", ".join(_short(k, 24) for _, k in zip(range(3), keys, strict=False))
+    return shown + (f" (+{count - 3} more)" if count > 3 else "")
+
+
+class Storage(AliasMixin):
+    """One object's storage: KV methods here, SQL on ``.sql``."""
+
+    def __init__(self, record: ObjectRecord, path: Path | None = None) -> None:
+        sandbox = record.namespace.sandbox
+        self._record = record
+        self._limits = sandbox.limits
+        self._db = Database(path, sandbox.limits, sandbox.loop, self._on_batch_lost)
+        self._conn = self._db.conn
+        self._max_key = self._limits.max_key_bytes
+        self._max_value = self._limits.max_value_bytes
+        self._max_batch = self._limits.max_batch_keys
+        self._max_ops = self._limits.max_kv_ops_per_event
+        log = sandbox.event_log
+        object_name, object_id = record.namespace.name, record.hex
+        self._log_emit = lambda kind, message: log.emit(
+            kind, message, object_name=object_name, object_id=object_id
+        )
+        # Consecutive runs of one SQL text become one log entry ("INSERT ... ×10,000"): one
+        # event per statement would cost more than the statement. Flushed before any other
+        # storage event and before each commit, so the log keeps the order of writes.
+        self._sql_text: str | None = None
+        self._sql_runs = 0
+        self._sql_rows = 0
+        self._db.before_commit = self._flush_sql_log
+        self.sql = SqlStorage(self)
+
+    def __repr__(self) -> str:
+        where = "in memory" if self._db.path is None else str(self._db.path)
+        return f"<Storage {self._record.namespace.name} {self._record.hex[:12]}… {where}>"
+
+    # --- checks ------------------------------------------------------------------------------
+
+    def _count_op(self, what: str) -> None:
+        scope = current_scope.get()
+        if scope is None:
+            return
+        scope.kv_ops += 1
+        if scope.kv_ops > self._max_ops:
+            scope.kv_ops -= 1  # the refused call did nothing
+            raise StorageLimitError(
+                f"Too many KV operations in one event: {what} would be operation "
+                f"#{scope.kv_ops + 1:,}; the limit is {self._max_ops:,} per request (the "
+                "seed's limit, Limits.max_kv_ops_per_event). Batch keys (get([...]), "
+                "put({...}), delete([...]) count once each), use list(prefix=...), or spread "
+                "the work over several events (e.g. an alarm).",
+                object_name=self._record.namespace.name,
+                object_id=self._record.hex,
+            )
+
+    def _check_key(self, key: Any, what: str) -> str:
+        if type(key) is not str:
+            if isinstance(key, str):
+                return self._check_key(str(key), what)
+            raise ValidationError(
+                f"{what}: keys are strings, not {type(key).__name__} {key!r:.60}. Convert it "
+                f"(f'user:{{id}}'); the platform coerces keys to strings."
+            )
+        if len(key) * 4 > self._max_key:  # a UTF-8 character is at most 4 bytes
+            try:
+                size = len(key.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise self._surrogate(key, what) from exc
+            if size > self._max_key:
+                raise StorageLimitError(
+                    f"Keys cannot be larger than {self._max_key} bytes. A key of size {size} "
+                    f"was provided ({what} {_short(key)}). Use a shorter key, e.g. a hash of "
+                    "the long one, and keep the long text in the value.",
+                    object_name=self._record.namespace.name,
+                    object_id=self._record.hex,
+                )
+        return key
+
+    def _surrogate(self, key: str, what: str) -> ValidationError:
+        return ValidationError(
+            f"{what}: key {_short(key)} contains a lone surrogate, which has no UTF-8 form; "
+            "fix the string (e.g. key.encode('utf-8', 'replace').decode())."
+        )
+
+    def _encode(self, key: str, value: Any, what: str) -> bytes:
+        data = encode_value(value)
+        if data is None:
+            data = dumps(value, path=f"{what}[{_short(key)}]")
+        if len(data) > self._max_value:
+            raise StorageLimitError(
+                f"Values cannot be larger than {self._max_value} bytes. A value of size "
+                f"{len(data)} was provided for key {_short(key)} (serialized). Split it over "
+                "several keys, or store it in a SQL table (rows may hold up to 2 MB).",
+                object_name=self._record.namespace.name,
+                object_id=self._record.hex,
+            )
+        return data
+
+    def _check_batch(self, count: int, what: str) -> None:
+        if count > self._max_batch:
+            raise StorageLimitError(
+                f"Maximum number of key value pairs is {self._max_batch}. {count} pairs were "
+                f"provided to {what}. Split the batch into chunks of {self._max_batch}.",
+                object_name=self._record.namespace.name,
+                object_id=self._record.hex,
+            )
+
+    def _check_options(
+        self, options: Mapping[str, Any], allowed: frozenset[str], what: str
+    ) -> None:
+        for name, value in options.items():
+            if name not in allowed:
+                raise ValidationError(
+                    f"{what}() got an unknown option {name!r}; it accepts "
+                    f"{', '.join(sorted(o for o in allowed if '_' in o))}."
+                )
+            if not isinstance(value, bool):
+                raise ValidationError(f"{what}({name}=...) takes True or False, not {value!r}.")
+
+    def _check_outside_write(self) -> None:
+        if self._db.savepoints:
+            raise TransactionError(
+                "This object is inside storage.transaction() right now; writing from outside "
+                "would join its transaction. Let the call finish first (move the clock)."
+            )
+
+    # --- events ------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, message: str) -> None:
+        if self._sql_text is not None:
+            self._flush_sql_log()
+        self._log_emit(kind, message)
+
+    def _note_sql(self, query: str, written: int, outside: bool) -> None:
+        if self._sql_text is not query and self._sql_text != query:
+            if self._sql_text is not None:
+                self._flush_sql_log()
+            self._sql_text = query
+        self._sql_runs += 1
+        self._sql_rows += written
+        if outside:
+            self._flush_sql_log(" (from handle)")
+
+    def _flush_sql_log(self, origin: str = "") -> None:
+        query = self._sql_text
+        if query is None:
+            return
+        runs, rows = self._sql_runs, self._sql_rows
+        self._sql_text, self._sql_runs, self._sql_rows = None, 0, 0
+        text = " ".join(query.split())
+        text = text if len(text) <= 60 else text[:60] + "…"
+        times = f" ×{runs:,}" if runs > 1 else ""
+        self._log_emit("sql.exec", f"{text}{times} — {rows:,} row(s) written{origin}")
+
+    def _on_batch_lost(self, exc: BaseException) -> None:
+        # As on the platform, a write that cannot be committed breaks the output gate: the
+        # instance is reset and its in-memory state goes with the lost writes.
+        self._emit(
+            "error", f"storage write batch rolled back ({exc}); the instance was reset"
+        )
+        self._record.drop_instance("a storage write failed", exc)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(self, key: str | Iterable[str], **options: Any) -> Any:
+        """The value for ``key`` (None if absent), or a dict of the found keys, in key order."""
+        if options:
+            self._check_options(options, _READ_OPTIONS, "get")
+        self._count_op("get()")
+        if type(key) is str:
+            if len(key) * 4 > self._max_key:
+                self._check_key(key, "get()")
+            try:
+                row = self._conn.execute(_GET, (key,)).fetchone()
+            except UnicodeEncodeError as exc:
+                raise self._surrogate(key, "get()") from exc
+            return None if row is None else decode_value(row[0])
+        keys = self._key_list(key, "get")
+        found: dict[str, Any] = {}
+        execute = self._conn.execute
+        for k in sorted(set(keys)):
+            row = execute(_GET, (k,)).fetchone()
+            if row is not None:
+                found[k] = decode_value(row[0])
+        return found
+
+    def _key_list(self, keys: Any, what: str) -> list[str]:
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable) or isinstance(
+            keys, Mapping
+        ):
+            raise ValidationError(
+                f"{what}() takes a key (str) or a list of keys, not {type(keys).__name__}."
+            )
+        keys = list(keys)
+        self._check_batch(len(keys), f"{what}()")
+        return [self._check_key(k, f"{what}()") for k in keys]
+
+    async def list(
+        self,
+        options_: Mapping[str, Any] | None = None,
+        /,
+        *,
+        prefix: str | None = None,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Keys and values in UTF-8 byte order (see ``_kvlist`` for the platform's rules).
+
+        Options go as keywords (``list(prefix="user:", limit=10)``); a dict works too, as in
+        ported code (``list({"prefix": "user:", "startAfter": "user:5"})``).
+        """
+        if options_ is not None:
+            if not isinstance(options_, Mapping):
+                raise ValidationError(
+                    f"list() takes keyword options (or one dict of them), not "
+                    f"{type(options_).__name__}."
+                )
+            merged: dict[str, Any] = dict(options_)
+            explicit = {"prefix": prefix, "start": start, "start_after": start_after,
+                        "end": end, "limit": limit}
+            merged.update({k: v for k, v in explicit.items() if v is not None})
+            if reverse:
+                merged["reverse"] = True
+            merged.update(options)
+            return await self.list(**merged)
+        if options:
+            for camel in _LIST_NAMES:
+                if camel in options:
+                    if start_after is not None:
+                        raise ValidationError("list() got both start_after and startAfter.")
+                    start_after = options.pop(camel)
+            self._check_options(options, _READ_OPTIONS, "list")
+        self._count_op("list()")
+        kr = key_range(
+            prefix=prefix, start=start, start_after=start_after, end=end, limit=limit,
+            reverse=reverse,
+        )
+        if kr.empty:
+            return {}
+        sql, params = kr.sql()
+        try:
+            rows = self._conn.execute(tag(sql), params).fetchall()
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                "list(): a bound key contains a lone surrogate, which has no UTF-8 form."
+            ) from exc
+        return {k: decode_value(v) for k, v in rows}
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def put(
+        self, key: str | Mapping[str, Any], value: Any = _MISSING, /, **options: Any
+    ) -> None:
+        """Store ``value`` under ``key``, or every pair of a dict (≤ 128) atomically."""
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "put")
+        if type(key) is str and value is not _MISSING:
+            # The hot path, inlined: count, check, encode, write, log.
+            self._count_op("put()")
+            if len(key) * 4 > self._max_key:
+                self._check_key(key, "put()")
+            data = encode_value(value)
+            if data is None or len(data) > self._max_value:
+                data = self._encode(key, value, "put()")
+            db = self._db
+            if not db.batch_open:
+                db.begin_write()
+            try:
+                self._conn.execute(_PUT, (key, data))
+            except UnicodeEncodeError as exc:
+                raise self._surrogate(key, "put()") from exc
+            except Exception as exc:
+                db.check_batch(exc)
+                raise sqlite_error(exc) from exc
+            if self._sql_text is not None:
+                self._flush_sql_log()
+            self._log_emit("kv.put", f"put {key!r}" if len(key) <= 40 else f"put {_short(key)}")
+            return
+        if isinstance(key, Mapping):
+            if value is not _MISSING:
+                raise ValidationError(
+                    "put(entries) takes a dict of key → value and no second value; to store one "
+                    "value use put(key, value)."
+                )
+            self._count_op("put()")
+            self._check_batch(len(key), "put()")
+            rows = []
+            for k, v in key.items():
+                k = self._check_key(k, "put()")
+                rows.append((k, self._encode(k, v, "put()")))
+            if rows:
+                db = self._db
+                db.begin_write()
+                try:
+                    self._conn.executemany(_PUT, rows)
+                except Exception as exc:
+                    db.check_batch(exc)
+                    raise sqlite_error(exc) from exc
+                self._emit(
+                    "kv.put", f"put {len(rows)} keys: {_keys_text(key, len(rows))}"
+                )
+            return
+        if value is _MISSING:
+            raise ValidationError(
+                "put() takes a key and a value, put('k', v), or a dict of entries, put({...})."
+            )
+        self._check_key(key, "put()")  # raises the typed error for a non-str key
+
+    def _write(self, sql: str, params: tuple[Any, ...], key: str) -> None:
+        db = self._db
+        if not db.batch_open:
+            db.begin_write()
+        try:
+            self._conn.execute(sql, params)
+        except UnicodeEncodeError as exc:
+            raise self._surrogate(key, "put()") from exc
+        except Exception as exc:
+            db.check_batch(exc)
+            raise sqlite_error(exc) from exc
+
+    async def delete(self, key: str | Iterable[str], **options: Any) -> bool | int:
+        """Delete ``key`` (True if it existed) or a list of keys (how many existed)."""
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "delete")
+        self._count_op("delete()")
+        if type(key) is str:
+            self._check_key(key, "delete()")
+            before = self._conn.total_changes
+            self._write(_DELETE, (key,), key)
+            existed = self._conn.total_changes != before
+            self._emit("kv.delete", f"delete {_short(key)}")
+            return existed
+        keys = sorted(set(self._key_list(key, "delete")))
+        if not keys:
+            return 0
+        db = self._db
+        db.begin_write()
+        before = self._conn.total_changes
+        try:
+            self._conn.executemany(_DELETE, [(k,) for k in keys])
+        except Exception as exc:
+            db.check_batch(exc)
+            raise sqlite_error(exc) from exc
+        count = self._conn.total_changes - before
+        self._emit("kv.delete", f"delete {len(keys)} keys: {_keys_text(keys, len(keys))}")
+        return count
+
+    async def delete_all(self, **options: Any) -> None:
+        """Delete every key, every SQL table and the alarm, atomically (compat ≥ 2026-02-24)."""
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "delete_all")
+        if self._db.savepoints:
+            raise TransactionError(
+                "Cannot call deleteAll() within a transaction. Call delete_all() outside "
+                "storage.transaction(), or delete the keys you need with delete([...])."
+            )
+        self._count_op("delete_all()")
+        db = self._db
+        db.begin_write()
+        try:
+            self._wipe()
+        except Exception as exc:
+            db.check_batch(exc)
+            raise sqlite_error(exc) from exc
+        self._emit("kv.delete_all", "delete_all: every key and SQL table deleted")
+        await self.delete_alarm()
+
+    def _wipe(self) -> None:
+        conn = self._conn
+        conn.execute(tag("DELETE FROM _cf_KV"))
+        conn.execute(tag("PRAGMA defer_foreign_keys=ON"))  # drop tables in any order
+        user = tag(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' "
+            "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+        for kind in ("view", "trigger"):
+            for _, name, _ in [r for r in conn.execute(user) if r[0] == kind]:
+                conn.execute(tag(f'DROP {kind.upper()} IF EXISTS "{_quote(name)}"'))
+        # Virtual tables first: dropping one also drops its shadow tables.
+        while True:
+            tables = [r for r in conn.execute(user).fetchall() if r[0] == "table"]
+            if not tables:
+                break
+            tables.sort(key=lambda r: not (r[2] or "").upper().startswith("CREATE VIRTUAL"))
+            conn.execute(tag(f'DROP TABLE IF EXISTS "{_quote(tables[0][1])}"'))
+        if conn.execute(tag("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).fetchone():
+            conn.execute(tag("DELETE FROM sqlite_sequence"))
+
+    # --- transactions ------------------------------------------------------------------------
+
+    async def transaction(self, fn: Callable[..., Any], **options: Any) -> Any:
+        """Run ``fn(txn)`` (async or sync) atomically: raising rolls back KV and SQL, re-raises.
+
+        No other event is delivered while it runs (as on the platform, which runs it under
+        blockConcurrencyWhile), but a raise does not reset the object.
+        """
+        if not callable(fn):
+            raise ValidationError(
+                "transaction() takes a function, async def or def, e.g. "
+                "transaction(lambda txn: ...); pass the function itself, not its call."
+            )
+        txn = Transaction(self)
+        db = self._db
+        name = db.savepoint()
+        txn._savepoint = name
+        instance = self._record.instance
+        gate = instance.gate if instance is not None else None
+        if gate is not None:
+            gate.block()
+        try:
+            result = fn(txn) if _takes_argument(fn) else fn()
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:
+            db.rollback_to(name)
+            db.release(name)
+            self._emit(
+                "kv.rollback", f"transaction rolled back: {type(exc).__name__}: {exc}"
+            )
+            raise
+        else:
+            db.release(name)
+        finally:
+            txn._done = True
+            if gate is not None:
+                gate.unblock()
+        return result
+
+    def transaction_sync(self, fn: Callable[[], Any]) -> Any:
+        """Run the synchronous ``fn()`` atomically; raising rolls back and re-raises. Nestable."""
+        if not callable(fn):
+            raise ValidationError("transaction_sync() takes a function (def), not its result.")
+        db = self._db
+        name = db.savepoint()
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                raise TransactionError(
+                    "transaction_sync() callback must be synchronous (a plain def); it returned "
+                    "an awaitable. Use `await storage.transaction(fn)` for async callbacks."
+                )
+        except BaseException as exc:
+            db.rollback_to(name)
+            db.release(name)
+            self._emit(
+                "kv.rollback", f"transaction_sync rolled back: {type(exc).__name__}: {exc}"
+            )
+            raise
+        db.release(name)
+        return result
+
+    async def sync(self) -> None:
+        """Wait until every write so far is durable (commits the current batch now)."""
+        self._db.commit()
+
+    # --- alarms (storage operations on the platform; implemented in _alarms.py) ---------------
+
+    async def get_alarm(self, **options: Any) -> int | None:
+        if options:
+            self._check_options(options, _READ_OPTIONS, "get_alarm")
+        from ._alarms import alarms_for
+
+        return await alarms_for(self._record).get()
+
+    async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "set_alarm")
+        from ._alarms import alarms_for
+
+        await alarms_for(self._record).set(scheduled_time)
+
+    async def delete_alarm(self, **options: Any) -> None:
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "delete_alarm")
+        from ._alarms import alarms_for
+
+        await alarms_for(self._record).delete()
+
+    # --- metadata for other capabilities (alarms) --------------------------------------------
+
+    def _meta_get(self, key: str) -> bytes | None:
+        row = self._conn.execute(_META_GET, (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _meta_set(self, key: str, value: bytes | None) -> None:
+        """Write inside the current batch (commits with the KV/SQL writes around it)."""
+        db = self._db
+        db.begin_write()
+        if value is None:
+            self._conn.execute(_META_DELETE, (key,))
+        else:
+            self._conn.execute(_META_PUT, (key, value))
+        if _outside_loop(db):
+            db.commit()
+
+    # --- the sandbox's view (handles) --------------------------------------------------------
+
+    def _kv_rows(
+        self, offset: int, limit: int, prefix: str | None
+    ) -> builtins.list[tuple[str, bytes]]:
+        if prefix:
+            kr = key_range(prefix=prefix)
+            sql, params = kr.sql()
+            sql = sql.replace("LIMIT ?", "LIMIT ? OFFSET ?")
+            params = (*params[:-1], limit, offset)
+        else:
+            sql = "SELECT key, value FROM _cf_KV ORDER BY key LIMIT ? OFFSET ?"
+            params = (limit, offset)
+        return self._conn.execute(tag(sql), params).fetchall()
+
+    def _kv_count(self, prefix: str | None) -> int:
+        if prefix:
+            kr = key_range(prefix=prefix)
+            sql, params = kr.sql()
+            sql = sql.replace("SELECT key, value", "SELECT count(*)").replace(
+                " ORDER BY key ASC LIMIT ?", ""
+            )
+            return int(self._conn.execute(tag(sql), params[:-1]).fetchone()[0])
+        return int(self._conn.execute(tag("SELECT count(*) FROM _cf_KV")).fetchone()[0])
+
+    def _seed(self, entries: Mapping[str, Any]) -> int:
+        """Write ``entries`` from outside the object (no batch cap), committed at once."""
+        self._check_outside_write()
+        rows = []
+        for k, v in entries.items():
+            k = self._check_key(k, "seed_kv()")
+            rows.append((k, self._encode(k, v, "seed_kv()")))
+        db = self._db
+        db.begin_write()
+        try:
+            self._conn.executemany(_PUT, rows)
+        except Exception as exc:
+            db.check_batch(exc)
+            raise sqlite_error(exc) from exc
+        db.commit()
+        self._emit("kv.seed", f"seeded {len(rows)} keys: {_keys_text(entries, len(rows))}")
+        return len(rows)
+
+    def close(self) -> None:
+        self._flush_sql_log()
+        self._db.close()
+
+
+class Transaction(AliasMixin):
+    """The ``txn`` passed to ``storage.transaction(fn)``: KV methods plus ``rollback()``.
+
+    On SQLite-backed objects every ``ctx.storage``/``ctx.sql`` call inside the function is part
+    of the transaction anyway; ``txn`` is kept for code written for the KV backend.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._savepoint = ""
+        self._rolled_back = False
+        self._done = False
+
+    def _check(self, op: str) -> Storage:
+        if self._done:
+            raise TransactionError(
+                f"Cannot call {op} on transaction that has already committed: did you move "
+                "`txn` outside of the closure?"
+            )
+        if self._rolled_back:
+            raise TransactionError(f"Cannot {op} on rolled back transaction")
+        return self._storage
+
+    def rollback(self) -> None:
+        """Undo every write of this transaction so far; later txn calls raise."""
+        if self._done:
+            self._check("rollback")
+        if not self._rolled_back:
+            self._storage._db.rollback_to(self._savepoint)
+            self._rolled_back = True
+            self._storage._emit("kv.rollback", "txn.rollback() called")
+
+    async def get(self, key: Any, **options: Any) -> Any:
+        return await self._check("get").get(key, **options)
+
+    async def put(self, key: Any, value: Any = _MISSING, /, **options: Any) -> None:
+        await self._check("put").put(key, value, **options)
+
+    async def delete(self, key: Any, **options: Any) -> bool | int:
+        return await self._check("delete").delete(key, **options)
+
+    async def list(
+        self, options_: Mapping[str, Any] | None = None, /, **options: Any
+    ) -> dict[str, Any]:
+        return await self._check("list").list(options_, **options)
+
+    async def get_alarm(self, **options: Any) -> int | None:
+        return await self._check("getAlarm").get_alarm(**options)
+
+    async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
+        await self._check("setAlarm").set_alarm(scheduled_time, **options)
+
+    async def delete_alarm(self, **options: Any) -> None:
+        await self._check("deleteAlarm").delete_alarm(**options)
+
+
+def _quote(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _outside_loop(db: Database) -> bool:
+    import asyncio
+
+    return asyncio._get_running_loop() is not db.loop
+
+
+def _takes_argument(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` accepts the ``txn`` argument (the seed's examples pass none)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL):
+            return True
+    return False
+
+
+# --- per-record storage -------------------------------------------------------------------------
+
+
+def database_path(record: ObjectRecord) -> Path | None:
+    """``persist/<namespace>/<object-id>.sqlite``, or None in memory."""
+    root = record.namespace.sandbox.persist
+    if root is None:
+        return None
+    return root / record.namespace.name / f"{record.hex}.sqlite"
+
+
+def storage_for(record: ObjectRecord) -> Storage:
+    """The record's storage, opened (or created) on first use; closed with the sandbox."""
+    storage: Storage | None = record.parts.get("storage")
+    if storage is None:
+        if record.namespace.sandbox.closed:
+            raise StorageError("The sandbox is closed; make a new Sandbox to use storage again.")
+        path = database_path(record)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        storage = Storage(record, path)
+        record.parts["storage"] = storage
+        record.parts.setdefault("on_close", []).append(storage.close)
+        record.before_output.append(storage._db.commit)
+    return storage
+
+
+def existing_storage(record: ObjectRecord) -> Storage | None:
+    """The record's storage if it has any (open, or a database file on disk); never creates."""
+    storage: Storage | None = record.parts.get("storage")
+    if storage is not None:
+        return storage
+    path = database_path(record)
+    if path is None or not path.exists():
+        return None
+    return storage_for(record)
+
+
+def persisted_object_ids(sandbox: Sandbox, namespace_name: str) -> list[str]:
+    """Hex ids of the objects of ``namespace_name`` that have a database in ``persist``."""
+    if sandbox.persist is None:
+        return []
+    folder = sandbox.persist / namespace_name
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.sqlite"))
