@@ -112,7 +112,9 @@ def _clone(value: Any, path: str, memo: dict[int, Any], plain: bool) -> Any:
         return _clone_error(value, path, memo, plain)
     if _passthrough_types and isinstance(value, _passthrough_types):
         return value
-    if plain and dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if (plain or getattr(kind, "_dosandbox_plain_", False)) and dataclasses.is_dataclass(value):
+        # Storage keeps class instances as plain objects; result records such as SqlRunResult
+        # are plain objects on the platform, so they cross RPC as dicts too.
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return {k: _clone(v, f"{path}.{k}", memo, plain) for k, v in fields.items()}
     if callable(value):

@@ -207,7 +207,15 @@ class RpcCall:
 
     def __await__(self) -> Generator[Any, None, Any]:
         sandbox = self._stub._namespace.sandbox
-        if _get_running_loop() is sandbox.loop:
+        running = _get_running_loop()
+        if running is sandbox.loop:
             # Inside object code: an ordinary await on the sandbox loop.
             return (yield from self._invoke().__await__())
+        if running is not None and getattr(running, "_ready", None):
+            # Other tasks of the caller's loop are ready, e.g. siblings in asyncio.gather():
+            # send this call, let them send theirs, then drive. The calls then meet inside
+            # the sandbox as concurrent events, as they would on the platform.
+            task = sandbox.loop.create_task(self._invoke())
+            yield
+            return sandbox.driver.drive(task, f"{self._method}()")
         return sandbox.driver.drive(self._invoke(), f"{self._method}()")

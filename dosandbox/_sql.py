@@ -36,7 +36,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import ClassVar, TYPE_CHECKING, Any
 
 from ._aliases import AliasMixin
 from ._database import sqlite_error
@@ -265,6 +265,9 @@ class RawCursor(AliasMixin):
 @dataclass(frozen=True, slots=True)
 class SqlRunResult:
     """What ``prepare(q).bind(...).run()`` returns (the seed's ``SqlRunResult``)."""
+
+    # A plain object on the platform: returned over RPC it arrives as a dict.
+    _dosandbox_plain_: ClassVar[bool] = True
 
     changes: int
     last_row_id: int

@@ -350,3 +350,15 @@ def test_import_dosandbox_loads_neither_pandas_nor_ipywidgets() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_asyncio_gather_from_a_notebook_loop_sends_calls_concurrently() -> None:
+    """await asyncio.gather(a(), b()) in a cell delivers both calls before either finishes."""
+    sb = make("autojump")
+    stub = sb.durable_objects.log.get("x")
+
+    async def cell() -> list[str]:
+        await asyncio.gather(stub.sleeper("a", 5), stub.sleeper("b", 1))
+        return await stub.read()
+
+    assert asyncio.run(cell()) == ["a start", "b start", "b end", "a end"]
