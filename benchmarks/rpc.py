@@ -109,7 +109,8 @@ def main() -> None:
     print(
         f"notebook-side RPC (sb.run)         : {rate(nb, N // 5):>12,.0f} /s  "
         f"ratio vs await {rate(nb, N // 5) / rate(base, N):.3f}, "
-        f"vs run_until_complete {rate(nb, N // 5) / rate(base_run, N // 5):.2f}  (target ≥ 40,000/s)"
+        f"vs run_until_complete {rate(nb, N // 5) / rate(base_run, N // 5):.2f}  "
+        "(target ≥ 40,000/s)"
     )
     print(
         f"notebook-side RPC (await in a loop): {rate(nb_await, N // 5):>12,.0f} /s  "

@@ -166,7 +166,7 @@ class ObjectRecord:
         except Exception as exc:
             self.instance = None
             self.emit("error", f"constructor raised {type(exc).__name__}: {exc}")
-            raise _wrap_error(self, "constructor", exc) from exc  # noqa: B904
+            raise _wrap_error(self, "constructor", exc) from exc
         finally:
             current_scope.reset(token)
         self.emit("instance.created", f"instance #{self.generation} created")

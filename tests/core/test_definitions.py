@@ -102,9 +102,9 @@ def test_registering_the_same_name_twice_is_refused() -> None:
     sb.register("thing", define_durable_object(methods={"ping": ping}))
     with pytest.raises(ConfigError, match="already registered"):
         sb.register("thing", define_durable_object(methods={"ping": ping}))
-    with pytest.raises(ConfigError, match="identifiers"):
+    with pytest.raises(ConfigError, match=r"identifiers"):
         sb.register("chat-room", define_durable_object(methods={"ping": ping}))
-    with pytest.raises(ConfigError, match="subclass of dosandbox.DurableObject"):
+    with pytest.raises(ConfigError, match=r"subclass of dosandbox\.DurableObject"):
         sb.register("weird", object)  # type: ignore[arg-type]
     assert sb.run(sb.durable_objects.thing.get("x").ping()) == "pong"
 

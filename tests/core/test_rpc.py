@@ -12,7 +12,6 @@ from dosandbox import (
     DurableObjectNotFoundError,
     MethodNotFoundError,
     Sandbox,
-    define_durable_object,
 )
 from dosandbox.bindings import durable_objects, get_durable_object, has_durable_object
 
@@ -65,7 +64,7 @@ def test_unknown_method_lists_available_ones(sb: Sandbox) -> None:
 
 def test_unknown_object_lists_registered_ones(sb: Sandbox) -> None:
     """DURABLE_OBJECT_NOT_FOUND names the object and lists the registered ones."""
-    with pytest.raises(DurableObjectNotFoundError, match="'calk'.*did you mean 'calc'") as info:
+    with pytest.raises(DurableObjectNotFoundError, match=r"'calk'.*did you mean 'calc'") as info:
         sb.durable_objects.calk  # noqa: B018
     assert info.value.code == "DURABLE_OBJECT_NOT_FOUND"
     assert sb.has_durable_object("calc") and not sb.has_durable_object("calk")
@@ -134,7 +133,7 @@ def test_nested_call_error_propagates_to_outer_caller() -> None:
     sb = Sandbox()
     sb.register("calc", Calc)
     sb.register("front", Front)
-    with pytest.raises(DurableObjectMethodError, match="calc.fail"):
+    with pytest.raises(DurableObjectMethodError, match=r"calc\.fail"):
         sb.run(sb.durable_objects.front.get("f").relay())
 
 
