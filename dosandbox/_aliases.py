@@ -27,6 +27,10 @@ ALIASES: dict[str, str] = {
     "setAlarm": "set_alarm",
     "getAlarm": "get_alarm",
     "deleteAlarm": "delete_alarm",
+    # alarm info
+    "retryCount": "retry_count",
+    "isRetry": "is_retry",
+    "scheduledTime": "scheduled_time",
     # storage
     "deleteAll": "delete_all",
     "transactionSync": "transaction_sync",
@@ -41,6 +45,13 @@ ALIASES: dict[str, str] = {
     "serializeAttachment": "serialize_attachment",
     "deserializeAttachment": "deserialize_attachment",
     "readyState": "ready_state",
+    "getRequest": "get_request",
+    "getResponse": "get_response",
+    # fetch (Request / Response)
+    "arrayBuffer": "array_buffer",
+    "bodyUsed": "body_used",
+    "statusText": "status_text",
+    "webSocket": "web_socket",
     # namespaces
     "idFromName": "id_from_name",
     "idFromString": "id_from_string",

@@ -12,6 +12,7 @@ Modes:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -21,8 +22,6 @@ from ._timepatch import VirtualWallClock
 from .errors import ClockError
 
 if TYPE_CHECKING:
-    import asyncio
-
     from ._sandbox import Sandbox
     from ._steps import StepReport
 
@@ -85,13 +84,46 @@ class VirtualClock:
         if value not in MODES:
             raise ClockError(f"Unknown clock mode {value!r}; choose one of {', '.join(MODES)}.")
         self._mode = value
+        if self._sandbox is not None:
+            if value == "realtime":
+                self._start_realtime()
+            else:
+                self._sandbox._stop_realtime()
 
     def realtime(self, speed: float = 1.0) -> None:
-        """Follow the wall clock, ``speed`` virtual seconds per real second."""
-        if speed <= 0:
-            raise ClockError(f"speed must be positive, got {speed!r}.")
+        """Follow the wall clock, ``speed`` virtual seconds per real second.
+
+        In Jupyter (or any running asyncio loop) a task on that loop moves the clock while the
+        notebook is idle, firing alarms and timers as their time comes; ``pause()`` stops it.
+        Without a running loop (a plain script) nothing runs between cells, so the clock
+        follows the wall clock only while a driven call waits on time.
+        """
+        valid = isinstance(speed, (int, float)) and not isinstance(speed, bool)
+        if not valid or not 0 < speed < float("inf"):
+            raise ClockError(f"realtime(speed=...) must be a positive number, got {speed!r}.")
         self.speed = speed
         self.mode = "realtime"
+
+    def _start_realtime(self) -> None:
+        sandbox = self._sandbox
+        if sandbox is None or sandbox.closed:
+            return
+        task = sandbox._realtime_task
+        if task is not None and not task.done():
+            return
+        caller = asyncio.events._get_running_loop()
+        if caller is None or caller is sandbox.loop:
+            sandbox.event_log.emit(
+                "clock.realtime",
+                "realtime mode: no asyncio loop is running here (a plain script), so the clock "
+                "follows the wall clock only while a driven call waits on time. In Jupyter it "
+                "also moves while the notebook is idle.",
+            )
+            return
+        sandbox._realtime_task = caller.create_task(_follow_wall_clock(sandbox))
+        sandbox.event_log.emit(
+            "clock.realtime", f"realtime mode: following the wall clock at speed {self.speed:g}"
+        )
 
     def __repr__(self) -> str:
         return f"<VirtualClock {self.format_ms(self._now_ms)} mode={self._mode}>"
@@ -183,3 +215,38 @@ class VirtualClock:
         from .widgets import ClockBar
 
         return ClockBar(self._require_sandbox())
+
+
+# Seconds of real time between two moves of a realtime clock.
+REALTIME_TICK = 0.05
+
+
+async def _follow_wall_clock(sandbox: Sandbox) -> None:
+    """Realtime mode, on the notebook's loop: step the sandbox to the scaled wall time."""
+    clock = sandbox.clock
+    last = time.monotonic()
+    carry = 0.0
+    while clock._mode == "realtime" and not sandbox.closed:
+        await asyncio.sleep(REALTIME_TICK)
+        now = time.monotonic()
+        # Accumulate from the last tick, so manual steps and speed changes need no rebasing.
+        carry += (now - last) * 1000 * clock.speed
+        last = now
+        step = int(carry)
+        if step <= 0 or sandbox.driver.depth or sandbox.closed:
+            continue
+        carry -= step
+        try:
+            sandbox._step_until(clock._now_ms + step, "realtime clock")
+        except KeyboardInterrupt:
+            clock._mode = "manual"
+            sandbox.event_log.emit("clock.realtime", "realtime mode interrupted: clock paused")
+            break
+        except Exception as exc:  # a step error must not vanish inside a background task
+            clock._mode = "manual"
+            sandbox.event_log.emit(
+                "error", f"realtime clock stopped: {type(exc).__name__}: {exc}", error=exc
+            )
+            break
+    if sandbox._realtime_task is asyncio.current_task():
+        sandbox._realtime_task = None

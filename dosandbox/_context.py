@@ -98,6 +98,42 @@ class DurableObjectContext(AliasMixin):
     async def delete_alarm(self) -> None:
         await self.storage.delete_alarm()
 
+    # --- WebSockets (the hibernation API; sockets live on the record, not the instance) ------
+
+    def accept_web_socket(self, ws: Any, tags: list[str] | None = None) -> None:
+        """Accept ``ws`` (``pair[1]``) so its events reach this object's handlers."""
+        from ._wsregistry import accept_web_socket
+
+        accept_web_socket(self._record, ws, tags)
+
+    def get_web_sockets(self, tag: str | None = None) -> list[Any]:
+        """The connected sockets this object accepted, or those with ``tag``."""
+        from ._wsregistry import get_web_sockets
+
+        return get_web_sockets(self._record, tag)
+
+    def get_tags(self, ws: Any) -> list[str]:
+        from ._wsregistry import get_tags
+
+        return get_tags(self._record, ws)
+
+    def set_web_socket_auto_response(self, pair: Any = None) -> None:
+        """Answer a matching text message without waking the object; no argument removes it."""
+        from ._wsregistry import set_web_socket_auto_response
+
+        set_web_socket_auto_response(self._record, pair)
+
+    def get_web_socket_auto_response(self) -> Any:
+        from ._wsregistry import get_web_socket_auto_response
+
+        return get_web_socket_auto_response(self._record)
+
+    def get_web_socket_auto_response_timestamp(self, ws: Any) -> Any:
+        """When ``ws`` was last answered by the auto-response (UTC datetime), or None."""
+        from ._wsregistry import get_web_socket_auto_response_timestamp
+
+        return get_web_socket_auto_response_timestamp(self._record, ws)
+
     # --- concurrency ------------------------------------------------------------------------
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[Any] | Any]) -> asyncio.Task[Any]:

@@ -15,6 +15,7 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from ._instance import ObjectRecord
     from ._namespace import Stub
+    from ._steps import StepReport
 
 __all__ = ["Handle"]
 
@@ -65,10 +66,81 @@ class Handle:
         return inst.in_flight if inst is not None else 0
 
     @property
+    def sockets(self) -> Any:
+        """Accepted sockets as a DataFrame: id, tags, attachment, ready state, traffic."""
+        from ._wsregistry import sockets_frame
+
+        return sockets_frame(self._record)
+
+    @property
     def events(self) -> Any:
         """This object's events as a DataFrame, oldest first."""
         log = self._record.namespace.sandbox.event_log
         return events_frame(log.select(object_id=self._record.hex))
+
+    @property
+    def alarm(self) -> dict[str, Any] | None:
+        """The pending alarm (``time_ms``, ``datetime``, ``in_seconds``, ``retry_count``)."""
+        from ._alarms import alarm_view
+
+        return alarm_view(self._record)
+
+    def fire_alarm(self) -> StepReport:
+        """Run the pending alarm now, without moving the clock (for debugging).
+
+        Raises AlarmError when no alarm is set. Returns the events the run produced.
+        """
+        from ._alarms import fire_now
+
+        return fire_now(self._record)
+
+    # --- storage (reads never send the object an event and never create a database) ---------
+
+    @property
+    def kv(self) -> Any:
+        """KV contents as a DataFrame (key, value, type, size), the first 1,000 keys.
+
+        Page through more with ``kv_page(offset=, limit=, prefix=)``; ``kv_count()`` counts.
+        """
+        return self.kv_page(0, 1_000)
+
+    def kv_page(self, offset: int = 0, limit: int = 100, prefix: str | None = None) -> Any:
+        """One page of KV contents in key order, as a DataFrame (cheap for a million keys)."""
+        from ._storage_view import kv_frame
+
+        return kv_frame(self._record, offset, limit, prefix)
+
+    def kv_count(self, prefix: str | None = None) -> int:
+        """How many keys are stored (those starting with ``prefix``)."""
+        from ._storage_view import kv_count
+
+        return kv_count(self._record, prefix)
+
+    @property
+    def tables(self) -> dict[str, Any]:
+        """Your SQL tables: name → DataFrame (the first 1,000 rows of each)."""
+        from ._storage_view import tables
+
+        return tables(self._record)
+
+    def sql(self, query: str, *bindings: Any, write: bool = False) -> Any:
+        """Run SQL on the object's database → DataFrame; read-only unless ``write=True``."""
+        from ._storage_view import run_sql
+
+        return run_sql(self._record, query, bindings, write=write)
+
+    def seed_kv(self, entries: Any) -> int:
+        """Put ``entries`` (a dict) into storage from outside, e.g. before the first event."""
+        from ._storage_view import seed_kv
+
+        return seed_kv(self._record, entries)
+
+    @property
+    def storage_size(self) -> int:
+        """Bytes used by the object's database (``ctx.sql.database_size``)."""
+        from ._storage_view import storage_size
+
+        return storage_size(self._record)
 
     def evict(self) -> bool:
         """Drop the live instance as the platform does after idleness or a deploy.

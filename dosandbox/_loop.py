@@ -68,7 +68,11 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         if self._ready:  # type: ignore[attr-defined]
             return True
         timer = self.next_timer()
-        return timer is not None and timer.when() < self.time() + self._clock_resolution
+        # <=, not asyncio's <: after 2**24 s (194 days) of virtual time a float's spacing
+        # exceeds the 1e-9 resolution, time() + resolution == time(), and a timer due exactly
+        # now would never run (the clock steps would spin without firing it).
+        resolution: float = self._clock_resolution  # type: ignore[attr-defined]
+        return timer is not None and timer.when() <= self.time() + resolution
 
     def run_once(self) -> None:
         """One loop iteration without the selector: due timers, then the ready queue.
@@ -91,7 +95,7 @@ class SandboxLoop(asyncio.SelectorEventLoop):
             self._timer_cancelled_count = 0  # type: ignore[attr-defined]
         if scheduled:
             end = self.time() + self._clock_resolution
-            while scheduled and scheduled[0]._when < end:
+            while scheduled and scheduled[0]._when <= end:  # <=: see runnable_now
                 handle = heapq.heappop(scheduled)
                 if handle._cancelled:
                     self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
@@ -159,8 +163,19 @@ class Driver:
 
     def run_ready(self) -> None:
         """Run every callback that is ready now, without moving time."""
+        # runnable_now() inlined: this runs once or twice per event of every clock step.
         loop = self.loop
-        while loop.runnable_now():
+        ready = loop._ready  # type: ignore[attr-defined]
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+        clock = self.clock
+        resolution = loop._clock_resolution  # type: ignore[attr-defined]
+        while True:
+            if not ready:
+                while scheduled and scheduled[0]._cancelled:  # type: ignore[attr-defined]
+                    heapq.heappop(scheduled)
+                    loop._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                if not scheduled or scheduled[0]._when > clock._loop_seconds + resolution:  # type: ignore[attr-defined]
+                    return
             loop.run_once()
 
     def jump_to_next_timer(self, limit_ms: int | None = None) -> bool:

@@ -154,6 +154,8 @@ class Sandbox(AliasMixin):
         self._realtime_task: Any = None
         self.closed = False
         self.activate()
+        if clock_mode == "realtime":
+            self.clock._start_realtime()
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.namespaces)) or "no objects"
@@ -164,6 +166,21 @@ class Sandbox(AliasMixin):
         global _active
         _active = self
         return self
+
+    @classmethod
+    def from_directory(
+        cls, path: str | Path = "objects", *, strict: bool = True, **kwargs: Any
+    ) -> Sandbox:
+        """A sandbox with every object of a project folder registered (one module an object).
+
+        ``objects/chat_room.py`` becomes ``sb.durable_objects.chat_room`` (class ``ChatRoom``,
+        binding ``CHAT_ROOM``). Problems in any file are raised together as one ConfigError;
+        with ``strict=False`` they are warned about and the other objects load. Other keyword
+        arguments go to ``Sandbox(...)``.
+        """
+        from ._discovery import load_directory
+
+        return load_directory(cls, path, strict=strict, **kwargs)
 
     # --- registering -------------------------------------------------------------------------
 
@@ -197,6 +214,11 @@ class Sandbox(AliasMixin):
         self.namespaces[name] = namespace
         self._user_env.setdefault(namespace.binding, namespace)
         self.event_log.emit("register", f"registered {name} ({cls.__name__})", object_name=name)
+        if self.persist is not None:
+            from ._alarms import restore_alarms
+
+            # Alarms persisted with the objects come back (overdue ones fire at the next step).
+            restore_alarms(namespace)
         return namespace
 
     def get_durable_object(self, name: str) -> Namespace:
@@ -252,7 +274,11 @@ class Sandbox(AliasMixin):
     def _progress(self, total: int | None, what: str) -> Any:
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=what, unit="event", leave=False, mininterval=0.5)
+        bar = tqdm(total=total, desc=what, unit="event", leave=False, mininterval=0.5)
+        # time.time() reads the virtual clock during a drive; the bar's rate needs real time.
+        bar._time = time.perf_counter
+        bar.reset(total=total)
+        return bar
 
     def _step_until(self, target_ms: int, what: str) -> StepReport:
         start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
@@ -319,6 +345,18 @@ class Sandbox(AliasMixin):
             message = f"{message}: {type(err).__name__}: {err}"
         self.event_log.emit("error", message)
 
+    # --- simulated WebSocket clients ---------------------------------------------------------
+
+    def connect(self, stub: Stub, url: str = "/", *, headers: Any = None) -> Any:
+        """Open a WebSocket to ``stub`` through its ``fetch`` (``Upgrade: websocket``).
+
+        Returns a simulated client: ``send()``, ``messages``, ``receive()``, ``close()``.
+        Relative URLs resolve against ``http://dosandbox.local``.
+        """
+        from ._wsclient import connect
+
+        return connect(self, stub, url, headers=headers)
+
     # --- looking inside ----------------------------------------------------------------------
 
     def inspect(self, stub: Stub) -> Handle:
@@ -357,6 +395,12 @@ class Sandbox(AliasMixin):
     def events(self, kind: str | None = None) -> Any:
         """A DataFrame of the event log (newest last); ``kind`` filters, e.g. ``"alarm"``."""
         return events_frame(self.event_log.select(kind=kind))
+
+    def alarms(self) -> Any:
+        """A DataFrame of every pending alarm, in firing order (object, name, id, time, ...)."""
+        from ._alarms import alarms_frame
+
+        return alarms_frame(self)
 
     def widget(self) -> Any:
         """The dashboard: clock bar, objects and the global event log."""

@@ -1,0 +1,650 @@
+"""Alarms: one per object, on the sandbox's virtual timeline, retried, and durable.
+
+Platform facts this follows (reference §6; workerd ``actor-state.c++`` setAlarm,
+``alarm-scheduler.c++``, ``global-scope.c++`` runAlarm):
+
+* One alarm per object; ``set_alarm`` replaces it. A time ``<= 0`` is refused; a time in the
+  past is stored as ``max(t, now)`` (so ``get_alarm`` then returns now) and fires as soon as
+  possible.
+* While the handler runs, ``get_alarm`` is None unless the handler set a new alarm; after a
+  successful run the alarm is cleared.
+* At-least-once with retries: a handler that raises is retried after 2, 4, 8, 16, 32 and 64 s
+  (six retries, seven attempts), then dropped. The platform adds up to 25 % random jitter to
+  each delay; the sandbox leaves it out so that runs repeat exactly. A new alarm set by the
+  failing handler replaces the retry; a handler that deleted the alarm is not retried.
+* Only one alarm handler runs at a time per object; it is delivered through the input gate
+  like any other event and may interleave with requests at awaits. Firing an evicted object
+  constructs it first.
+* No ``alarm`` handler when it fires: a warning and the alarm is dropped, no retry.
+
+Sandbox choices (documented, deterministic):
+
+* "As soon as possible" is the next time the sandbox loop runs: the next clock step, or the end
+  of the call being driven. An alarm set for a time at or before the instant its own handler
+  last started (``set_alarm(time.time() * 1000)`` inside ``alarm``) fires one millisecond
+  later, so a handler that re-arms itself in the past moves the clock instead of spinning
+  forever at one instant (on the platform each run takes a few ms too).
+* Alarms due at the same millisecond fire in the order they were set (across objects), in one
+  loop timer per due millisecond; relative to other timers of the same millisecond (an
+  ``asyncio.sleep`` ending then) the order is asyncio's and deterministic.
+* The alarm is stored in the object's ``_cf_METADATA`` table through storage's ``_meta_set``,
+  in the same write batch as the event's other writes, so it survives restarts with
+  ``Sandbox(persist=...)``; the persisted alarm is only cleared when a handler succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import heapq
+import inspect
+import json
+import warnings
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from ._aliases import AliasMixin
+from ._clock import to_epoch_ms
+from ._steps import StepReport
+from .errors import AlarmError, ClockError
+
+if TYPE_CHECKING:
+    from ._instance import ObjectRecord
+    from ._namespace import Namespace
+    from ._sandbox import Sandbox
+
+__all__ = ["Alarm", "AlarmInfo", "AlarmScheduler", "alarms_for", "alarms_frame", "fire_now"]
+
+# Key of the alarm in the object's metadata table (storage's ``_meta_get``/``_meta_set``).
+META_KEY = "alarm"
+UTC = dt.timezone.utc
+
+
+class AlarmInfo(AliasMixin):
+    """What the ``alarm`` handler receives: ``retry_count``, ``is_retry``, ``scheduled_time``.
+
+    ``scheduled_time`` is the epoch ms the alarm was due (workerd's undocumented field).
+    camelCase (``retryCount``, ``isRetry``) works too.
+    """
+
+    __slots__ = ("retry_count", "scheduled_time")
+
+    def __init__(self, retry_count: int, scheduled_time: int) -> None:
+        self.retry_count = retry_count
+        self.scheduled_time = scheduled_time
+
+    @property
+    def is_retry(self) -> bool:
+        return self.retry_count > 0
+
+    def __repr__(self) -> str:
+        return (
+            f"AlarmInfo(retry_count={self.retry_count}, is_retry={self.is_retry}, "
+            f"scheduled_time={self.scheduled_time})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AlarmInfo):
+            return NotImplemented
+        return (self.retry_count, self.scheduled_time) == (
+            other.retry_count, other.scheduled_time
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_ISO_SECONDS: dict[int, str] = {}
+
+
+def _iso(ms: int) -> str:
+    """``clock.format_ms`` for event messages, caching the per-second part (hot path)."""
+    seconds, millis = divmod(ms, 1000)
+    head = _ISO_SECONDS.get(seconds)
+    if head is None:
+        if len(_ISO_SECONDS) > 4096:
+            _ISO_SECONDS.clear()
+        head = dt.datetime.fromtimestamp(seconds, tz=UTC).isoformat()[:19]
+        _ISO_SECONDS[seconds] = head
+    return f"{head}.{millis:03d}+00:00"
+
+
+class AlarmScheduler:
+    """One per sandbox: pending alarms by due millisecond, and one loop timer for the earliest.
+
+    Alarms due at one millisecond share a bucket and fire in the order they were set
+    (asyncio's timer heap orders equal times arbitrarily). The due times live in a heap of
+    ints, and only the earliest is a timer on the sandbox loop, so the loop's own heap (whose
+    entries compare in Python) stays small and a firing costs the same with 100,000 alarms
+    pending as with 1,000. Clock steps jump to that timer like any other, so alarms fire in
+    time order among sleeps and timeouts. Replacing or deleting the earliest alarm re-arms
+    the timer, so ``run_next()`` never jumps to a time where nothing is due.
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.loop = sandbox.loop
+        self.clock = sandbox.clock
+        self.log = sandbox.event_log
+        self.limits = sandbox.limits
+        self._buckets: dict[int, dict[Alarm, None]] = {}
+        self._heap: list[int] = []  # due ms of the buckets; stale entries are skipped
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_ms = 0
+
+    def add(self, alarm: Alarm, due_ms: int) -> None:
+        bucket = self._buckets.get(due_ms)
+        if bucket is None:
+            bucket = self._buckets[due_ms] = {}
+            heapq.heappush(self._heap, due_ms)
+            if self._timer is None or due_ms < self._timer_ms:
+                self._arm(due_ms)
+        bucket[alarm] = None
+
+    def remove(self, alarm: Alarm, due_ms: int) -> None:
+        bucket = self._buckets.get(due_ms)
+        if bucket is None or alarm not in bucket:
+            return
+        del bucket[alarm]
+        if bucket:
+            return
+        del self._buckets[due_ms]
+        if len(self._heap) > 2 * len(self._buckets) + 64:
+            # Mostly stale entries (alarms replaced again and again): rebuild.
+            self._heap = list(self._buckets)
+            heapq.heapify(self._heap)
+        if self._timer is not None and due_ms == self._timer_ms:
+            self._arm_next()
+
+    def _arm(self, due_ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_ms = due_ms
+        when = (due_ms - self.clock._origin_ms) / 1000
+        # A fresh context: the timer is often armed inside some object's event, whose
+        # current_scope must not leak into the alarm tasks it starts.
+        self._timer = self.loop.call_at(when, self._fire, context=contextvars.Context())
+
+    def _arm_next(self) -> None:
+        heap, buckets = self._heap, self._buckets
+        while heap and heap[0] not in buckets:
+            heapq.heappop(heap)
+        if heap:
+            self._arm(heap[0])
+        elif self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self.clock._now_ms
+        heap, buckets = self._heap, self._buckets
+        while heap and heap[0] <= now:
+            bucket = buckets.pop(heapq.heappop(heap), None)
+            if bucket:
+                for alarm in bucket:
+                    alarm._due_ms = None
+                    if alarm.running:
+                        # One alarm handler at a time: start when the running one finishes.
+                        alarm._pending_fire = True
+                    else:
+                        alarm._start("")
+        self._arm_next()
+
+    @property
+    def pending(self) -> int:
+        return sum(len(b) for b in self._buckets.values())
+
+    def in_order(self) -> list[Alarm]:
+        """Pending alarms (those waiting for their time) in firing order."""
+        return [alarm for due in sorted(self._buckets) for alarm in self._buckets[due]]
+
+
+_schedulers: weakref.WeakKeyDictionary[Sandbox, AlarmScheduler] = weakref.WeakKeyDictionary()
+
+
+def scheduler_for(sandbox: Sandbox) -> AlarmScheduler:
+    scheduler = _schedulers.get(sandbox)
+    if scheduler is None:
+        scheduler = _schedulers[sandbox] = AlarmScheduler(sandbox)
+    return scheduler
+
+
+def alarms_for(record: ObjectRecord) -> Alarm:
+    """The alarm part of one object (made on first use); storage's set/get/delete_alarm use it."""
+    alarm: Alarm | None = record.parts.get("alarm")
+    if alarm is None:
+        alarm = Alarm(record, scheduler_for(record.namespace.sandbox))
+        record.parts["alarm"] = alarm
+        record.parts.setdefault("on_close", []).append(alarm._close)
+    return alarm
+
+
+_TAKES_INFO: dict[type, bool] = {}
+
+
+def _handler_takes_info(cls: type, handler: Any) -> bool:
+    """``alarm(self, alarm_info)`` gets the info; ``alarm(self)`` (as in CF's Python docs) not."""
+    takes = _TAKES_INFO.get(cls)
+    if takes is None:
+        try:
+            params = inspect.signature(handler).parameters.values()
+            takes = any(
+                p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                for p in params
+            )
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            takes = True
+        _TAKES_INFO[cls] = takes
+    return takes
+
+
+class _NoHandler:
+    pass
+
+
+_NO_HANDLER = _NoHandler()
+
+
+class Alarm:
+    """The alarm of one object: its time, retry count and the handler run in progress."""
+
+    __slots__ = (
+        "_closed",
+        "_deleted_in_run",
+        "_due_ms",
+        "_failure_handled",
+        "_hex",
+        "_log",
+        "_name",
+        "_pending_fire",
+        "_persisted",
+        "_set_in_run",
+        "_task",
+        "fired",
+        "last_fired_ms",
+        "record",
+        "retry_count",
+        "running",
+        "scheduler",
+        "time_ms",
+    )
+
+    def __init__(self, record: ObjectRecord, scheduler: AlarmScheduler) -> None:
+        self.record = record
+        self.scheduler = scheduler
+        self._log = scheduler.log
+        self._name = record.namespace.name
+        self._hex = record.hex
+        self.time_ms: int | None = None  # what get_alarm() returns
+        self.retry_count = 0  # of the pending alarm (0: a fresh one)
+        self.running = False
+        self.fired = 0
+        self.last_fired_ms = -1
+        self._due_ms: int | None = None  # the scheduler bucket this alarm sits in
+        self._set_in_run = False
+        self._deleted_in_run = False
+        self._pending_fire = False
+        self._failure_handled = False
+        self._closed = False
+        self._persisted = record.namespace.sandbox.persist is not None
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        when = "none" if self.time_ms is None else _iso(self.time_ms)
+        return f"<Alarm {self.record.object_name} {self.record.hex[:12]}… at {when}>"
+
+    # --- the API (storage's set_alarm / get_alarm / delete_alarm call these) ---------------
+
+    async def set(self, scheduled_time: Any) -> None:
+        self.set_now(scheduled_time)
+
+    async def get(self) -> int | None:
+        return self.time_ms
+
+    async def delete(self) -> None:
+        self.delete_now()
+
+    async def clear(self) -> None:
+        """``delete_all()`` removes the alarm too (compatibility date >= 2026-02-24)."""
+        self.delete_now(reason="delete_all()")
+
+    def set_now(self, scheduled_time: Any) -> None:
+        clock = self.scheduler.clock
+        now = clock._now_ms
+        ms = _validate(scheduled_time, now)
+        due = ms if ms > now else now
+        if due <= self.last_fired_ms:
+            # Re-armed at or before the instant its handler started: fire 1 ms on, not in a loop.
+            due = self.last_fired_ms + 1
+        if self.running:
+            self._set_in_run = True
+        self._schedule(due, 0)
+        if self._persisted:
+            self._persist()
+        if ms < now:
+            note = f" (asked for {_iso(ms)}, {(now - ms) / 1000:g} s ago: fires ASAP)"
+        else:
+            note = f" (in {(due - now) / 1000:g} s)"
+        self._log.emit("alarm.set", f"alarm set for {_iso(due)}{note}", object_name=self._name,
+                       object_id=self._hex, time_ms=due)
+
+    def delete_now(self, *, reason: str = "delete_alarm()") -> None:
+        if self.running:
+            self._deleted_in_run = True
+        if self.time_ms is None:
+            return  # a no-op on the platform
+        self._unschedule()
+        self.time_ms = None
+        self.retry_count = 0
+        self._persist()
+        self._emit("alarm.deleted", f"alarm deleted by {reason}")
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def _schedule(self, due_ms: int, retry_count: int) -> None:
+        if self._due_ms is not None:
+            self.scheduler.remove(self, self._due_ms)
+        self.time_ms = due_ms
+        self.retry_count = retry_count
+        self._due_ms = due_ms
+        self.scheduler.add(self, due_ms)
+
+    def _unschedule(self) -> None:
+        if self._due_ms is not None:
+            self.scheduler.remove(self, self._due_ms)
+            self._due_ms = None
+
+    def _persist(self) -> None:
+        if self.record.namespace.sandbox.persist is None:
+            return  # see _storage()
+        storage = _storage(self.record)
+        if storage is None:
+            return
+        if self.time_ms is None:
+            storage._meta_set(META_KEY, None)
+        else:
+            storage._meta_set(
+                META_KEY, b'{"time":%d,"retry":%d}' % (self.time_ms, self.retry_count)
+            )
+
+    def _restore(self, value: bytes) -> None:
+        data = json.loads(value)
+        time_ms, retry = int(data["time"]), int(data.get("retry", 0))
+        clock = self.scheduler.clock
+        now = clock._now_ms
+        due = max(time_ms, now)
+        self._schedule(due, retry)
+        late = ""
+        if now > time_ms:
+            late = f", {(now - time_ms) / 1000:g} s overdue: fires at the next step"
+        self._emit(
+            "alarm.restored",
+            f"alarm restored from disk for {_iso(due)}{late}",
+            time_ms=due, retry_count=retry,
+        )
+
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        self._log.emit(kind, message, object_name=self._name, object_id=self._hex, **data)
+
+    def _close(self) -> None:
+        self._closed = True
+        self._unschedule()
+
+    # --- firing ----------------------------------------------------------------------------
+
+    def _start(self, note: str) -> asyncio.Task[None]:
+        scheduled = self.time_ms if self.time_ms is not None else self.scheduler.clock._now_ms
+        info = AlarmInfo(self.retry_count, scheduled)
+        self.time_ms = None  # get_alarm() is None inside the handler unless it sets a new one
+        self.running = True
+        self._set_in_run = self._deleted_in_run = self._pending_fire = False
+        self._failure_handled = False
+        self.last_fired_ms = self.scheduler.clock._now_ms
+        self.fired += 1
+        retry = f" (retry {info.retry_count})" if info.retry_count else ""
+        self._log.emit("alarm.fired", f"alarm fired{retry}{note}", object_name=self._name,
+                       object_id=self._hex, retry_count=info.retry_count, scheduled_ms=scheduled)
+        task = self.scheduler.loop.create_task(self._run(info))
+        self._task = task
+        return task
+
+    async def _run(self, info: AlarmInfo) -> None:
+        record = self.record
+
+        def call(obj: Any) -> Any:
+            handler = getattr(obj, "alarm", None)
+            if handler is None:
+                self._no_handler()
+                return _NO_HANDLER
+            return self._invoke(handler, type(obj), info)
+
+        try:
+            await record.deliver("alarm", "alarm", call, wrap_errors=False)
+        except Exception as exc:  # constructor failure, a reset: not seen by _invoke
+            if not self._failure_handled and not self._closed:
+                self._after_failure(exc, info)
+        finally:
+            self.running = False
+            self._task = None
+        if self._closed:
+            return  # the sandbox closed under a sleeping handler (it runs again on reopen)
+        if self._pending_fire and self.time_ms is not None and self._due_ms is None:
+            self._start(" (was due while the previous run was still going)")
+
+    async def _invoke(self, handler: Any, cls: type, info: AlarmInfo) -> None:
+        try:
+            takes = _TAKES_INFO.get(cls)
+            if takes is None:
+                takes = _handler_takes_info(cls, handler)
+            result = handler(info) if takes else handler()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            # Inside the event, so the alarm's new state joins this event's write batch.
+            self._after_failure(exc, info)
+            raise
+        if not self._set_in_run:
+            self.retry_count = 0
+            if self._persisted:
+                self._persist()  # success: the alarm is cleared (on disk too)
+
+    def _no_handler(self) -> None:
+        self._persist()
+        self._emit(
+            "alarm.dropped",
+            "Attempted to run a scheduled alarm without a handler, did you remember to define "
+            "an alarm() handler? (define_durable_object(alarm=...) or `async def alarm(self, "
+            "alarm_info)` on the class). The alarm was dropped, with no retry, as on the "
+            "platform.",
+            warning=True,
+        )
+
+    def _after_failure(self, exc: BaseException, info: AlarmInfo) -> None:
+        self._failure_handled = True
+        clock = self.scheduler.clock
+        limits = self.scheduler.limits
+        max_retries = limits.alarm_max_retries
+        attempt = info.retry_count
+        what = f"alarm handler raised {type(exc).__name__}: {exc}"
+        progress = f"attempt {attempt + 1} of {max_retries + 1}"
+        if self._set_in_run and self.time_ms is not None:
+            self._emit(
+                "alarm.error",
+                f"{what} ({progress}); not retried: the new alarm the handler set for "
+                f"{_iso(self.time_ms)} replaces the retry, as on the platform",
+                error=exc, retry_count=attempt,
+            )
+            return
+        if self._deleted_in_run:
+            self._emit(
+                "alarm.error", f"{what} ({progress}); not retried: the handler deleted the alarm",
+                error=exc, retry_count=attempt,
+            )
+            self._persist()
+            return
+        self._emit("alarm.error", f"{what} ({progress})", error=exc, retry_count=attempt)
+        if attempt < max_retries:
+            delay = limits.alarm_first_retry_ms * 2**attempt
+            due = clock._now_ms + delay
+            self._schedule(due, attempt + 1)
+            self._persist()
+            self._emit(
+                "alarm.retry",
+                f"retry {attempt + 1} of {max_retries} in {delay / 1000:g} s at "
+                f"{_iso(due)} (exponential backoff from "
+                f"{limits.alarm_first_retry_ms / 1000:g} s; the platform adds up to 25% random "
+                "jitter, the sandbox none, so runs repeat)",
+                time_ms=due, retry_count=attempt + 1,
+            )
+            return
+        self.time_ms = None
+        self.retry_count = 0
+        self._persist()
+        message = (
+            f"[ALARM_ERROR] alarm DROPPED after {max_retries + 1} failed attempts (the first and "
+            f"{max_retries} retries); last error {type(exc).__name__}: {exc}. The platform drops "
+            "it silently and nothing runs again until something calls set_alarm(). Catch errors "
+            "in alarm(), or re-arm with set_alarm() when alarm_info.retry_count is high."
+        )
+        self._emit("alarm.failed", message, error=exc, code="ALARM_ERROR")
+        warnings.warn(
+            f"{self.record.object_name} {self.record.hex[:12]}…: {message}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+def _validate(value: Any, now_ms: int) -> int:
+    """Epoch ms for ``set_alarm``; an AlarmError that teaches for anything else."""
+    kind = type(value)
+    if (kind is float or kind is int) and 0 < value < 1e17:  # the common case, fast
+        return int(value)
+    try:
+        ms = to_epoch_ms(value, now_ms=now_ms, what="set_alarm()")
+    except ClockError as exc:
+        raise AlarmError(
+            f"{exc.message} For example set_alarm(time.time() * 1000 + 60_000), "
+            "set_alarm(datetime.now(timezone.utc) + timedelta(minutes=1)) or "
+            "set_alarm(timedelta(minutes=1)).",
+        ) from None
+    if ms <= 0:
+        raise AlarmError(
+            f"setAlarm() cannot be called with an alarm time <= 0 (got {value!r}). Alarm times "
+            "are epoch milliseconds, like time.time() * 1000 + 60_000; for a delay pass a "
+            "timedelta.",
+        )
+    return ms
+
+
+def _storage(record: ObjectRecord) -> Any:
+    """The object's storage when its database is on disk; None for an in-memory sandbox.
+
+    An in-memory database lives exactly as long as the sandbox and this Alarm object, and is
+    never reopened, so writing the alarm row there would only cost time (three SQLite
+    statements per firing) and open a database for objects that use no storage.
+    """
+    if record.namespace.sandbox.persist is None:
+        return None
+    from ._storage import storage_for
+
+    return storage_for(record)
+
+
+# --- restoring, firing by hand, looking ----------------------------------------------------
+
+
+def restore_alarms(namespace: Namespace) -> int:
+    """Schedule the alarms persisted for ``namespace``'s objects; returns how many."""
+    from ._storage import persisted_object_ids, storage_for
+
+    restored = 0
+    for hex_id in persisted_object_ids(namespace.sandbox, namespace.name):
+        record = namespace.record(namespace.id_from_string(hex_id))
+        value = storage_for(record)._meta_get(META_KEY)
+        if value is not None:
+            alarms_for(record)._restore(value)
+            restored += 1
+    return restored
+
+
+def fire_now(record: ObjectRecord) -> StepReport:
+    """``handle.fire_alarm()``: run the pending alarm now, without moving the clock."""
+    alarm: Alarm | None = record.parts.get("alarm")
+    name = f"{record.object_name} {record.hex[:12]}…"
+    if alarm is None or alarm.time_ms is None:
+        state = " (its handler is running now)" if alarm is not None and alarm.running else ""
+        raise AlarmError(
+            f"{name} has no alarm set{state}, so there is nothing to fire. Set one in object "
+            "code with `await ctx.set_alarm(...)`; handle.alarm shows the pending alarm.",
+            object_name=record.object_name, object_id=record.hex,
+        )
+    if alarm.running:
+        raise AlarmError(
+            f"{name}'s alarm handler is running already; the platform runs one alarm handler "
+            "at a time per object. Move the clock to let it finish first.",
+            object_name=record.object_name, object_id=record.hex,
+        )
+    sandbox = record.namespace.sandbox
+    sandbox.driver.check_outside("fire_alarm()")
+    start_ms, first_seq = sandbox.clock.now_ms, sandbox.event_log.last_seq
+    due = alarm.time_ms
+
+    async def fire() -> None:
+        alarm._unschedule()
+        await alarm._start(f" early by fire_alarm() (was due {_iso(due)})")
+
+    sandbox.driver.drive(fire(), "fire_alarm()")
+    return StepReport(sandbox.event_log.since(first_seq), start_ms=start_ms,
+                      end_ms=sandbox.clock.now_ms)
+
+
+def alarm_view(record: ObjectRecord) -> dict[str, Any] | None:
+    """``handle.alarm``: the pending alarm as a dict, or None."""
+    alarm: Alarm | None = record.parts.get("alarm")
+    if alarm is None or alarm.time_ms is None:
+        return None
+    now = alarm.scheduler.clock.now_ms
+    return {
+        "time_ms": alarm.time_ms,
+        "datetime": dt.datetime.fromtimestamp(alarm.time_ms / 1000, tz=UTC),
+        "in_seconds": (alarm.time_ms - now) / 1000,
+        "retry_count": alarm.retry_count,
+    }
+
+
+ALARM_COLUMNS = ["object", "name", "id", "time", "in_seconds", "retry_count"]
+
+
+def alarms_frame(sandbox: Sandbox) -> Any:
+    """``sb.alarms()``: every pending alarm, soonest first (ties in firing order)."""
+    import pandas as pd
+
+    now = sandbox.clock.now_ms
+    scheduler = _schedulers.get(sandbox)
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    if scheduler is not None:
+        for alarm in scheduler.in_order():
+            seen.add(id(alarm))
+            rows.append(_row(alarm, now))
+    for ns in sandbox.namespaces.values():
+        for record in ns.records.values():
+            pending: Alarm | None = record.parts.get("alarm")
+            # Pending but not in a bucket: due while its previous run is still going.
+            if pending is not None and pending.time_ms is not None and id(pending) not in seen:
+                rows.append(_row(pending, now))
+    return pd.DataFrame(rows, columns=ALARM_COLUMNS)
+
+
+def _row(alarm: Alarm, now: int) -> dict[str, Any]:
+    record = alarm.record
+    time_ms = alarm.time_ms if alarm.time_ms is not None else now
+    return {
+        "object": record.object_name,
+        "name": record.id.name,
+        "id": record.hex,
+        "time": dt.datetime.fromtimestamp(time_ms / 1000, tz=UTC),
+        "in_seconds": (time_ms - now) / 1000,
+        "retry_count": alarm.retry_count,
+    }
