@@ -9,6 +9,7 @@ the structured-clone codec, as the platform copies them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +175,18 @@ class _BoundMethod:
         return f"<RPC method {self._stub._namespace.name}.{self._name}>"
 
 
+def _other_tasks_ready(loop: Any) -> bool:
+    """Is a task (not a plain callback) waiting to run on the caller's loop?
+
+    Plain callbacks, such as a widget refresh queued after the last drive, must not make every
+    call yield, or bursts of calls in one cell would no longer coalesce into one refresh.
+    """
+    for handle in getattr(loop, "_ready", ()):
+        if isinstance(getattr(handle._callback, "__self__", None), asyncio.Task):
+            return True
+    return False
+
+
 class RpcCall:
     """One call, not sent until awaited (or passed to ``sb.run``)."""
 
@@ -211,7 +224,7 @@ class RpcCall:
         if running is sandbox.loop:
             # Inside object code: an ordinary await on the sandbox loop.
             return (yield from self._invoke().__await__())
-        if running is not None and getattr(running, "_ready", None):
+        if running is not None and _other_tasks_ready(running):
             # Other tasks of the caller's loop are ready, e.g. siblings in asyncio.gather():
             # send this call, let them send theirs, then drive. The calls then meet inside
             # the sandbox as concurrent events, as they would on the platform.
