@@ -420,7 +420,7 @@ class Alarm:
             return self._invoke(handler, type(obj), info)
 
         try:
-            await record.deliver("alarm", "alarm", call, wrap_errors=False)
+            await record.deliver("alarm", "alarm", call, wrap_errors=False, log_done=False)
         except Exception as exc:  # constructor failure, a reset: not seen by _invoke
             if not self._failure_handled and not self._closed:
                 self._after_failure(exc, info)

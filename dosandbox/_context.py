@@ -13,7 +13,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._alarms import alarms_for
 from ._aliases import AliasMixin
+from ._storage import storage_for
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -78,8 +80,6 @@ class DurableObjectContext(AliasMixin):
 
     @property
     def storage(self) -> Any:
-        from ._storage import storage_for
-
         return storage_for(self._record)
 
     @property
@@ -88,15 +88,18 @@ class DurableObjectContext(AliasMixin):
 
     # --- alarms (storage operations on the platform) ----------------------------------------
 
+    # Straight to the alarm scheduler rather than through ctx.storage, which would open a
+    # SQLite database for objects that only use alarms (the scheduler persists through storage
+    # itself when the sandbox persists).
     async def set_alarm(self, scheduled_time: Any) -> None:
-        await self.storage.set_alarm(scheduled_time)
+        await alarms_for(self._record).set(scheduled_time)
 
     async def get_alarm(self) -> int | None:
-        result: int | None = await self.storage.get_alarm()
+        result: int | None = await alarms_for(self._record).get()
         return result
 
     async def delete_alarm(self) -> None:
-        await self.storage.delete_alarm()
+        await alarms_for(self._record).delete()
 
     # --- WebSockets (the hibernation API; sockets live on the record, not the instance) ------
 

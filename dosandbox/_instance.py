@@ -203,8 +203,13 @@ class ObjectRecord:
         call: Callable[[DurableObject], Any],
         *,
         wrap_errors: bool = True,
+        log_done: bool = True,
     ) -> Any:
-        """Run one event through the input gate and the output gate."""
+        """Run one event through the input gate and the output gate.
+
+        ``log_done=False`` for events whose capability logs them itself (alarms log
+        ``alarm.fired``), so the hot path writes one entry per event, not two.
+        """
         instance = self.ensure_instance()
         if instance.gate._blockers:
             await instance.gate.wait_open()
@@ -231,7 +236,8 @@ class ObjectRecord:
             current_scope.reset(token)
             for hook in self.before_output:
                 hook()
-        self.emit(kind, f"{name} done")
+        if log_done:
+            self.emit(kind, f"{name} done")
         return result
 
     def block_concurrency_while(
