@@ -18,8 +18,9 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
+# LAB_ARGS: extra options for jupyter lab (the tests pass --no-browser, a port and a token).
 lab: $(VENV)/.lab-installed
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 test: $(VENV)/.test-installed
 	@if command -v npm >/dev/null 2>&1 && [ -f tests/conformance/setup.sh ]; then \
