@@ -82,9 +82,8 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         """
         ready = self._ready  # type: ignore[attr-defined]
         scheduled = self._scheduled  # type: ignore[attr-defined]
-        if self._timer_cancelled_count > 100 and self._timer_cancelled_count * 2 > len(  # type: ignore[attr-defined]
-            scheduled
-        ):
+        cancelled: int = self._timer_cancelled_count  # type: ignore[has-type]
+        if cancelled > 100 and cancelled * 2 > len(scheduled):
             # As asyncio does: rebuild the heap when most of it is cancelled timers.
             live = [h for h in scheduled if not h._cancelled]
             for h in scheduled:
@@ -94,7 +93,7 @@ class SandboxLoop(asyncio.SelectorEventLoop):
             scheduled[:] = live
             self._timer_cancelled_count = 0  # type: ignore[attr-defined]
         if scheduled:
-            end = self.time() + self._clock_resolution
+            end = self.time() + self._clock_resolution  # type: ignore[attr-defined]
             while scheduled and scheduled[0]._when <= end:  # <=: see runnable_now
                 handle = heapq.heappop(scheduled)
                 if handle._cancelled:
