@@ -14,14 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # pragma: no branch
-    import _time_machine  # type: ignore[import-not-found]
-    import time_machine
+# time-machine is imported on the first drive, not with dosandbox: it imports pytest (for its
+# plugin), which would add ~150 ms to `import dosandbox`.
+time_machine: Any = None
+_time_machine: Any = None
+_FAST = False
 
-    _FAST = hasattr(time_machine, "traveller_stack") and hasattr(time_machine, "Traveller")
-except ImportError:  # pragma: no cover - time-machine is a dependency
-    time_machine = None  # type: ignore[assignment]
-    _FAST = False
+
+def _load() -> bool:
+    global time_machine, _time_machine, _FAST
+    if time_machine is None:
+        try:
+            import _time_machine as c_ext  # type: ignore[import-not-found]
+            import time_machine as tm
+        except ImportError:  # pragma: no cover - time-machine is a dependency
+            return False
+        time_machine, _time_machine = tm, c_ext
+        _FAST = hasattr(tm, "traveller_stack") and hasattr(tm, "Traveller")
+    return True
 
 
 class VirtualWallClock:
@@ -42,7 +52,7 @@ class VirtualWallClock:
                 self._traveller.move_to(self._now_ns / 1e9)
 
     def enter(self) -> None:
-        if self.active or time_machine is None:
+        if self.active or (time_machine is None and not _load()):
             return
         if _FAST:
             if self._traveller is None:
