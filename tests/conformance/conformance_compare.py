@@ -30,6 +30,9 @@ MAX_SAFE_INTEGER = 2**53
 # (op-name regex, JS error class regex, message regex) → dosandbox code; first match wins.
 JS_ERROR_RULES: list[tuple[str, str, str, str]] = [
     (r".*", r".*", r"^scenario-throw: ", "USER_ERROR"),
+    (r"^ws\.", r".*", r"cannot be larger than|cannot have more than|max tag length",
+     "WEBSOCKET_LIMIT"),
+    (r"^ws\.", r".*", r".*", "WEBSOCKET_ERROR"),
     (r"^id\.", r".*", r"Invalid Durable Object ID|not valid for this namespace", "INVALID_ID"),
     (r".*", r".*", r"not authorized|SQLITE_AUTH|is prohibited|To execute a transaction",
      "SQL_NOT_AUTHORIZED"),
@@ -111,7 +114,13 @@ def normalize_value(v: Any, side: str = "python") -> Any:
             {"retryCount": e.get("retryCount"),
              "results": normalize_trace(e.get("results", []), side)}
             for e in val]}
-    return v  # "time" and anything already neutral
+    if t == "ws-messages":
+        return {"type": t, "value": [normalize_value(x, side) for x in val]}
+    if t == "ws-log":
+        return {"type": t, "value": [
+            {k: (normalize_value(x, side) if k == "data" else x) for k, x in e.items()}
+            for e in val]}
+    return v  # "time", "ws-open", "ws-list", "ws-close" and anything already neutral
 
 
 def normalize_result(op_result: Any, op: str = "", side: str = "python") -> Any:

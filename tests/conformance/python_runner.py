@@ -18,8 +18,15 @@ import math
 import sys
 import time
 from typing import Any
+from urllib.parse import urlencode
 
-from dosandbox import DurableObject, Sandbox
+from dosandbox import (
+    DurableObject,
+    Response,
+    Sandbox,
+    WebSocketPair,
+    WebSocketRequestResponsePair,
+)
 
 SCRIPT_NAME = "conformance"  # js/run.mjs uses the same script and class names
 BINDING = "runner"
@@ -81,6 +88,25 @@ def cursor_one(cursor: Any) -> Any:
 
 def cursor_raw(cursor: Any) -> list[Any]:
     return [list(row) for row in cursor.raw()]
+
+
+def ws_connect(sb: Any, stub: Any, client: str, tags: list[str] | None) -> Any:
+    query = {"client": client} if tags is None else {"client": client, "tags": json.dumps(tags)}
+    return sb.connect(stub, "/ws?" + urlencode(query))
+
+
+def ws_close_info(client: Any) -> dict[str, Any]:
+    if client.close_code is None:
+        return render(None)
+    return {"type": "ws-close", "code": client.close_code, "reason": client.close_reason,
+            "wasClean": client.was_clean}
+
+
+def ws_unread(client: Any) -> dict[str, Any]:
+    out = []
+    while client.unread:
+        out.append(render(client.receive()))
+    return {"type": "ws-messages", "value": out}
 
 
 def method_error_cause(exc: BaseException) -> BaseException | None:
@@ -227,6 +253,8 @@ class Runner(DurableObject):
         self.alarm_handler_ops: list[dict[str, Any]] = []
         self.alarm_log: list[dict[str, Any]] = []
         self.times: dict[int, str] = {}
+        self.sockets: dict[str, Any] = {}  # scenario client name -> accepted server WebSocket
+        self.ws_log: list[dict[str, Any]] = []  # what the web_socket_* handlers saw
 
     def _render_time(self, t: Any) -> dict[str, Any]:
         if t is None:
@@ -268,9 +296,81 @@ class Runner(DurableObject):
             retry = info.get("retry_count", info.get("retryCount"))
         self.alarm_log.append({"retryCount": retry, "results": results})
 
+    # ------------------------------------------------------------ WebSockets
+
+    async def fetch(self, request: Any) -> Any:
+        """GET /ws?client=<name>&tags=<json> with Upgrade: websocket accepts pair[1]."""
+        if request.headers.get("upgrade") != "websocket":
+            return Response("no upgrade", status=426)
+        params = request.parsed_url.params
+        client, server = WebSocketPair()
+        if "tags" in params:
+            self.ctx.accept_web_socket(server, json.loads(params["tags"]))
+        else:
+            self.ctx.accept_web_socket(server)
+        self.sockets[params["client"]] = server
+        return Response(None, status=101, web_socket=client)
+
+    def _client_name(self, ws: Any) -> str:
+        return next((name for name, s in self.sockets.items() if s is ws), "?")
+
+    def _socket(self, name: str) -> Any:
+        if name not in self.sockets:
+            raise ValueError(f"scenario bug: no client {name}")
+        return self.sockets[name]
+
+    async def web_socket_message(self, ws: Any, message: str | bytes) -> None:
+        self.ws_log.append({"event": "message", "client": self._client_name(ws),
+                            "data": render(message)})
+        if message == "raise":
+            raise ScenarioThrow(THROW_PREFIX + "in web_socket_message")
+        ws.send(message)
+
+    async def web_socket_close(self, ws: Any, code: int, reason: str, was_clean: bool) -> None:
+        self.ws_log.append({"event": "close", "client": self._client_name(ws), "code": code,
+                            "reason": reason, "wasClean": was_clean,
+                            "readyState": ws.ready_state,
+                            "listed": ws in self.ctx.get_web_sockets()})
+
+    async def web_socket_error(self, ws: Any, error: Any) -> None:
+        self.ws_log.append({"event": "error", "client": self._client_name(ws)})
+
+    def _ws_op(self, op: dict[str, Any]) -> dict[str, Any]:
+        ctx = self.ctx
+        kind = op["op"]
+        if kind == "ws.list":
+            sockets = ctx.get_web_sockets(op["tag"]) if "tag" in op else ctx.get_web_sockets()
+            return {"type": "ws-list", "value": [self._client_name(w) for w in sockets]}
+        if kind == "ws.tags":
+            return render(ctx.get_tags(self._socket(op["client"])))
+        if kind == "ws.attach":
+            return render(self._socket(op["client"]).serialize_attachment(decode(op["value"])))
+        if kind == "ws.attachment":
+            return render(self._socket(op["client"]).deserialize_attachment())
+        if kind == "ws.close":
+            ws = self._socket(op["client"])
+            ws.close(op.get("code"), op.get("reason"))
+            # readyState read in the same event, right after close()
+            return {"type": "ws-state", "readyState": ws.ready_state}
+        if kind == "ws.objectSend":
+            return render(self._socket(op["client"]).send(decode(op["data"])))
+        if kind == "ws.readyState":
+            return render(self._socket(op["client"]).ready_state)
+        if kind == "ws.autoResponse":
+            pair = WebSocketRequestResponsePair(op["request"], op["response"])
+            return render(ctx.set_web_socket_auto_response(pair))
+        if kind == "ws.autoTimestamp":
+            return self._render_time(
+                ctx.get_web_socket_auto_response_timestamp(self._socket(op["client"])))
+        if kind == "ws.log":
+            return {"type": "ws-log", "value": self.ws_log}
+        raise ValueError(f"scenario bug: unknown op {kind}")
+
     async def _exec(self, op: dict[str, Any]) -> dict[str, Any]:
         s = storage(self)
         kind = op["op"]
+        if kind.startswith("ws."):
+            return self._ws_op(op)
         if kind == "kv.put":
             if "entries" in op:
                 return render(await s.put({k: decode(v) for k, v in op["entries"]}))
@@ -343,9 +443,37 @@ class Runner(DurableObject):
 # ================================================================== the driver (a caller)
 
 
-def _driver_op(sb: Any, stub: Any, scenario: dict[str, Any], op: dict[str, Any]) -> Any:
+def _ws_driver_op(sb: Any, stub: Any, clients: dict[str, Any], op: dict[str, Any]) -> Any:
+    """The caller's side of a scenario's sockets (simulated clients), or NotImplemented."""
+    kind = op["op"]
+    if kind == "ws.connect":
+        try:
+            clients[op["client"]] = ws_connect(sb, stub, op["client"], op.get("tags"))
+        except Exception as e:  # refused in fetch: the caller sees the object's error
+            cause = method_error_cause(e)
+            if cause is None:
+                raise
+            return render_error(cause)
+        return {"type": "ws-open", "status": 101}
+    if kind == "ws.send":
+        client = clients[op["client"]]
+        client.send(decode(op["data"]))  # returns once the handler ran and its output arrived
+        return ws_unread(client)
+    if kind == "ws.received":
+        return ws_unread(clients[op["client"]])
+    if kind == "ws.clientClose":
+        return render(clients[op["client"]].close(op.get("code"), op.get("reason")))
+    if kind == "ws.closed":
+        return ws_close_info(clients[op["client"]])
+    return NotImplemented  # ws.log and the in-object ops go through run_op
+
+
+def _driver_op(sb: Any, stub: Any, scenario: dict[str, Any], op: dict[str, Any],
+               clients: dict[str, Any]) -> Any:
     ns = namespace(sb)
     kind = op["op"]
+    if kind.startswith("ws."):
+        return _ws_driver_op(sb, stub, clients, op)
     if kind == "rpc.mutate":
         target = ns.get(f"{scenario['name']}#peer") if op.get("target") == "peer" else stub
         arg = decode(op["value"])
@@ -399,9 +527,10 @@ def run_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
         register(sb, Runner)
         stub = namespace(sb).get(scenario["name"])
         trace = []
+        clients: dict[str, Any] = {}
         for op in scenario["ops"]:
             try:
-                result = _driver_op(sb, stub, scenario, op)
+                result = _driver_op(sb, stub, scenario, op, clients)
                 if result is NotImplemented:
                     result = drive(sb, stub.run_op(op))
             except Exception as e:

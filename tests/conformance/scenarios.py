@@ -161,6 +161,62 @@ def id_from_string(value: str) -> Op:
     return {"op": "id.fromString", "value": value}
 
 
+# WebSockets. Clients are named; the caller side connects (fetch with Upgrade: websocket), sends
+# and reads; the ws.* ops without "client"-side effects run inside the object on its accepted
+# socket of that name (see README.md, "WebSockets").
+
+
+def ws_connect(client: str, tags: list[str] | None = None) -> Op:
+    op: Op = {"op": "ws.connect", "client": client}
+    if tags is not None:
+        op["tags"] = tags
+    return op
+
+
+def ws_send(client: str, data: Any, expect: int = 1) -> Op:
+    """The client sends ``data``; the trace holds the ``expect`` messages it then receives."""
+    return {"op": "ws.send", "client": client, "data": data, "expect": expect}
+
+
+def ws_client_close(client: str, code: int | None = None, reason: str | None = None) -> Op:
+    op: Op = {"op": "ws.clientClose", "client": client}
+    if code is not None:
+        op["code"] = code
+    if reason is not None:
+        op["reason"] = reason
+    return op
+
+
+def ws_closed(client: str) -> Op:
+    """The close code/reason/wasClean the client saw (waits for it on the JS side)."""
+    return {"op": "ws.closed", "client": client}
+
+
+def ws_log(count: int = 0) -> Op:
+    """What the object's webSocket* handlers saw (JS: polls until ``count`` entries)."""
+    return {"op": "ws.log", "count": count}
+
+
+def ws_list(tag: str | None = None) -> Op:
+    return {"op": "ws.list", "tag": tag} if tag is not None else {"op": "ws.list"}
+
+
+def ws_close(client: str, code: int | None = None, reason: str | None = None) -> Op:
+    """The object closes its socket of ``client``."""
+    op: Op = {"op": "ws.close", "client": client}
+    if code is not None:
+        op["code"] = code
+    if reason is not None:
+        op["reason"] = reason
+    return op
+
+
+def ws_in(kind: str, client: str, **fields: Any) -> Op:
+    """An in-object op on ``client``'s socket: ws.tags, ws.attach, ws.attachment,
+    ws.objectSend, ws.readyState, ws.autoTimestamp."""
+    return {"op": kind, "client": client, **fields}
+
+
 def sc(name: str, doc: str, *ops: Op) -> Scenario:
     return {"name": name, "doc": doc, "ops": list(ops)}
 
@@ -486,6 +542,64 @@ SCENARIOS: list[Scenario] = [
        id_from_string(ID_OTHER_NS)),
     sc("id-new-unique", "newUniqueId: 64 hex, distinct, valid for the namespace, no name",
        {"op": "id.newUnique"}),
+    # ---------------------------------------------------------------- WebSockets
+    sc("ws-upgrade-tags", "fetch with Upgrade: websocket accepts the socket with its tags",
+       ws_connect("a", ["room:1", "user:a"]), ws_in("ws.tags", "a"), ws_list(),
+       ws_list("room:1"), ws_in("ws.readyState", "a")),
+    sc("ws-list-order-untagged", "getWebSockets() without a tag lists the newest socket first",
+       ws_connect("a"), ws_connect("b"), ws_connect("c"), ws_list()),
+    sc("ws-list-order-tagged", "getWebSockets(tag) lists in accept order; unknown tag is empty",
+       ws_connect("a", ["x"]), ws_connect("b", ["x", "y"]), ws_connect("c", ["x"]),
+       ws_connect("d"), ws_list(), ws_list("x"), ws_list("y"), ws_list("nope"), ws_list("")),
+    sc("ws-get-tags", "getTags returns distinct tags in order; no tags gives an empty list",
+       ws_connect("a", ["b", "a", "b", "c"]), ws_connect("n"), ws_connect("e", []),
+       ws_in("ws.tags", "a"), ws_in("ws.tags", "n"), ws_in("ws.tags", "e")),
+    sc("ws-attachment-roundtrip", "serializeAttachment keeps a copy; none set reads as null",
+       ws_connect("a"), ws_in("ws.attachment", "a"),
+       ws_in("ws.attach", "a", value={"k": [1, 2], "b": b("ff"), "d": date(1700000000123)}),
+       ws_in("ws.attachment", "a"), ws_in("ws.attach", "a", value=jsmap(("m", jsset(1)))),
+       ws_in("ws.attachment", "a"), ws_in("ws.attach", "a", value=None),
+       ws_in("ws.attachment", "a")),
+    sc("ws-attachment-limit", "an attachment over 16,384 serialized bytes is refused; old kept",
+       ws_connect("a"), ws_in("ws.attach", "a", value="x" * 16_000),
+       ws_in("ws.attach", "a", value="y" * 16_385), ws_in("ws.attach", "a", value="z" * 20_000),
+       ws_in("ws.attachment", "a")),
+    sc("ws-too-many-tags", "11 distinct tags are refused at accept; 10 are fine",
+       ws_connect("a", [f"t{i}" for i in range(11)]), ws_connect("b", [f"t{i}" for i in range(10)]),
+       ws_connect("c", [f"t{i % 10}" for i in range(15)]), ws_list(), ws_in("ws.tags", "c")),
+    sc("ws-tag-length", "a 257-character tag is refused; 256 is fine",
+       ws_connect("a", ["x" * 257]), ws_connect("b", ["x" * 256]), ws_list(),
+       ws_list("x" * 256)),
+    sc("ws-close-codes-refused", "the object may not close with 1005, 1006, 1004, 1015, 999, 5000",
+       ws_connect("a"), ws_close("a", 1005), ws_close("a", 1006), ws_close("a", 1004),
+       ws_close("a", 1015), ws_close("a", 999), ws_close("a", 5000),
+       ws_in("ws.readyState", "a"), ws_send("a", "still open")),
+    sc("ws-close-codes-accepted", "1000, 3000, 4999 and no code (1005) reach the client",
+       ws_connect("a"), ws_connect("b"), ws_connect("c"), ws_connect("d"),
+       ws_close("a", 1000), ws_close("b", 3000, "x"), ws_close("c", 4999, "bye"), ws_close("d"),
+       ws_closed("a"), ws_closed("b"), ws_closed("c"), ws_closed("d")),
+    sc("ws-close-reason-length", "a close reason over 123 UTF-8 bytes is refused; 123 is fine",
+       ws_connect("a"), ws_close("a", 1000, "r" * 124), ws_close("a", 1000, "\u00e9" * 62),
+       ws_in("ws.readyState", "a"), ws_close("a", 4000, "r" * 123), ws_closed("a")),
+    sc("ws-echo", "text and binary messages reach the handler and come back unchanged",
+       ws_connect("a"), ws_send("a", "hello"), ws_send("a", b("00ff10")), ws_send("a", ""),
+       ws_send("a", "caf\u00e9 \U0001f600"), ws_log(4)),
+    sc("ws-handler-raises", "a throwing message handler: the client sees nothing, stays open",
+       ws_connect("a"), ws_send("a", "raise", expect=0), ws_log(1), ws_send("a", "after"),
+       ws_in("ws.readyState", "a")),
+    sc("ws-send-after-close", "readyState 1, 2 right after close(), 3 once the client answered; "
+       "send() after close() is refused",
+       ws_connect("a"), ws_in("ws.readyState", "a"), ws_close("a", 4000, "done"),
+       ws_in("ws.objectSend", "a", data="late"),
+       ws_closed("a"), ws_log(1), ws_in("ws.readyState", "a"),
+       ws_in("ws.objectSend", "a", data="later"), ws_close("a", 1000)),
+    sc("ws-auto-response", "the auto-response answers without waking the handler; timestamp set",
+       ws_connect("a"), ws_in("ws.autoTimestamp", "a"),
+       {"op": "ws.autoResponse", "request": "ping", "response": "pong"},
+       ws_send("a", "ping"), ws_send("a", "PING"), ws_log(1), ws_in("ws.autoTimestamp", "a")),
+    sc("ws-client-close", "the client closes: the close handler's view; the socket leaves the list",
+       ws_connect("a"), ws_connect("b"), ws_client_close("b", 3001, "bye"), ws_log(1),
+       ws_list()),
 ]
 
 

@@ -115,10 +115,89 @@ export class Runner extends DurableObject {
     this.alarmHandlerOps = [];
     this.alarmLog = [];
     this.times = new Map(); // alarm time (epoch ms) -> symbolic name given by the scenario
+    this.sockets = new Map(); // scenario client name -> accepted server WebSocket
+    this.wsLog = []; // what the webSocket* handlers saw, read by the ws.log op
+  }
+
+  // ------------------------------------------------------------ WebSockets (hibernation API)
+
+  // GET /ws?client=<name>&tags=<json> with Upgrade: websocket accepts pair[1] with those tags.
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (request.headers.get("Upgrade") !== "websocket") return new Response("no upgrade", { status: 426 });
+    const tags = url.searchParams.has("tags") ? JSON.parse(url.searchParams.get("tags")) : undefined;
+    const pair = new WebSocketPair();
+    if (tags === undefined) this.ctx.acceptWebSocket(pair[1]);
+    else this.ctx.acceptWebSocket(pair[1], tags);
+    this.sockets.set(url.searchParams.get("client"), pair[1]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  clientName(ws) {
+    for (const [name, s] of this.sockets) if (s === ws) return name;
+    return "?";
+  }
+
+  socket(name) {
+    const ws = this.sockets.get(name);
+    if (!ws) throw new Error(`scenario bug: no client ${name}`);
+    return ws;
+  }
+
+  async webSocketMessage(ws, message) {
+    this.wsLog.push({ event: "message", client: this.clientName(ws), data: render(message) });
+    if (message === "raise") throw new Error(THROW_PREFIX + "in webSocketMessage");
+    ws.send(message);
+  }
+
+  async webSocketClose(ws, code, reason, wasClean) {
+    this.wsLog.push({
+      event: "close", client: this.clientName(ws), code, reason, wasClean,
+      readyState: ws.readyState, listed: this.ctx.getWebSockets().includes(ws),
+    });
+  }
+
+  async webSocketError(ws, error) {
+    this.wsLog.push({ event: "error", client: this.clientName(ws) });
+  }
+
+  wsOp(op) {
+    const ctx = this.ctx;
+    switch (op.op) {
+      case "ws.list":
+        return { type: "ws-list", value: ("tag" in op ? ctx.getWebSockets(op.tag) : ctx.getWebSockets()).map((w) => this.clientName(w)) };
+      case "ws.tags":
+        return render(ctx.getTags(this.socket(op.client)));
+      case "ws.attach":
+        return render(this.socket(op.client).serializeAttachment(decode(op.value)));
+      case "ws.attachment":
+        return render(this.socket(op.client).deserializeAttachment());
+      case "ws.close": {
+        // On success: readyState read in the same event, right after close().
+        const ws = this.socket(op.client);
+        if ("reason" in op) ws.close(op.code, op.reason);
+        else if ("code" in op) ws.close(op.code);
+        else ws.close();
+        return { type: "ws-state", readyState: ws.readyState };
+      }
+      case "ws.objectSend":
+        return render(this.socket(op.client).send(decode(op.data)));
+      case "ws.readyState":
+        return render(this.socket(op.client).readyState);
+      case "ws.autoResponse":
+        return render(ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(op.request, op.response)));
+      case "ws.autoTimestamp":
+        return this.renderTime(ctx.getWebSocketAutoResponseTimestamp(this.socket(op.client)));
+      case "ws.log":
+        return { type: "ws-log", value: this.wsLog };
+      default:
+        throw new Error(`scenario bug: unknown op ${op.op}`);
+    }
   }
 
   renderTime(t) {
     if (t === null || t === undefined) return render(t);
+    if (t instanceof Date) t = t.getTime();
     if (this.times.has(t)) return { type: "time", value: this.times.get(t) };
     if (Math.abs(t - Date.now()) <= 1000) return { type: "time", value: "~now" };
     return { type: "time", value: "other" };
@@ -222,6 +301,7 @@ export class Runner extends DurableObject {
       case "throw":
         throw new Error(THROW_PREFIX + op.message);
       default:
+        if (op.op.startsWith("ws.")) return this.wsOp(op);
         throw new Error(`scenario bug: unknown op ${op.op}`);
     }
   }
@@ -249,7 +329,100 @@ export class Runner extends DurableObject {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function driverOp(env, stub, scenario, op) {
+// A scenario's WebSocket clients (the test side of each socket), by name.
+class Client {
+  constructor(ws) {
+    this.ws = ws;
+    this.messages = [];
+    this.read = 0;
+    this.closeInfo = null;
+    this.waiters = [];
+    ws.addEventListener("message", (e) => {
+      this.messages.push(e.data); // text: string; binary: a Blob here (read in take())
+      this.wake();
+    });
+    ws.addEventListener("close", (e) => {
+      this.closeInfo = { code: e.code, reason: e.reason, wasClean: e.wasClean };
+      this.wake();
+    });
+    ws.accept();
+  }
+
+  // The unread messages, rendered; binary frames arrive as Blob on this (client) side.
+  async take() {
+    const fresh = this.messages.slice(this.read);
+    this.read = this.messages.length;
+    const out = [];
+    for (const m of fresh) out.push(render(typeof m === "string" ? m : await m.arrayBuffer()));
+    return { type: "ws-messages", value: out };
+  }
+
+  wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  // Resolves when `done()` holds, or after `ms` (deterministic: no fixed sleeps when it holds).
+  async until(done, ms) {
+    const deadline = Date.now() + ms;
+    while (!done() && Date.now() < deadline) {
+      await Promise.race([new Promise((r) => this.waiters.push(r)), sleep(Math.max(1, deadline - Date.now()))]);
+    }
+  }
+}
+
+const WS_WAIT_MS = 2000;
+
+async function wsDriverOp(env, stub, clients, op) {
+  switch (op.op) {
+    case "ws.connect": {
+      const q = new URLSearchParams({ client: op.client });
+      if ("tags" in op) q.set("tags", JSON.stringify(op.tags));
+      const resp = await stub.fetch(`http://conformance.local/ws?${q}`, { headers: { Upgrade: "websocket" } });
+      if (!resp.webSocket) return { type: "ws-open", status: resp.status };
+      clients.set(op.client, new Client(resp.webSocket));
+      return { type: "ws-open", status: resp.status };
+    }
+    case "ws.send": {
+      const c = clients.get(op.client);
+      c.ws.send(decode(op.data));
+      const want = c.read + (op.expect ?? 1);
+      await c.until(() => c.messages.length >= want || c.closeInfo !== null, op.expect === 0 ? 50 : WS_WAIT_MS);
+      return c.take();
+    }
+    case "ws.received": {
+      const c = clients.get(op.client);
+      const want = c.read + (op.expect ?? 1);
+      await c.until(() => c.messages.length >= want || c.closeInfo !== null, WS_WAIT_MS);
+      return c.take();
+    }
+    case "ws.clientClose": {
+      const c = clients.get(op.client);
+      if ("reason" in op) c.ws.close(op.code, op.reason);
+      else if ("code" in op) c.ws.close(op.code);
+      else c.ws.close();
+      return render(undefined);
+    }
+    case "ws.closed": {
+      const c = clients.get(op.client);
+      await c.until(() => c.closeInfo !== null, WS_WAIT_MS);
+      return c.closeInfo ? { type: "ws-close", ...c.closeInfo } : render(null);
+    }
+    case "ws.log": {
+      const deadline = Date.now() + WS_WAIT_MS;
+      let log = (await stub.runOp({ op: "ws.log" })).value;
+      while (log.length < (op.count ?? 0) && Date.now() < deadline) {
+        await sleep(5);
+        log = (await stub.runOp({ op: "ws.log" })).value;
+      }
+      return { type: "ws-log", value: log };
+    }
+    default:
+      return null;
+  }
+}
+
+async function driverOp(env, stub, scenario, op, clients) {
+  if (op.op.startsWith("ws.")) return wsDriverOp(env, stub, clients, op);
   switch (op.op) {
     case "rpc.mutate": {
       const target = op.target === "peer" ? env.DO.get(env.DO.idFromName(`${scenario.name}#peer`)) : stub;
@@ -316,16 +489,18 @@ async function driverOp(env, stub, scenario, op) {
 async function runScenario(env, scenario) {
   const stub = env.DO.get(env.DO.idFromName(scenario.name));
   const trace = [];
+  const clients = new Map();
   for (const op of scenario.ops) {
     let result;
     try {
-      result = await driverOp(env, stub, scenario, op);
+      result = await driverOp(env, stub, scenario, op, clients);
       if (result === null) result = await stub.runOp(op);
     } catch (e) {
       result = op.op.startsWith("rpc.") ? { remote: true, ...renderError(e) } : renderError(e);
     }
     trace.push({ op: op.op, result });
   }
+  for (const c of clients.values()) if (c.closeInfo === null) c.ws.close(1000, "scenario over");
   return { name: scenario.name, trace };
 }
 
