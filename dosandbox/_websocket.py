@@ -20,10 +20,11 @@ Platform rules kept here:
 * Messages an object sends are outputs: they leave when the event that sent them has finished
   (the output gate), so a client never sees a message whose storage write was not committed.
 * The auto-response pair answers a matching text message without waking the object.
-* Close handshake as with compat date >= 2026-04-07 (``web_socket_auto_reply_to_close``): the
-  runtime answers a client's Close itself, so in ``web_socket_close`` the socket is already
-  CLOSED and calling ``ws.close()`` there is a harmless no-op. A socket leaves
-  ``get_web_sockets()`` before ``web_socket_close`` runs.
+* Close handshake as workerd does it (tests/conformance ws-client-close, ws-send-after-close):
+  while ``web_socket_close`` runs after a client's Close, the socket is CLOSING (readyState 2)
+  and still listed by ``get_web_sockets()``; ``ws.close(code, reason)`` there answers the
+  client, and if the handler does not, the runtime answers with the client's code
+  (``web_socket_auto_reply_to_close``). The socket leaves the list when the handler is done.
 * An object's own ``ws.close(code, reason)`` reaches the client; the client echoes the Close
   (as browsers do) and ``web_socket_close`` runs with that code and ``was_clean=True``.
 * An exception in a socket handler is logged (event log ``error``); the socket stays open and

@@ -128,6 +128,13 @@ class SocketRegistry:
                 f"{type(tags).__name__} {tags!r:.40}: write tags=[{tags!r:.40}]."
             )
         limits = self.limits
+        if len(tags) > limits.max_tags:
+            # workerd counts the list as given, duplicates included (conformance ws-too-many-tags).
+            raise WebSocketLimitError(
+                f"a Hibernatable WebSocket cannot have more than {limits.max_tags} tags (got "
+                f"{len(tags)}). Use fewer, broader tags, or keep details in the attachment.",
+                limit=limits.max_tags,
+            )
         seen: dict[str, None] = {}
         for i, tag in enumerate(tags):
             if not isinstance(tag, str):
@@ -231,19 +238,27 @@ class SocketRegistry:
     def receive_close(
         self, ws: WebSocket, code: int, reason: str, clean: bool
     ) -> asyncio.Task[Any] | None:
+        # workerd (checked by tests/conformance ws-client-close, ws-send-after-close): while
+        # web_socket_close runs the socket is CLOSING (readyState 2) and still listed by
+        # get_web_sockets(); it leaves the list when the handler is done.
         ws._closed_in = True
         ws._last_ms = self.clock._now_ms
-        if not ws._closed_out and clean:
-            # The runtime answers the client's Close itself (web_socket_auto_reply_to_close).
-            ws._closed_out = True
-            ws._peer._arrive(_Close(code, reason))
-        ws._closed_out = True
-        self._forget(ws)
         self.record.emit(
             "ws.close", f"ws-{ws._id} closed: {code} {reason!r} clean={clean}",
             socket=ws.id, code=code, reason=reason, was_clean=clean,
         )
-        return self._enqueue(ws, "web_socket_close", (code, reason, clean))
+        task = self._enqueue(ws, "web_socket_close", (code, reason, clean))
+
+        def finish(_: asyncio.Task[Any]) -> None:
+            if not ws._closed_out and clean:
+                # The handler did not answer: the runtime answers the client's Close itself
+                # (web_socket_auto_reply_to_close), so the client's handshake completes.
+                ws._peer._arrive(_Close(code, reason))
+            ws._closed_out = True
+            self._forget(ws)
+
+        task.add_done_callback(finish)
+        return task
 
     def receive_error(self, ws: WebSocket, error: BaseException, code: int, reason: str) -> Any:
         """A protocol error (e.g. a message over the size limit): error handler, then gone."""

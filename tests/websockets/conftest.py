@@ -94,7 +94,6 @@ class Room(DurableObject):
             ("close", ws.id, code, reason, was_clean, ws.ready_state,
              ws in self.ctx.get_web_sockets())
         )
-        ws.close(1000, "harmless no-op")  # the runtime already answered the Close
 
     async def web_socket_error(self, ws: WebSocket, error: Any) -> None:
         self.journal.append(("error", ws.id, type(error).__name__))

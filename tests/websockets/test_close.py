@@ -11,17 +11,18 @@ from dosandbox.errors import WebSocketError
 
 
 def test_client_close_reaches_the_handler_with_its_code(sb: Sandbox, room: Any) -> None:
-    """Client close(4001, 'bye') → web_socket_close(ws, 4001, 'bye', True), socket CLOSED.
+    """Client close(4001, 'bye') → web_socket_close(ws, 4001, 'bye', True); CLOSING in the handler.
 
-    Compat >= 2026-04-07 (web_socket_auto_reply_to_close, reference §7): the runtime answers
-    the Close, so the socket is CLOSED in the handler and already gone from get_web_sockets().
+    workerd (tests/conformance ws-client-close): during web_socket_close the socket is CLOSING
+    (readyState 2) and still listed by get_web_sockets(); it leaves the list afterwards. The
+    runtime answers the client's Close when the handler does not (web_socket_auto_reply_to_close).
     """
     client = sb.connect(room, "/ws")
     client.close(4001, "bye")
     assert client.closed and client.close_code == 4001 and client.close_reason == "bye"
     assert client.was_clean is True
     journal = sb.durable_objects.room.cls.journal
-    assert journal == [("close", "ws-1", 4001, "bye", True, WebSocket.CLOSED, False)]
+    assert journal == [("close", "ws-1", 4001, "bye", True, WebSocket.CLOSING, True)]
     assert sb.run(room.count()) == 0
 
 
@@ -45,7 +46,9 @@ def test_object_close_reaches_the_client_and_the_echo_runs_the_handler(
     assert (client.close_code, client.close_reason) == (4002, "server out")
     journal = sb.durable_objects.room.cls.journal
     assert ("after_close_state", WebSocket.CLOSING) in journal
-    assert journal[-1] == ("close", "ws-1", 4002, "server out", True, WebSocket.CLOSED, False)
+    # Still listed while the handler runs (workerd: ws-send-after-close), gone afterwards.
+    assert journal[-1] == ("close", "ws-1", 4002, "server out", True, WebSocket.CLOSED, True)
+    assert sb.run(room.count()) == 0
 
 
 @pytest.mark.parametrize("code", [999, 1004, 1005, 1006, 1015, 5000])
