@@ -329,6 +329,25 @@ class Alarm:
         self._log.emit("alarm.set", f"alarm set for {_iso(due)}{note}", object_name=self._name,
                        object_id=self._hex, time_ms=due)
 
+    def _snapshot(self) -> tuple[int | None, int, bool, bool]:
+        """The alarm as it stands, for a transaction to restore on rollback."""
+        return (self.time_ms, self.retry_count, self._set_in_run, self._deleted_in_run)
+
+    def _restore_snapshot(self, snapshot: tuple[int | None, int, bool, bool] | None) -> None:
+        """Undo alarm changes made inside a rolled-back transaction (the row rolls back too)."""
+        time_ms, retry, set_in_run, deleted_in_run = snapshot or (None, 0, False, False)
+        if (time_ms, retry) == (self.time_ms, self.retry_count):
+            return
+        if time_ms is None:
+            self._unschedule()
+            self.time_ms = None
+            self.retry_count = 0
+        else:
+            self._schedule(time_ms, retry)
+        self._set_in_run, self._deleted_in_run = set_in_run, deleted_in_run
+        shown = "no alarm" if time_ms is None else f"the alarm at {_iso(time_ms)}"
+        self._emit("alarm.rolled_back", f"transaction rolled back: back to {shown}")
+
     def delete_now(self, *, reason: str = "delete_alarm()") -> None:
         if self.running:
             self._deleted_in_run = True

@@ -115,8 +115,11 @@ def _clone(value: Any, path: str, memo: dict[int, Any], plain: bool) -> Any:
     if (plain or getattr(kind, "_dosandbox_plain_", False)) and dataclasses.is_dataclass(value):
         # Storage keeps class instances as plain objects; result records such as SqlRunResult
         # are plain objects on the platform, so they cross RPC as dicts too.
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return {k: _clone(v, f"{path}.{k}", memo, plain) for k, v in fields.items()}
+        as_dict: dict[str, Any] = {}
+        memo[id(value)] = as_dict  # before the fields: keeps sharing and cycles
+        for f in dataclasses.fields(value):
+            as_dict[f.name] = _clone(getattr(value, f.name), f"{path}.{f.name}", memo, plain)
+        return as_dict
     if callable(value):
         raise _refuse(
             value, path, "Functions cannot cross an object boundary; pass data and call a "
@@ -210,6 +213,12 @@ def _encode(value: Any, path: str, refs: dict[int, int]) -> Any:
         err = _clone_error(value, path, {}, True)
         return {"err": [type(err).__name__, [_encode(a, path, refs) for a in err.args]]}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Stored as a plain dict, so it takes a reference number like one (decoding numbers
+        # every "o"); a second sight of the same instance becomes a reference.
+        n = refs.get(id(value))
+        if n is not None:
+            return {"ref": n}
+        refs[id(value)] = len(refs)
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return {"o": {k: _encode(v, f"{path}.{k}", refs) for k, v in fields.items()}}
     raise _refuse(value, path)

@@ -88,6 +88,10 @@ class Database:
         self.commit_scheduled = False
         self.savepoints: list[str] = []
         self._savepoint_seq = 0
+        # State kept outside SQLite that a rollback must undo too (the scheduled alarm):
+        # (take a snapshot, restore it) pairs, and the snapshots taken at each savepoint.
+        self.snapshot_hooks: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
+        self._snapshots: dict[str, list[Any]] = {}
         self.closed = False
         self._configure()
 
@@ -170,11 +174,16 @@ class Database:
         name = f"_cf_txn{self._savepoint_seq}"
         self.conn.execute(tag(f"SAVEPOINT {name}"))
         self.savepoints.append(name)
+        if self.snapshot_hooks:
+            self._snapshots[name] = [take() for take, _ in self.snapshot_hooks]
         return name
 
     def rollback_to(self, name: str) -> None:
         if name in self.savepoints and self.conn.in_transaction:
             self.conn.execute(tag(f"ROLLBACK TO {name}"))
+            snapshots = self._snapshots.get(name, ())
+            for (_, restore), snapshot in zip(self.snapshot_hooks, snapshots, strict=False):
+                restore(snapshot)
 
     def release(self, name: str) -> None:
         if name not in self.savepoints:
@@ -182,6 +191,8 @@ class Database:
         index = self.savepoints.index(name)
         if self.conn.in_transaction:
             self.conn.execute(tag(f"RELEASE {name}"))
+        for released in self.savepoints[index:]:
+            self._snapshots.pop(released, None)
         del self.savepoints[index:]
         if not self.savepoints and self.batch_open:
             self.schedule_commit()

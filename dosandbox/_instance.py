@@ -244,10 +244,12 @@ class ObjectRecord:
         self, instance: Instance, fn: Callable[[], Awaitable[Any] | Any]
     ) -> asyncio.Task[Any]:
         """Hold new events until ``fn`` finishes; if it raises, reset the instance."""
-        loop = self.namespace.sandbox.loop
+        sandbox = self.namespace.sandbox
+        loop = sandbox.loop
         gate = instance.gate
         gate.block()
         scope = EventScope(self, "block_concurrency_while", getattr(fn, "__name__", "fn"))
+        timed_out: list[bool] = []
 
         async def run() -> Any:
             token = current_scope.set(scope)
@@ -256,6 +258,20 @@ class ObjectRecord:
                 if inspect.isawaitable(result):
                     result = await result
                 return result
+            except asyncio.CancelledError as exc:
+                if not timed_out:
+                    raise
+                # workerd's text; the platform resets the object after 30 s.
+                limit_s = sandbox.limits.block_concurrency_timeout_ms / 1000
+                message = (
+                    "A call to blockConcurrencyWhile() in a Durable Object waited for too long "
+                    f"({limit_s:g} s). The call was canceled and the Durable Object was reset."
+                )
+                self.emit("error", message)
+                self.drop_instance("block_concurrency_while timed out", exc)
+                raise DurableObjectResetError(
+                    message, object_name=self.namespace.name, object_id=self.hex
+                ) from None
             except BaseException as exc:
                 # The platform resets the object when the callback throws (input gate broken).
                 self.emit(
@@ -273,6 +289,14 @@ class ObjectRecord:
 
         task = loop.create_task(run())
         task.add_done_callback(_consume_exception)
+
+        def time_out() -> None:
+            if not task.done():
+                timed_out.append(True)
+                task.cancel()
+
+        timer = loop.call_later(sandbox.limits.block_concurrency_timeout_ms / 1000, time_out)
+        task.add_done_callback(lambda _: timer.cancel())
         return task
 
 

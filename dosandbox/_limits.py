@@ -30,5 +30,6 @@ class Limits:
     max_attachment_bytes: int = 16_384
     max_message_bytes: int = 32 * 1024 * 1024
     max_auto_response_bytes: int = 2_048
+    block_concurrency_timeout_ms: int = 30_000  # then the object is reset
     alarm_max_retries: int = 6
     alarm_first_retry_ms: int = 2_000

@@ -192,6 +192,13 @@ class Driver:
     def drive(self, awaitable: Awaitable[T], what: str = "sb.run()") -> T:
         """Run the loop until ``awaitable`` is done; return its result or raise its error."""
         self.check_outside(what)
+        if self.loop.is_closed():
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never sent: no "was never awaited" warning
+            raise DriverError(
+                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
+                "folder to find the objects' data again)."
+            )
         with self:
             loop = self.loop
             direct = getattr(awaitable, "_dosandbox_coroutine", None)

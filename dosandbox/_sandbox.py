@@ -26,7 +26,13 @@ from ._loop import Driver, SandboxLoop
 from ._namespace import Namespace, Stub
 from ._object import DurableObject, validate_class
 from ._steps import StepReport
-from .errors import ConfigError, DurableObjectNotFoundError, ValidationError, did_you_mean
+from .errors import (
+    ConfigError,
+    DriverError,
+    DurableObjectNotFoundError,
+    ValidationError,
+    did_you_mean,
+)
 
 if TYPE_CHECKING:
     from ._handle import Handle
@@ -252,6 +258,11 @@ class Sandbox(AliasMixin):
     def _stepping(self, what: str) -> Iterator[list[Any]]:
         """Drive for a clock step; collects the events it produced; Ctrl-C stops cleanly."""
         self.driver.check_outside(what)
+        if self.closed:
+            raise DriverError(
+                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
+                "folder to find the objects' data again)."
+            )
         interrupted: list[Any] = []
         previous = None
         if threading.current_thread() is threading.main_thread():

@@ -95,7 +95,32 @@ class Storage(AliasMixin):
         self._sql_runs = 0
         self._sql_rows = 0
         self._db.before_commit = self._flush_sql_log
+        # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
+        # too; the scheduled timer is outside SQLite and is restored by this hook.
+        self._db.snapshot_hooks.append((self._alarm_snapshot, self._alarm_restore))
+        # The event running a transaction(), and how deep: another event that touches storage
+        # meanwhile waits for it (the platform runs transaction() under blockConcurrencyWhile,
+        # which also holds events that were suspended when it began).
+        self._txn_owner: Any = None
+        self._txn_depth = 0
         self.sql = SqlStorage(self)
+
+    async def _wait_for_transaction(self) -> None:
+        """Hold a storage call of another event until the running transaction() settles."""
+        while self._txn_owner is not None and current_scope.get() is not self._txn_owner:
+            instance = self._record.instance
+            if instance is None or instance.gate.is_open:
+                return
+            await instance.gate.wait_open()
+
+    def _alarm_snapshot(self) -> Any:
+        alarm = self._record.parts.get("alarm")
+        return None if alarm is None else alarm._snapshot()
+
+    def _alarm_restore(self, snapshot: Any) -> None:
+        alarm = self._record.parts.get("alarm")
+        if alarm is not None:
+            alarm._restore_snapshot(snapshot)
 
     def __repr__(self) -> str:
         where = "in memory" if self._db.path is None else str(self._db.path)
@@ -231,6 +256,8 @@ class Storage(AliasMixin):
 
     async def get(self, key: str | Iterable[str], **options: Any) -> Any:
         """The value for ``key`` (None if absent), or a dict of the found keys, in key order."""
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         if options:
             self._check_options(options, _READ_OPTIONS, "get")
         self._count_op("get()")
@@ -280,6 +307,8 @@ class Storage(AliasMixin):
         Options go as keywords (``list(prefix="user:", limit=10)``); a dict works too, as in
         ported code (``list({"prefix": "user:", "startAfter": "user:5"})``).
         """
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         if options_ is not None:
             if not isinstance(options_, Mapping):
                 raise ValidationError(
@@ -323,6 +352,8 @@ class Storage(AliasMixin):
         self, key: str | Mapping[str, Any], value: Any = _MISSING, /, **options: Any
     ) -> None:
         """Store ``value`` under ``key``, or every pair of a dict (≤ 128) atomically."""
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         if options:
             self._check_options(options, _WRITE_OPTIONS, "put")
         if type(key) is str and value is not _MISSING:
@@ -391,6 +422,8 @@ class Storage(AliasMixin):
 
     async def delete(self, key: str | Iterable[str], **options: Any) -> bool | int:
         """Delete ``key`` (True if it existed) or a list of keys (how many existed)."""
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete")
         self._count_op("delete()")
@@ -418,6 +451,8 @@ class Storage(AliasMixin):
 
     async def delete_all(self, **options: Any) -> None:
         """Delete every key, every SQL table and the alarm, atomically (compat ≥ 2026-02-24)."""
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_all")
         if self._db.savepoints:
@@ -470,6 +505,8 @@ class Storage(AliasMixin):
                 "transaction() takes a function, async def or def, e.g. "
                 "transaction(lambda txn: ...); pass the function itself, not its call."
             )
+        if self._txn_owner is not None:
+            await self._wait_for_transaction()
         txn = Transaction(self)
         db = self._db
         name = db.savepoint()
@@ -478,6 +515,9 @@ class Storage(AliasMixin):
         gate = instance.gate if instance is not None else None
         if gate is not None:
             gate.block()
+        if self._txn_depth == 0:
+            self._txn_owner = current_scope.get()
+        self._txn_depth += 1
         try:
             result = fn(txn) if _takes_argument(fn) else fn()
             if inspect.isawaitable(result):
@@ -493,6 +533,9 @@ class Storage(AliasMixin):
             db.release(name)
         finally:
             txn._done = True
+            self._txn_depth -= 1
+            if self._txn_depth == 0:
+                self._txn_owner = None
             if gate is not None:
                 gate.unblock()
         return result
