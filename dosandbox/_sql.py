@@ -148,6 +148,9 @@ def convert_bindings(bindings: Sequence[Any]) -> Sequence[Any]:
 # --- results -----------------------------------------------------------------------------------
 
 
+_NO_ROWS: list[tuple[Any, ...]] = []  # shared and never mutated: cursors only read it
+
+
 class SqlCursor(AliasMixin):
     """The result of ``exec``: iterate rows as dicts, or ``to_list()``, ``one()``, ``raw()``."""
 
@@ -364,7 +367,9 @@ class SqlStorage(AliasMixin):
         auth.statement = query
         try:
             cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
-            rows = cur.fetchall()
+            # A statement without result columns (INSERT without RETURNING, DDL) has run to its
+            # end in execute(): there is nothing to fetch.
+            rows = _NO_ROWS if cur.description is None else cur.fetchall()
         except sqlite3.ProgrammingError as exc:
             raise _binding_error(exc, _WRONG_BINDINGS) from exc
         except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
