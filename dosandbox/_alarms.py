@@ -42,6 +42,7 @@ import inspect
 import json
 import warnings
 import weakref
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._aliases import AliasMixin
@@ -109,6 +110,19 @@ def _iso(ms: int) -> str:
     return f"{head}.{millis:03d}+00:00"
 
 
+_IN_NOTES: dict[int, str] = {}
+
+
+def _in_note(delta_ms: int) -> str:
+    """`` (in 60 s)`` for ``set_now``'s message, cached per delay (re-arming repeats one)."""
+    note = _IN_NOTES.get(delta_ms)
+    if note is None:
+        if len(_IN_NOTES) > 4096:
+            _IN_NOTES.clear()
+        note = _IN_NOTES[delta_ms] = f" (in {delta_ms / 1000:g} s)"
+    return note
+
+
 class AlarmScheduler:
     """One per sandbox: pending alarms by due millisecond, and one loop timer for the earliest.
 
@@ -131,6 +145,10 @@ class AlarmScheduler:
         self._heap: list[int] = []  # due ms of the buckets; stale entries are skipped
         self._timer: asyncio.TimerHandle | None = None
         self._timer_ms = 0
+        # A fresh, empty context for the timer: it is often armed inside some object's event,
+        # whose current_scope must not leak into the alarm tasks it starts. One is enough:
+        # _fire sets no variables and each task copies it (and it is never entered twice).
+        self._timer_context = contextvars.Context()
 
     def add(self, alarm: Alarm, due_ms: int) -> None:
         bucket = self._buckets.get(due_ms)
@@ -161,9 +179,7 @@ class AlarmScheduler:
             self._timer.cancel()
         self._timer_ms = due_ms
         when = (due_ms - self.clock._origin_ms) / 1000
-        # A fresh context: the timer is often armed inside some object's event, whose
-        # current_scope must not leak into the alarm tasks it starts.
-        self._timer = self.loop.call_at(when, self._fire, context=contextvars.Context())
+        self._timer = self.loop.call_at(when, self._fire, context=self._timer_context)
 
     def _arm_next(self) -> None:
         heap, buckets = self._heap, self._buckets
@@ -310,8 +326,7 @@ class Alarm:
         self.delete_now(reason="delete_all()")
 
     def set_now(self, scheduled_time: Any) -> None:
-        clock = self.scheduler.clock
-        now = clock._now_ms
+        now = self.scheduler.clock._now_ms
         ms = _validate(scheduled_time, now)
         due = ms if ms > now else now
         if due <= self.last_fired_ms:
@@ -325,7 +340,7 @@ class Alarm:
         if ms < now:
             note = f" (asked for {_iso(ms)}, {(now - ms) / 1000:g} s ago: fires ASAP)"
         else:
-            note = f" (in {(due - now) / 1000:g} s)"
+            note = _in_note(due - now)
         self._log.emit("alarm.set", f"alarm set for {_iso(due)}{note}", object_name=self._name,
                        object_id=self._hex, time_ms=due)
 
@@ -413,18 +428,27 @@ class Alarm:
     # --- firing ----------------------------------------------------------------------------
 
     def _start(self, note: str) -> asyncio.Task[None]:
-        scheduled = self.time_ms if self.time_ms is not None else self.scheduler.clock._now_ms
-        info = AlarmInfo(self.retry_count, scheduled)
+        scheduler = self.scheduler
+        now = scheduler.clock._now_ms
+        scheduled = self.time_ms
+        if scheduled is None:
+            scheduled = now
+        retry_count = self.retry_count
+        info = AlarmInfo(retry_count, scheduled)
         self.time_ms = None  # get_alarm() is None inside the handler unless it sets a new one
         self.running = True
         self._set_in_run = self._deleted_in_run = self._pending_fire = False
         self._failure_handled = False
-        self.last_fired_ms = self.scheduler.clock._now_ms
+        self.last_fired_ms = now
         self.fired += 1
-        retry = f" (retry {info.retry_count})" if info.retry_count else ""
-        self._log.emit("alarm.fired", f"alarm fired{retry}{note}", object_name=self._name,
-                       object_id=self._hex, retry_count=info.retry_count, scheduled_ms=scheduled)
-        task = self.scheduler.loop.create_task(self._run(info))
+        if retry_count or note:
+            retry = f" (retry {retry_count})" if retry_count else ""
+            message = f"alarm fired{retry}{note}"
+        else:
+            message = "alarm fired"
+        self._log.emit("alarm.fired", message, object_name=self._name,
+                       object_id=self._hex, retry_count=retry_count, scheduled_ms=scheduled)
+        task = scheduler.loop.create_task(self._run(info))
         self._task = task
         return task
 
@@ -457,7 +481,7 @@ class Alarm:
             if takes is None:
                 takes = _handler_takes_info(cls, handler)
             result = handler(info) if takes else handler()
-            if inspect.isawaitable(result):
+            if type(result) is CoroutineType or inspect.isawaitable(result):
                 await result
         except Exception as exc:
             # Inside the event, so the alarm's new state joins this event's write batch.

@@ -11,7 +11,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["Event", "EventLog"]
 
@@ -44,13 +44,22 @@ class Event:
 Subscriber = Callable[[Event], None]
 
 
+class ClockLike(Protocol):
+    """What the log reads the time from: the sandbox's VirtualClock (integer epoch ms)."""
+
+    @property
+    def _now_ms(self) -> int: ...
+
+
 class EventLog:
     """A bounded, append-only log with subscribers. Old entries fall off the front."""
 
-    def __init__(self, clock_ms: Callable[[], int], maxlen: int = 10_000) -> None:
+    def __init__(self, clock: ClockLike, maxlen: int = 10_000) -> None:
         self._entries: deque[Event] = deque(maxlen=maxlen)
         self._seq = itertools.count(1)
-        self._clock_ms = clock_ms
+        # The clock object itself, read as an attribute: emit() runs twice per alarm firing,
+        # and a lambda plus a property would be two Python calls per event.
+        self._clock = clock
         self._subscribers: list[Subscriber] = []
         self.last_seq = 0
 
@@ -65,7 +74,7 @@ class EventLog:
     ) -> Event:
         seq = next(self._seq)
         self.last_seq = seq
-        event = Event(seq, self._clock_ms(), kind, object_name, object_id, message, data)
+        event = Event(seq, self._clock._now_ms, kind, object_name, object_id, message, data)
         self._entries.append(event)
         for subscriber in self._subscribers:
             subscriber(event)

@@ -210,7 +210,9 @@ class ObjectRecord:
         ``log_done=False`` for events whose capability logs them itself (alarms log
         ``alarm.fired``), so the hot path writes one entry per event, not two.
         """
-        instance = self.ensure_instance()
+        instance = self.instance
+        if instance is None:
+            instance = self.ensure_instance()
         if instance.gate._blockers:
             await instance.gate.wait_open()
             if instance.reset_error is not None:

@@ -152,7 +152,7 @@ class Sandbox(AliasMixin):
         self.persist = Path(persist) if persist is not None else None
         if self.persist is not None:
             self.persist.mkdir(parents=True, exist_ok=True)
-        self.event_log = EventLog(lambda: self.clock.now_ms, maxlen=event_log_size)
+        self.event_log = EventLog(self.clock, maxlen=event_log_size)
         self.namespaces: dict[str, Namespace] = {}
         self._user_env = dict(env or {})
         self._env = Env(self._user_env)
@@ -310,12 +310,13 @@ class Sandbox(AliasMixin):
         Long runs show a progress bar, updated in batches (per-event updates cost ~10%).
         """
         driver = self.driver
+        jump, run_ready = driver.jump_to_next_timer, driver.run_ready  # once per event
         count = 0
         bar = None
         batch = 256
         try:
-            while not interrupted and driver.jump_to_next_timer(limit_ms=limit_ms):
-                driver.run_ready()
+            while not interrupted and jump(limit_ms):
+                run_ready()
                 count += 1
                 if count % batch == 0:
                     if bar is None and count >= 1024:
