@@ -55,6 +55,8 @@ _MULTI_BINDINGS = (
     "have parameters."
 )
 _DDL_WORDS = ("CREATE", "DROP", "ALTER")
+_PLAIN = object()  # a plan: one statement, within the size limit, not DDL
+_MAX_PLANS = 1024
 
 
 # --- splitting ---------------------------------------------------------------------------------
@@ -149,35 +151,42 @@ def convert_bindings(bindings: Sequence[Any]) -> Sequence[Any]:
 
 
 _NO_ROWS: list[tuple[Any, ...]] = []  # shared and never mutated: cursors only read it
+_new_cursor = object.__new__
 
 
 class SqlCursor(AliasMixin):
     """The result of ``exec``: iterate rows as dicts, or ``to_list()``, ``one()``, ``raw()``."""
 
-    __slots__ = ("_cur", "_names", "_pos", "_rows", "rows_written")
+    __slots__ = ("_columns", "_last_row_id", "_pos", "_rows", "rows_written")
 
-    def __init__(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]], rows_written: int) -> None:
-        # Column names and the last row id are read from the sqlite3 cursor when asked for:
-        # most writes never look at them, and exec() is on the hot path.
-        self._cur = cur
+    def __init__(
+        self,
+        rows: list[tuple[Any, ...]],
+        description: tuple[tuple[Any, ...], ...] | None,
+        last_row_id: int | None,
+        rows_written: int,
+    ) -> None:
+        # exec()'s fast path fills these slots directly (no __init__ call): keep them in step.
+        # Everything is read from SQLite when the statement runs: the sqlite3 cursor is
+        # reused by the next statement.
         self._rows = rows
         self._pos = 0
-        self._names: list[str] | None = None
+        self._columns: Any = description  # sqlite3's description; its names once asked for
+        self._last_row_id = last_row_id
         self.rows_written = rows_written
 
     @property
     def column_names(self) -> list[str]:
         """The result's column names, in order (may repeat; ``[]`` without result columns)."""
-        names = self._names
-        if names is None:
-            description = self._cur.description
-            names = self._names = [] if description is None else [d[0] for d in description]
-        return names
+        columns = self._columns
+        if type(columns) is not list:
+            columns = self._columns = [] if columns is None else [d[0] for d in columns]
+        return columns
 
     @property
     def last_row_id(self) -> int:
         """The rowid of the last row inserted (0 if none)."""
-        return self._cur.lastrowid or 0
+        return self._last_row_id or 0
 
     def __repr__(self) -> str:
         left = len(self._rows) - self._pos
@@ -329,7 +338,10 @@ class SqlStatement(AliasMixin):
 class SqlStorage(AliasMixin):
     """``ctx.sql`` (also ``ctx.storage.sql``)."""
 
-    __slots__ = ("_auth", "_conn", "_db", "_max_bindings", "_quick_len", "_storage")
+    __slots__ = (
+        "_auth", "_conn", "_cursor", "_db", "_log_query", "_log_rows", "_log_runs",
+        "_max_bindings", "_plans", "_quick_len", "_storage",
+    )
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
@@ -340,23 +352,70 @@ class SqlStorage(AliasMixin):
         self._max_bindings = limits.max_sql_bindings
         # Below this many characters a statement cannot exceed the byte limit (≤ 4 bytes each).
         self._quick_len = limits.max_sql_statement_bytes // 4
+        # One sqlite3 cursor for every statement: results are read out before exec() returns,
+        # and creating a cursor per call costs more than our checks.
+        self._cursor = self._conn.cursor()
+        # Query texts that passed every check once (see exec).
+        self._plans: dict[str, object] = {}
+        # Consecutive runs of one SQL text become one log entry ("INSERT ... ×10,000"): one
+        # event per statement would cost more than the statement. The storage flushes it
+        # before any other storage event and before each commit, so the log keeps the order.
+        self._log_query: str | None = None
+        self._log_runs = 0
+        self._log_rows = 0
 
     def __repr__(self) -> str:
         return f"<SqlStorage of {self._storage._record.namespace.name}>"
 
     def exec(self, query: str, *bindings: Any) -> SqlCursor:
         """Run ``query`` now (several ``;``-separated statements run in order)."""
-        # The hot path of every object that uses SQL: keep it flat (no helper calls when the
-        # statement is short, the bindings plain and the batch already open).
+        # The hot path of every object that uses SQL, kept flat: a statement already run once
+        # (so known to be one statement within the size limit, and not DDL), plain bindings
+        # and an open batch go straight to SQLite. Anything else takes _exec_checked().
+        try:
+            known = self._plans.get(query) is _PLAIN
+        except TypeError:  # unhashable: not a str
+            known = False
+        if not known or not self._db.batch_open:
+            return self._exec_checked(query, bindings)
+        for value in bindings:
+            if type(value) not in _FAST_TYPES:
+                return self._exec_checked(query, bindings)
+        conn = self._conn
+        auth = self._auth
+        before = conn.total_changes
+        auth.trusted = False
+        auth.statement = query
+        try:
+            cur = self._cursor.execute(query, bindings)
+            description = cur.description
+            rows = _NO_ROWS if description is None else cur.fetchall()
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            raise self._failed(exc, query, bindings) from exc
+        finally:
+            auth.trusted = True
+        written = conn.total_changes - before
+        if written:
+            if self._log_query is query:  # the common repeat of one statement
+                self._log_runs += 1
+                self._log_rows += written
+            else:
+                self._note(query, written)
+        cursor = _new_cursor(SqlCursor)
+        cursor._rows = rows
+        cursor._pos = 0
+        cursor._columns = description
+        cursor._last_row_id = cur.lastrowid
+        cursor.rows_written = written
+        return cursor
+
+    def _exec_checked(self, query: Any, bindings: tuple[Any, ...]) -> SqlCursor:
+        """exec() with every check; remembers statements that may take the fast path next."""
         if type(query) is not str or len(query) > self._quick_len or len(
             bindings
         ) > self._max_bindings:
             self._check_size(query, bindings)
-        params: Sequence[Any] = bindings
-        for value in bindings:
-            if type(value) not in _FAST_TYPES:
-                params = convert_bindings(bindings)
-                break
+        params = convert_bindings(bindings)
         db = self._db
         if not db.batch_open:
             db.begin_write()
@@ -365,27 +424,58 @@ class SqlStorage(AliasMixin):
         before = conn.total_changes
         auth.trusted = False
         auth.statement = query
+        multi = ";" in query
         try:
-            cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
+            cur = self._run_many(query, params) if multi else self._cursor.execute(query, params)
             # A statement without result columns (INSERT without RETURNING, DDL) has run to its
             # end in execute(): there is nothing to fetch.
-            rows = _NO_ROWS if cur.description is None else cur.fetchall()
-        except sqlite3.ProgrammingError as exc:
-            raise _binding_error(exc, _WRONG_BINDINGS) from exc
+            description = cur.description
+            rows = _NO_ROWS if description is None else cur.fetchall()
         except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
-            db.check_batch(exc)
-            raise _error(exc, auth) from exc
+            raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
         written = conn.total_changes - before
-        if written or (cur.description is None and _is_ddl(query)):
-            storage = self._storage
-            if storage._sql_text is query:  # the common repeat, inlined
-                storage._sql_runs += 1
-                storage._sql_rows += written
-            else:
-                storage._note_sql(query, written, False)
-        return SqlCursor(cur, rows, written)
+        ddl = _is_ddl(query)
+        if written or (description is None and ddl):
+            self._note(query, written)
+        if not multi and not ddl:
+            plans = self._plans
+            if len(plans) >= _MAX_PLANS:
+                plans.clear()
+            plans[query] = _PLAIN
+        return SqlCursor(rows, description, cur.lastrowid, written)
+
+    def _failed(self, exc: BaseException, query: str, bindings: Sequence[Any]) -> Exception:
+        """The typed error for a statement that failed (the batch is checked first)."""
+        if isinstance(exc, sqlite3.ProgrammingError):
+            if len(bindings) > self._max_bindings:  # exec()'s fast path leaves this to SQLite
+                self._check_size(query, bindings)  # raises the limit error
+            return _binding_error(exc, _WRONG_BINDINGS)
+        self._db.check_batch(exc)
+        return _error(exc, self._auth)
+
+    def _note(self, query: str, written: int, origin: str | None = None) -> None:
+        """Count a write in the event log; repeats of one statement become one entry."""
+        if self._log_query is not query and self._log_query != query:
+            self.flush_log()
+            self._log_query = query
+        self._log_runs += 1
+        self._log_rows += written
+        if origin is not None:
+            self.flush_log(origin)
+
+    def flush_log(self, origin: str = "") -> None:
+        """Write the pending run of one statement to the event log, if any."""
+        query = self._log_query
+        if query is None:
+            return
+        runs, rows = self._log_runs, self._log_rows
+        self._log_query, self._log_runs, self._log_rows = None, 0, 0
+        text = " ".join(query.split())
+        text = text if len(text) <= 60 else text[:60] + "…"
+        times = f" ×{runs:,}" if runs > 1 else ""
+        self._storage._log_emit("sql.exec", f"{text}{times} — {rows:,} row(s) written{origin}")
 
     def prepare(self, query: str) -> SqlStatement:
         """A statement to ``bind(...)`` and then ``first()``, ``all()`` or ``run()``."""
@@ -451,21 +541,18 @@ class SqlStorage(AliasMixin):
         try:
             cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
             rows = cur.fetchall()
-        except sqlite3.ProgrammingError as exc:
-            raise _binding_error(exc, _WRONG_BINDINGS) from exc
         except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
-            db.check_batch(exc)
-            raise _error(exc, auth) from exc
+            raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
             auth.read_only = False
         written = conn.total_changes - before
         if not read_only:
             if written or _is_ddl(query):
-                self._storage._note_sql(query, written, outside)
+                self._note(query, written, " (from handle)" if outside else None)
             if outside:
                 db.commit()
-        return SqlCursor(cur, rows, written)
+        return SqlCursor(rows, cur.description, cur.lastrowid, written)
 
     def _run_many(self, query: str, params: Sequence[Any]) -> sqlite3.Cursor:
         statements = split_statements(query)

@@ -79,6 +79,9 @@ class Storage(AliasMixin):
         self._limits = sandbox.limits
         self._db = Database(path, sandbox.limits, sandbox.loop, self._on_batch_lost)
         self._conn = self._db.conn
+        # Reused by single get/put (each reads its result at once): a cursor per call costs
+        # about as much as the rest of put's checks.
+        self._kv_cursor = self._conn.cursor()
         self._max_key = self._limits.max_key_bytes
         self._max_value = self._limits.max_value_bytes
         self._max_batch = self._limits.max_batch_keys
@@ -88,13 +91,6 @@ class Storage(AliasMixin):
         self._log_emit = lambda kind, message: log.emit(
             kind, message, object_name=object_name, object_id=object_id
         )
-        # Consecutive runs of one SQL text become one log entry ("INSERT ... ×10,000"): one
-        # event per statement would cost more than the statement. Flushed before any other
-        # storage event and before each commit, so the log keeps the order of writes.
-        self._sql_text: str | None = None
-        self._sql_runs = 0
-        self._sql_rows = 0
-        self._db.before_commit = self._flush_sql_log
         # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
         # too; the scheduled timer is outside SQLite and is restored by this hook.
         self._db.snapshot_hooks.append((self._alarm_snapshot, self._alarm_restore))
@@ -104,6 +100,8 @@ class Storage(AliasMixin):
         self._txn_owner: Any = None
         self._txn_depth = 0
         self.sql = SqlStorage(self)
+        # SQL writes are logged in runs (SqlStorage._note): flushed before each commit.
+        self._db.before_commit = self.sql.flush_log
 
     async def _wait_for_transaction(self) -> None:
         """Hold a storage call of another event until the running transaction() settles."""
@@ -219,30 +217,9 @@ class Storage(AliasMixin):
     # --- events ------------------------------------------------------------------------------
 
     def _emit(self, kind: str, message: str) -> None:
-        if self._sql_text is not None:
-            self._flush_sql_log()
+        if self.sql._log_query is not None:
+            self.sql.flush_log()
         self._log_emit(kind, message)
-
-    def _note_sql(self, query: str, written: int, outside: bool) -> None:
-        if self._sql_text is not query and self._sql_text != query:
-            if self._sql_text is not None:
-                self._flush_sql_log()
-            self._sql_text = query
-        self._sql_runs += 1
-        self._sql_rows += written
-        if outside:
-            self._flush_sql_log(" (from handle)")
-
-    def _flush_sql_log(self, origin: str = "") -> None:
-        query = self._sql_text
-        if query is None:
-            return
-        runs, rows = self._sql_runs, self._sql_rows
-        self._sql_text, self._sql_runs, self._sql_rows = None, 0, 0
-        text = " ".join(query.split())
-        text = text if len(text) <= 60 else text[:60] + "…"
-        times = f" ×{runs:,}" if runs > 1 else ""
-        self._log_emit("sql.exec", f"{text}{times} — {rows:,} row(s) written{origin}")
 
     def _on_batch_lost(self, exc: BaseException) -> None:
         # As on the platform, a write that cannot be committed breaks the output gate: the
@@ -265,7 +242,7 @@ class Storage(AliasMixin):
             if len(key) * 4 > self._max_key:
                 self._check_key(key, "get()")
             try:
-                row = self._conn.execute(_GET, (key,)).fetchone()
+                row = self._kv_cursor.execute(_GET, (key,)).fetchone()
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "get()") from exc
             return None if row is None else decode_value(row[0])
@@ -368,14 +345,14 @@ class Storage(AliasMixin):
             if not db.batch_open:
                 db.begin_write()
             try:
-                self._conn.execute(_PUT, (key, data))
+                self._kv_cursor.execute(_PUT, (key, data))
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "put()") from exc
             except Exception as exc:
                 db.check_batch(exc)
                 raise sqlite_error(exc) from exc
-            if self._sql_text is not None:
-                self._flush_sql_log()
+            if self.sql._log_query is not None:
+                self.sql.flush_log()
             self._log_emit("kv.put", f"put {key!r}" if len(key) <= 40 else f"put {_short(key)}")
             return
         if isinstance(key, Mapping):
@@ -654,7 +631,7 @@ class Storage(AliasMixin):
         return len(rows)
 
     def close(self) -> None:
-        self._flush_sql_log()
+        self.sql.flush_log()
         self._db.close()
 
 
