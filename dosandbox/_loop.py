@@ -24,10 +24,12 @@ popped and the driver would spin.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import math
 import selectors
-from collections.abc import Awaitable, Callable
+from asyncio import events, format_helpers
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import DriverError, WaitingOnTimeError
@@ -41,8 +43,58 @@ _get_running_loop = asyncio.events._get_running_loop
 _set_running_loop = asyncio.events._set_running_loop
 
 
+class _Handle(events.Handle):
+    """A ``Handle`` made without asyncio's debug-mode bookkeeping (used when debug is off)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _TimerHandle(events.TimerHandle):
+    """A ``TimerHandle`` made without asyncio's debug-mode bookkeeping."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = False
+
+
 class SandboxLoop(asyncio.SelectorEventLoop):
-    """An event loop whose ``time()`` is the sandbox's virtual clock."""
+    """An event loop whose ``time()`` is the sandbox's virtual clock.
+
+    ``call_soon``, ``call_at`` and ``create_task`` skip asyncio's debug-mode checks when debug
+    is off (each costs a Python call per callback, and an alarm firing or an RPC makes several
+    callbacks); in debug mode they are asyncio's own.
+    """
 
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__(selectors.DefaultSelector())
@@ -50,6 +102,43 @@ class SandboxLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._clock._loop_seconds
+
+    def call_soon(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        if self._debug or self._closed:  # type: ignore[attr-defined]
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if self._debug or self._closed or when is None:  # type: ignore[attr-defined]
+            return super().call_at(when, callback, *args, context=context)
+        timer = _TimerHandle(when, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[T]:
+        if self._debug or self._closed or self._task_factory is not None or name is not None:  # type: ignore[attr-defined]
+            return super().create_task(coro, name=name, context=context)
+        return asyncio.Task(coro, loop=self, context=context)
 
     # --- helpers for the driver ----------------------------------------------------------
 
@@ -103,8 +192,23 @@ class SandboxLoop(asyncio.SelectorEventLoop):
                 ready.append(handle)
         for _ in range(len(ready)):
             handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
+            if handle._cancelled:
+                continue
+            # Handle._run, inlined (one Python call less per callback).
+            try:
+                handle._context.run(handle._callback, *handle._args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                callback = format_helpers._format_callback_source(handle._callback, handle._args)
+                context = {
+                    "message": f"Exception in callback {callback}",
+                    "exception": exc,
+                    "handle": handle,
+                }
+                if handle._source_traceback:
+                    context["source_traceback"] = handle._source_traceback
+                self.call_exception_handler(context)
 
     def poll_io(self, timeout: float = 0) -> None:
         """Collect callbacks posted from other threads (executors, call_soon_threadsafe)."""
@@ -114,7 +218,12 @@ class SandboxLoop(asyncio.SelectorEventLoop):
 
 def ms_for_loop_time(origin_ms: int, when: float) -> int:
     """The first whole millisecond at or after loop time ``when`` (rounding off float dust)."""
-    return origin_ms + math.ceil(round(when * 1000, 6))
+    # As ceil(round(ms, 6)), without round()'s decimal path (this runs once per clock jump).
+    ms = when * 1000
+    nearest = round(ms)
+    if -5e-7 < ms - nearest < 5e-7:
+        return origin_ms + nearest
+    return origin_ms + math.ceil(ms)
 
 
 class Driver:
