@@ -42,6 +42,7 @@ import inspect
 import json
 import warnings
 import weakref
+from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -110,17 +111,13 @@ def _iso(ms: int) -> str:
     return f"{head}.{millis:03d}+00:00"
 
 
-_IN_NOTES: dict[int, str] = {}
-
-
-def _in_note(delta_ms: int) -> str:
-    """`` (in 60 s)`` for ``set_now``'s message, cached per delay (re-arming repeats one)."""
-    note = _IN_NOTES.get(delta_ms)
-    if note is None:
-        if len(_IN_NOTES) > 4096:
-            _IN_NOTES.clear()
-        note = _IN_NOTES[delta_ms] = f" (in {delta_ms / 1000:g} s)"
-    return note
+def _set_message(asked_ms: int, due_ms: int, now_ms: int) -> str:
+    """The ``alarm.set`` message (made when the log is read: see Event.message)."""
+    if asked_ms < now_ms:
+        note = f" (asked for {_iso(asked_ms)}, {(now_ms - asked_ms) / 1000:g} s ago: fires ASAP)"
+    else:
+        note = f" (in {(due_ms - now_ms) / 1000:g} s)"
+    return f"alarm set for {_iso(due_ms)}{note}"
 
 
 class AlarmScheduler:
@@ -192,7 +189,9 @@ class AlarmScheduler:
             self._timer = None
 
     def _fire(self) -> None:
-        self._timer = None
+        # self._timer stays set (to this spent timer) until the end: handlers started here run
+        # at once and usually set their next alarm, which then only joins the heap; the
+        # earliest is armed once, below, instead of a timer armed and cancelled per handler.
         now = self.clock._now_ms
         heap, buckets = self._heap, self._buckets
         while heap and heap[0] <= now:
@@ -204,7 +203,8 @@ class AlarmScheduler:
                         # One alarm handler at a time: start when the running one finishes.
                         alarm._pending_fire = True
                     else:
-                        alarm._start("")
+                        alarm._start("", eager=True)
+        self._timer = None
         self._arm_next()
 
     @property
@@ -337,11 +337,7 @@ class Alarm:
         self._schedule(due, 0)
         if self._persisted:
             self._persist()
-        if ms < now:
-            note = f" (asked for {_iso(ms)}, {(now - ms) / 1000:g} s ago: fires ASAP)"
-        else:
-            note = _in_note(due - now)
-        self._log.emit("alarm.set", f"alarm set for {_iso(due)}{note}", object_name=self._name,
+        self._log.emit("alarm.set", partial(_set_message, ms, due, now), object_name=self._name,
                        object_id=self._hex, time_ms=due)
 
     def _snapshot(self) -> tuple[int | None, int, bool, bool]:
@@ -427,7 +423,7 @@ class Alarm:
 
     # --- firing ----------------------------------------------------------------------------
 
-    def _start(self, note: str) -> asyncio.Task[None]:
+    def _start(self, note: str, *, eager: bool = False) -> asyncio.Task[None]:
         scheduler = self.scheduler
         now = scheduler.clock._now_ms
         scheduled = self.time_ms
@@ -448,8 +444,14 @@ class Alarm:
             message = "alarm fired"
         self._log.emit("alarm.fired", message, object_name=self._name,
                        object_id=self._hex, retry_count=retry_count, scheduled_ms=scheduled)
-        task = scheduler.loop.create_task(self._run(info))
-        self._task = task
+        # From the scheduler's timer (outside any task) the handler starts at once: one loop
+        # iteration less per firing, and the same order (alarms due together start in turn).
+        loop = scheduler.loop
+        task = loop.create_eager_task(self._run(info)) if eager else loop.create_task(
+            self._run(info)
+        )
+        if not task.done():
+            self._task = task  # a strong reference: the loop keeps only weak ones to tasks
         return task
 
     async def _run(self, info: AlarmInfo) -> None:

@@ -92,14 +92,13 @@ class DurableObjectContext(AliasMixin):
     # SQLite database for objects that only use alarms (the scheduler persists through storage
     # itself when the sandbox persists).
     async def set_alarm(self, scheduled_time: Any) -> None:
-        await alarms_for(self._record).set(scheduled_time)
+        alarms_for(self._record).set_now(scheduled_time)
 
     async def get_alarm(self) -> int | None:
-        result: int | None = await alarms_for(self._record).get()
-        return result
+        return alarms_for(self._record).time_ms
 
     async def delete_alarm(self) -> None:
-        await alarms_for(self._record).delete()
+        alarms_for(self._record).delete_now()
 
     # --- WebSockets (the hibernation API; sockets live on the record, not the instance) ------
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 __all__ = ["Event", "EventLog"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False, eq=False)
 class Event:
     """One thing that happened in the sandbox."""
 
@@ -25,8 +25,23 @@ class Event:
     kind: str
     object_name: str | None
     object_id: str | None
-    message: str
+    # The message, or a function that makes it: hot paths (an alarm re-armed 100,000 times)
+    # pass one so that formatting a date costs nothing until somebody reads the log.
+    _text: str | Callable[[], str]
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        text = self._text
+        if type(text) is not str:
+            text = self._text = text()  # type: ignore[operator]
+        return text  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(seq={self.seq}, time_ms={self.time_ms}, kind={self.kind!r}, "
+            f"object_name={self.object_name!r}, message={self.message!r})"
+        )
 
     def as_row(self) -> dict[str, Any]:
         import datetime as dt
@@ -66,7 +81,7 @@ class EventLog:
     def emit(
         self,
         kind: str,
-        message: str,
+        message: str | Callable[[], str],
         *,
         object_name: str | None = None,
         object_id: str | None = None,

@@ -276,3 +276,57 @@ def test_daily_alarm_keeps_firing_for_more_than_a_year(sandbox: Sandbox) -> None
     assert sandbox.run(stub.count()) == 400
     fired = [e.time_ms for e in sandbox.event_log if e.kind == "alarm.fired"]
     assert fired[-1] == START_MS + 400 * 86_400_000
+
+
+class TimedOut(DurableObject):
+    """An alarm handler that uses asyncio.timeout() before its first await."""
+
+    async def arm(self, at_ms: int) -> None:
+        await self.ctx.set_alarm(at_ms)
+
+    async def alarm(self, info: Any) -> None:
+        task = asyncio.current_task()
+        async with asyncio.timeout(5):  # needs current_task(): the handler's own task
+            await asyncio.sleep(1)
+        self.ran_as_one_task = task is asyncio.current_task() and task is not None
+
+    async def ran(self) -> bool:
+        return getattr(self, "ran_as_one_task", False)
+
+
+def test_handler_runs_as_its_own_task_from_its_first_line(sandbox: Sandbox) -> None:
+    """Alarm handlers start at once when due but as their own task (asyncio.timeout works)."""
+    sandbox.register("timed", TimedOut)
+    stub = sandbox.durable_objects.timed.get("t")
+    sandbox.run(stub.arm(START_MS + 1_000))
+    sandbox.clock.advance(seconds=3)
+    assert sandbox.run(stub.ran()) is True
+
+
+class Waker(DurableObject):
+    """Its alarm sets another object's alarm to 'now' over RPC, then records itself."""
+
+    async def arm(self, at_ms: int) -> None:
+        await self.ctx.set_alarm(at_ms)
+
+    async def alarm(self, info: Any) -> None:
+        ORDER.append(f"{self.ctx.id.name} start")
+        if self.ctx.id.name == "first":
+            other = self.ctx.env.WAKER.get_by_name("sleeper")
+            await other.arm(int(time.time() * 1000))
+        ORDER.append(f"{self.ctx.id.name} end")
+
+
+def test_alarm_set_to_now_by_a_running_handler_fires_at_the_same_instant(
+    sandbox: Sandbox,
+) -> None:
+    """A handler setting another object's alarm to now: that alarm fires at this instant, after."""
+    ORDER.clear()
+    sandbox.register("waker", Waker)
+    ns = sandbox.durable_objects.waker
+    sandbox.run(ns.get("first").arm(START_MS + 1_000))
+    report = sandbox.clock.advance(seconds=1)
+    fired = [(e.time_ms - START_MS, e.object_id) for e in report.fired if e.kind == "alarm.fired"]
+    ids = [str(ns.id_from_name(name)) for name in ("first", "sleeper")]
+    assert fired == [(1_000, ids[0]), (1_000, ids[1])]
+    assert ORDER == ["first start", "first end", "sleeper start", "sleeper end"]
