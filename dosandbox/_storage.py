@@ -242,10 +242,12 @@ class Storage(AliasMixin):
             if len(key) * 4 > self._max_key:
                 self._check_key(key, "get()")
             try:
-                row = self._kv_cursor.execute(_GET, (key,)).fetchone()
+                # fetchall, not fetchone: it steps the statement to its end, so the reused
+                # cursor leaves no read statement open between calls.
+                rows = self._kv_cursor.execute(_GET, (key,)).fetchall()
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "get()") from exc
-            return None if row is None else decode_value(row[0])
+            return decode_value(rows[0][0]) if rows else None
         keys = self._key_list(key, "get")
         found: dict[str, Any] = {}
         execute = self._conn.execute

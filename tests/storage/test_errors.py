@@ -279,3 +279,20 @@ def test_statement_cache_does_not_bypass_refusals(inside: Any) -> None:
                  "SELECT value FROM _cf_KV WHERE key = ?" + INTERNAL_TAG.replace("dosandbox", "x")):
         err = inside.error(lambda ctx, q=text: ctx.sql.exec(q, "keep"))
         assert isinstance(err, SqlNotAuthorizedError)
+
+
+def test_statement_that_ran_before_still_gets_every_error(inside: Any) -> None:
+    """A statement run once takes exec()'s fast path next time; its bad calls fail the same."""
+    query = "SELECT ? AS x"
+
+    def body(ctx: Any, args: tuple[Any, ...]) -> Any:
+        ctx.sql.exec(query, 1)  # now a known statement
+        return ctx.sql.exec(query, *args).to_list()
+
+    check(inside, lambda ctx: body(ctx, tuple(range(101))), StorageLimitError, "101",
+          "100 per statement")
+    check(inside, lambda ctx: body(ctx, (1, 2)), SqlError,
+          "Wrong number of parameter bindings for SQL query.")
+    check(inside, lambda ctx: body(ctx, ({"a": 1},)), SqlError, "binding #1", "json.dumps")
+    check(inside, lambda ctx: body(ctx, (2**70,)), SqlError, "64-bit")
+    assert inside(lambda ctx: body(ctx, (True,))) == [{"x": "true"}]

@@ -259,3 +259,19 @@ def test_sql_writes_are_logged_one_entry_per_run_of_a_statement(inside: Any) -> 
         "INSERT INTO t VALUES (?) ×3 — 3 row(s) written",
         "DELETE FROM t WHERE x = 0 — 1 row(s) written",
     ]
+
+
+def test_a_cursor_keeps_its_results_after_later_statements(inside: Any) -> None:
+    """Rows, column names and last_row_id belong to the cursor, not to the next statement."""
+
+    def body(ctx: Any) -> Any:
+        insert = ctx.sql.exec("INSERT INTO users (name) VALUES ('cy')")
+        select = ctx.sql.exec("SELECT id, name FROM users ORDER BY id")
+        empty = ctx.sql.exec("SELECT name AS only FROM users WHERE id < 0")
+        ctx.sql.exec("INSERT INTO users (name) VALUES ('di')")
+        ctx.sql.exec("SELECT 1 AS other")
+        return [insert.last_row_id, select.column_names, len(select.to_list()),
+                empty.column_names, empty.to_list()]
+
+    inside(make_table)
+    assert inside(body) == [3, ["id", "name"], 3, ["only"], []]
