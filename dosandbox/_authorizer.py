@@ -5,7 +5,7 @@ storage API docs, and workerd runs recorded in tests/conformance/expected_worker
 
 SQLite consults the authorizer while it *prepares* a statement, once per action (read a column,
 insert into a table, run a PRAGMA, call a function...). The storage's own statements run with
-``trusted`` set; user statements run with it cleared. Python's statement cache reuses a prepared
+``trusted`` set; user statements run with it cleared. APSW's statement cache reuses a prepared
 statement without asking again, so the storage tags its own SQL with a per-process comment
 (:data:`INTERNAL_TAG`): a user can never send the exact text of a trusted statement.
 
@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
+
+import apsw
 
 __all__ = ["INTERNAL_TAG", "TRANSACTION_MESSAGE", "VACUUM_MESSAGE", "Authorizer"]
 
@@ -48,10 +49,10 @@ VACUUM_MESSAGE = (
     "and VACUUM INTO would write a file outside the object."
 )
 
-OK = sqlite3.SQLITE_OK
-DENY = sqlite3.SQLITE_DENY
+OK = apsw.SQLITE_OK
+DENY = apsw.SQLITE_DENY
 
-# Action codes (sqlite3.h); named here because not every Python exposes all of them.
+# Action codes (sqlite3.h, also apsw.SQLITE_*); short names keep the checks below readable.
 CREATE_INDEX, CREATE_TABLE, CREATE_TEMP_INDEX, CREATE_TEMP_TABLE = 1, 2, 3, 4
 CREATE_TEMP_TRIGGER, CREATE_TEMP_VIEW, CREATE_TRIGGER, CREATE_VIEW = 5, 6, 7, 8
 DELETE, DROP_INDEX, DROP_TABLE, DROP_TEMP_INDEX, DROP_TEMP_TABLE = 9, 10, 11, 12, 13
@@ -96,6 +97,13 @@ ALLOWED_PRAGMAS = sorted(
 _REFUSED_FUNCTIONS = frozenset(
     {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "zipfile"}
 )
+# SQL functions of the SQLite this sandbox bundles (3.54) that the platform's older SQLite
+# lacks (checked against workerd): refused with workerd's "no such function" so that code that
+# runs here runs there.
+_NEWER_FUNCTIONS = frozenset(
+    {"if", "unistr", "unistr_quote", "median", "percentile", "percentile_cont",
+     "percentile_disc"}
+)
 _RENAME_TO_CF = re.compile(r"\bRENAME\s+TO\s+[\"'`\[]?_cf_", re.I)
 
 _CF_HINT = (
@@ -122,7 +130,7 @@ def _unquote(value: str) -> str:
 
 
 class Authorizer:
-    """The callback given to ``sqlite3.Connection.set_authorizer``; one per database."""
+    """The callback set as ``apsw.Connection.authorizer``; one per database."""
 
     __slots__ = ("denial", "read_only", "statement", "trusted")
 
@@ -234,4 +242,10 @@ class Authorizer:
             and not self.statement.lstrip().upper().startswith("ALTER")
         ):
             return self._deny(f"not authorized to use function: {name}: SQLITE_ERROR")
+        if name in _NEWER_FUNCTIONS:
+            return self._deny(
+                f"no such function: {name}: SQLITE_ERROR. The platform's SQLite predates "
+                f"{name}(); this sandbox's newer SQLite has it, so it is refused here too. "
+                + ("Use iif() or CASE." if name == "if" else "Compute it in your code.")
+            )
         return OK

@@ -26,6 +26,14 @@ Binding rules, where Python differs from the platform (each a choice, listed her
   double). Integers read back stay exact Python ints (the platform gives float64 numbers, so
   values beyond 2**53 lose precision there).
 
+Column names: APSW gives a statement's columns only while it has a row to hand out, so a
+statement that ended in ``execute()`` (no rows) needs another way to name them. The checked path
+puts an exec tracer on its cursor (called once the statement is prepared, before it runs); the
+hot path remembers per query text whether the statement has result columns at all (DML without
+RETURNING never does, and it cannot gain any), and for an empty result of one that has, it
+prepares the statement again on a probe cursor whose tracer reads the columns and stops it
+before it runs. Probing each time (no cache) keeps ``SELECT *`` right after ``ALTER TABLE``.
+
 Counters: ``rows_read`` counts the rows the cursor has handed out so far (it grows as you
 iterate, as on the platform, which also counts rows *scanned*, e.g. by an UPDATE, that we cannot
 see from Python); ``rows_written``/``changes`` count rows changed (SQLite's total_changes).
@@ -33,10 +41,13 @@ see from Python); ``rows_written``/``changes`` count rows changed (SQLite's tota
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import apsw
 
 from ._aliases import AliasMixin
 from ._database import sqlite_error
@@ -54,9 +65,18 @@ _MULTI_BINDINGS = (
     "When executing multiple SQL statements in a single call, only the last statement can "
     "have parameters."
 )
+_BINDING_COUNTS = re.compile(r"uses (\d+) and there are (\d+) supplied|has (\d+) bindings")
+_TOO_BIG_INT = "Python int too large to convert to SQLite INTEGER"
 _DDL_WORDS = ("CREATE", "DROP", "ALTER")
-_PLAIN = object()  # a plan: one statement, within the size limit, not DDL
+# What SQLite says to DELETE/UPDATE ... ORDER BY/LIMIT when built without that option.
+_LIMIT_SYNTAX = frozenset({'near "order": syntax error', 'near "limit": syntax error'})
+_DELETE_OR_UPDATE = re.compile(r"\s*(?:WITH\b.*?\)\s*)?(?:DELETE|UPDATE)\b", re.I | re.S)
+# Plans: the query is one statement, within the size limit, not DDL, and it has no result
+# columns (_PLAIN: execute() runs it to its end) or has some (_ROWS).
+_PLAIN = object()
+_ROWS = object()
 _MAX_PLANS = 1024
+_Description = tuple[tuple[Any, ...], ...]
 
 
 # --- splitting ---------------------------------------------------------------------------------
@@ -91,7 +111,7 @@ def split_statements(query: str) -> list[str]:
             continue
         if c == ";":
             chunk = query[start : i + 1]
-            if sqlite3.complete_statement(chunk):  # false inside CREATE TRIGGER ... BEGIN ... END
+            if apsw.complete(chunk):  # false inside CREATE TRIGGER ... BEGIN ... END
                 if has_code:
                     pieces.append(chunk)
                 elif pieces:
@@ -167,11 +187,11 @@ class SqlCursor(AliasMixin):
         rows_written: int,
     ) -> None:
         # exec()'s fast path fills these slots directly (no __init__ call): keep them in step.
-        # Everything is read from SQLite when the statement runs: the sqlite3 cursor is
+        # Everything is read from SQLite when the statement runs: the APSW cursor is
         # reused by the next statement.
         self._rows = rows
         self._pos = 0
-        self._columns: Any = description  # sqlite3's description; its names once asked for
+        self._columns: Any = description  # APSW's description; its names once asked for
         self._last_row_id = last_row_id
         self.rows_written = rows_written
 
@@ -340,7 +360,7 @@ class SqlStorage(AliasMixin):
 
     __slots__ = (
         "_auth", "_conn", "_cursor", "_db", "_log_query", "_log_rows", "_log_runs",
-        "_max_bindings", "_plans", "_quick_len", "_storage",
+        "_max_bindings", "_plans", "_probe", "_quick_len", "_seen", "_storage", "_traced",
     )
 
     def __init__(self, storage: Storage) -> None:
@@ -352,9 +372,17 @@ class SqlStorage(AliasMixin):
         self._max_bindings = limits.max_sql_bindings
         # Below this many characters a statement cannot exceed the byte limit (≤ 4 bytes each).
         self._quick_len = limits.max_sql_statement_bytes // 4
-        # One sqlite3 cursor for every statement: results are read out before exec() returns,
-        # and creating a cursor per call costs more than our checks.
+        # One APSW cursor for every statement on the hot path: results are read out before
+        # exec() returns, and creating a cursor per call costs more than our checks.
         self._cursor = self._conn.cursor()
+        # The checked path's cursor: its exec tracer notes the description of the statement
+        # it is about to run (APSW has none once a statement has ended, e.g. with no rows).
+        self._seen: _Description | None = None
+        self._traced = self._conn.cursor()
+        self._traced.exec_trace = self._note_description
+        # Prepares a statement to read its columns, and stops it before it runs (see _columns).
+        self._probe = self._conn.cursor()
+        self._probe.exec_trace = self._stop_after_description
         # Query texts that passed every check once (see exec).
         self._plans: dict[str, object] = {}
         # Consecutive runs of one SQL text become one log entry ("INSERT ... ×10,000"): one
@@ -373,28 +401,37 @@ class SqlStorage(AliasMixin):
         # (so known to be one statement within the size limit, and not DDL), plain bindings
         # and an open batch go straight to SQLite. Anything else takes _exec_checked().
         try:
-            known = self._plans.get(query) is _PLAIN
+            plan = self._plans.get(query)
         except TypeError:  # unhashable: not a str
-            known = False
-        if not known or not self._db.batch_open:
+            plan = None
+        if plan is None or not self._db.batch_open:
             return self._exec_checked(query, bindings)
         for value in bindings:
             if type(value) not in _FAST_TYPES:
                 return self._exec_checked(query, bindings)
         conn = self._conn
         auth = self._auth
-        before = conn.total_changes
+        before = conn.total_changes()
         auth.trusted = False
         auth.statement = query
         try:
             cur = self._cursor.execute(query, bindings)
-            description = cur.description
-            rows = _NO_ROWS if description is None else cur.fetchall()
-        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            if plan is _PLAIN:  # no result columns: execute() has run it to its end
+                description = None
+                rows = _NO_ROWS
+            else:
+                try:
+                    description = cur.description
+                except apsw.ExecutionCompleteError:  # it ended without a row
+                    description = self._columns(query, bindings)
+                    rows = _NO_ROWS
+                else:
+                    rows = cur.fetchall()
+        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
-        written = conn.total_changes - before
+        written = conn.total_changes() - before
         if written:
             if self._log_query is query:  # the common repeat of one statement
                 self._log_runs += 1
@@ -405,7 +442,7 @@ class SqlStorage(AliasMixin):
         cursor._rows = rows
         cursor._pos = 0
         cursor._columns = description
-        cursor._last_row_id = cur.lastrowid
+        cursor._last_row_id = conn.last_insert_rowid()
         cursor.rows_written = written
         return cursor
 
@@ -421,21 +458,17 @@ class SqlStorage(AliasMixin):
             db.begin_write()
         conn = self._conn
         auth = self._auth
-        before = conn.total_changes
+        before = conn.total_changes()
         auth.trusted = False
         auth.statement = query
         multi = ";" in query
         try:
-            cur = self._run_many(query, params) if multi else self._cursor.execute(query, params)
-            # A statement without result columns (INSERT without RETURNING, DDL) has run to its
-            # end in execute(): there is nothing to fetch.
-            description = cur.description
-            rows = _NO_ROWS if description is None else cur.fetchall()
-        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            description, rows = self._execute(query, params, multi)
+        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
-        written = conn.total_changes - before
+        written = conn.total_changes() - before
         ddl = _is_ddl(query)
         if written or (description is None and ddl):
             self._note(query, written)
@@ -443,12 +476,36 @@ class SqlStorage(AliasMixin):
             plans = self._plans
             if len(plans) >= _MAX_PLANS:
                 plans.clear()
-            plans[query] = _PLAIN
-        return SqlCursor(rows, description, cur.lastrowid, written)
+            plans[query] = _PLAIN if description is None else _ROWS
+        return SqlCursor(rows, description, conn.last_insert_rowid(), written)
+
+    def _execute(
+        self, query: str, params: Sequence[Any], multi: bool
+    ) -> tuple[_Description | None, list[tuple[Any, ...]]]:
+        """Run on the traced cursor: (description or None without result columns, rows)."""
+        self._seen = None
+        cur = self._run_many(query, params) if multi else self._traced.execute(query, params)
+        description = self._seen or None  # () for a statement without result columns
+        return description, _NO_ROWS if description is None else cur.fetchall()
+
+    def _note_description(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+        self._seen = cursor.description
+        return True
+
+    def _stop_after_description(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+        self._seen = cursor.description
+        return False  # apsw.ExecTraceAbort: the statement does not run
+
+    def _columns(self, query: str, params: Sequence[Any]) -> _Description | None:
+        """The result columns of a statement that has just run to its end without a row."""
+        self._seen = None
+        with contextlib.suppress(apsw.ExecTraceAbort):  # raised as the tracer stops it
+            self._probe.execute(query, params)
+        return self._seen or None
 
     def _failed(self, exc: BaseException, query: str, bindings: Sequence[Any]) -> Exception:
         """The typed error for a statement that failed (the batch is checked first)."""
-        if isinstance(exc, sqlite3.ProgrammingError):
+        if isinstance(exc, apsw.BindingsError):
             if len(bindings) > self._max_bindings:  # exec()'s fast path leaves this to SQLite
                 self._check_size(query, bindings)  # raises the limit error
             return _binding_error(exc, _WRONG_BINDINGS)
@@ -534,40 +591,40 @@ class SqlStorage(AliasMixin):
                 db.begin_write()
         conn = self._conn
         auth = self._auth
-        before = conn.total_changes
+        before = conn.total_changes()
         auth.trusted = False
         auth.read_only = read_only
         auth.statement = query
         try:
-            cur = self._run_many(query, params) if ";" in query else conn.execute(query, params)
-            rows = cur.fetchall()
-        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            description, rows = self._execute(query, params, ";" in query)
+        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
             auth.read_only = False
-        written = conn.total_changes - before
+        written = conn.total_changes() - before
         if not read_only:
             if written or _is_ddl(query):
                 self._note(query, written, " (from handle)" if outside else None)
             if outside:
                 db.commit()
-        return SqlCursor(rows, cur.description, cur.lastrowid, written)
+        return SqlCursor(rows, description, conn.last_insert_rowid(), written)
 
-    def _run_many(self, query: str, params: Sequence[Any]) -> sqlite3.Cursor:
+    def _run_many(self, query: str, params: Sequence[Any]) -> apsw.Cursor:
+        """Run every statement but the last; the last runs on the traced cursor."""
         statements = split_statements(query)
         conn = self._conn
         auth = self._auth
         if not statements:
-            return conn.execute("", ())
+            return self._traced.execute("", ())
         for statement in statements[:-1]:
             auth.statement = statement
             try:
                 conn.execute(statement).fetchall()
-            except sqlite3.ProgrammingError as exc:
+            except apsw.BindingsError as exc:
                 raise _binding_error(exc, _MULTI_BINDINGS if params else _WRONG_BINDINGS) from exc
         auth.statement = statements[-1]
-        return conn.execute(statements[-1], params)
+        return self._traced.execute(statements[-1], params)
 
 
 def _is_ddl(query: str) -> bool:
@@ -576,24 +633,39 @@ def _is_ddl(query: str) -> bool:
     return any(q.lstrip()[:6].upper().startswith(_DDL_WORDS) for q in split_statements(query))
 
 
-def _binding_error(exc: sqlite3.ProgrammingError, message: str) -> SqlError:
+def _binding_error(exc: apsw.BindingsError, message: str) -> SqlError:
     detail = str(exc)
-    if "bindings" not in detail:
+    counts = _BINDING_COUNTS.search(detail)
+    if counts is None:
         return SqlError(detail)
-    # Python: "Incorrect number of bindings supplied. The current statement uses 1, and there
-    # are 2 supplied." — keep the counts, lead with the platform's words.
-    return SqlError(f"{message} ({detail.split('. ', 1)[-1].rstrip('.')}.)")
+    # APSW: "Incorrect number of bindings supplied.  The current statement uses 1 and there
+    # are 2 supplied.  Current offset is 0", or "Statement has 1 bindings but you didn't supply
+    # any!" — keep the counts, lead with the platform's words.
+    uses, supplied, needs = counts.groups()
+    if needs is not None:
+        uses, supplied = needs, "0"
+    return SqlError(
+        f"{message} (The current statement uses {uses}, and there are {supplied} supplied.)"
+    )
 
 
 def _error(exc: BaseException, auth: Any) -> Exception:
-    if isinstance(exc, OverflowError):
+    if isinstance(exc, OverflowError):  # APSW says only "int too big to convert"
         return SqlError(
-            f"{exc}: SQLite integers are 64-bit (±9.2e18). Bind a larger number as str, or "
-            "as float if you can lose precision (the platform binds numbers as doubles)."
+            f"{_TOO_BIG_INT}: SQLite integers are 64-bit (±9.2e18). Bind a larger number as "
+            "str, or as float if you can lose precision (the platform binds numbers as doubles)."
         )
     if isinstance(exc, UnicodeEncodeError):
         return SqlError(
             f"Cannot bind a string with a lone surrogate ({exc.object[exc.start:exc.end]!r}): "
             "it has no UTF-8 form. Fix the string (e.g. .encode('utf-8', 'replace'))."
+        )
+    message = str(exc)
+    if message.lower() in _LIMIT_SYNTAX and _DELETE_OR_UPDATE.match(auth.statement or ""):
+        return SqlError(
+            f"{message}: SQLITE_ERROR. DELETE/UPDATE with ORDER BY or LIMIT runs on the "
+            "platform (workerd's SQLite is built with SQLITE_ENABLE_UPDATE_DELETE_LIMIT) but "
+            "not on the SQLite this sandbox bundles. Write it so that it runs on both: "
+            "DELETE FROM t WHERE rowid IN (SELECT rowid FROM t ORDER BY x LIMIT 10)."
         )
     return sqlite_error(exc, auth)

@@ -244,7 +244,7 @@ class Storage(AliasMixin):
             try:
                 # fetchall, not fetchone: it steps the statement to its end, so the reused
                 # cursor leaves no read statement open between calls.
-                rows = self._kv_cursor.execute(_GET, (key,)).fetchall()
+                rows: Any = self._kv_cursor.execute(_GET, (key,)).fetchall()
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "get()") from exc
             return decode_value(rows[0][0]) if rows else None
@@ -318,7 +318,7 @@ class Storage(AliasMixin):
             return {}
         sql, params = kr.sql()
         try:
-            rows = self._conn.execute(tag(sql), params).fetchall()
+            rows: Any = self._conn.execute(tag(sql), params).fetchall()
         except UnicodeEncodeError as exc:
             raise ValidationError(
                 "list(): a bound key contains a lone surrogate, which has no UTF-8 form."
@@ -408,9 +408,9 @@ class Storage(AliasMixin):
         self._count_op("delete()")
         if type(key) is str:
             self._check_key(key, "delete()")
-            before = self._conn.total_changes
+            before = self._conn.total_changes()
             self._write(_DELETE, (key,), key)
-            existed = self._conn.total_changes != before
+            existed = self._conn.total_changes() != before
             self._emit("kv.delete", f"delete {_short(key)}")
             return existed
         keys = sorted(set(self._key_list(key, "delete")))
@@ -418,13 +418,13 @@ class Storage(AliasMixin):
             return 0
         db = self._db
         db.begin_write()
-        before = self._conn.total_changes
+        before = self._conn.total_changes()
         try:
             self._conn.executemany(_DELETE, [(k,) for k in keys])
         except Exception as exc:
             db.check_batch(exc)
             raise sqlite_error(exc) from exc
-        count = self._conn.total_changes - before
+        count = self._conn.total_changes() - before
         self._emit("kv.delete", f"delete {len(keys)} keys: {_keys_text(keys, len(keys))}")
         return count
 
@@ -463,7 +463,7 @@ class Storage(AliasMixin):
                 conn.execute(tag(f'DROP {kind.upper()} IF EXISTS "{_quote(name)}"'))
         # Virtual tables first: dropping one also drops its shadow tables.
         while True:
-            tables = [r for r in conn.execute(user).fetchall() if r[0] == "table"]
+            tables: Any = [r for r in conn.execute(user).fetchall() if r[0] == "table"]
             if not tables:
                 break
             tables.sort(key=lambda r: not (r[2] or "").upper().startswith("CREATE VIRTUAL"))
@@ -602,7 +602,8 @@ class Storage(AliasMixin):
         else:
             sql = "SELECT key, value FROM _cf_KV ORDER BY key LIMIT ? OFFSET ?"
             params = (limit, offset)
-        return self._conn.execute(tag(sql), params).fetchall()
+        rows: Any = self._conn.execute(tag(sql), params).fetchall()
+        return rows
 
     def _kv_count(self, prefix: str | None) -> int:
         if prefix:
@@ -611,8 +612,8 @@ class Storage(AliasMixin):
             sql = sql.replace("SELECT key, value", "SELECT count(*)").replace(
                 " ORDER BY key ASC LIMIT ?", ""
             )
-            return int(self._conn.execute(tag(sql), params[:-1]).fetchone()[0])
-        return int(self._conn.execute(tag("SELECT count(*) FROM _cf_KV")).fetchone()[0])
+            return int(self._db.scalar(sql, params[:-1]))
+        return int(self._db.scalar("SELECT count(*) FROM _cf_KV"))
 
     def _seed(self, entries: Mapping[str, Any]) -> int:
         """Write ``entries`` from outside the object (no batch cap), committed at once."""

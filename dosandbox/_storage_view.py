@@ -57,7 +57,7 @@ def table_names(record: ObjectRecord) -> list[str]:
     storage = existing_storage(record)
     if storage is None:
         return []
-    rows = storage._conn.execute(
+    rows: Any = storage._conn.execute(
         tag(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' "
             "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"

@@ -184,6 +184,34 @@ def test_functions(inside: Any) -> None:
     ).one()) == {"a": 1, "j": 2, "d": "2026-01-01"}
 
 
+@pytest.mark.parametrize("call", ["if(1, 2, 3)", "unistr('a')", "median(1)", "percentile(1, 50)"])
+def test_functions_newer_than_the_platforms_sqlite(inside: Any, call: str) -> None:
+    """Functions the platform's older SQLite lacks are refused with workerd's 'no such function'."""
+    name = call.split("(")[0]
+    err = inside.error(lambda ctx: ctx.sql.exec(f"SELECT {call} AS v"))
+    assert type(err) is SqlError and err.code == "SQL_ERROR", repr(err)
+    assert err.message.startswith(f"no such function: {name}: SQLITE_ERROR")
+    assert inside(lambda ctx: ctx.sql.exec("SELECT iif(1, 2, 3) AS v").one()) == {"v": 2}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["DELETE FROM t ORDER BY x LIMIT 1", "delete from t limit 1", "UPDATE t SET x = 2 LIMIT 1"],
+)
+def test_delete_or_update_with_limit_explains_the_portable_form(
+    inside: Any, statement: str
+) -> None:
+    """DELETE/UPDATE … LIMIT (fine on the platform, absent here) says how to write it for both."""
+    inside(run("CREATE TABLE t (x)"))
+    inside(run("INSERT INTO t VALUES (1), (2)"))
+    err = inside.error(run(statement))
+    assert isinstance(err, SqlError) and "syntax error" in err.message
+    assert "SQLITE_ENABLE_UPDATE_DELETE_LIMIT" in err.message
+    portable = "DELETE FROM t WHERE rowid IN (SELECT rowid FROM t ORDER BY x LIMIT 1)"
+    inside(run(portable))
+    assert inside(lambda ctx: ctx.sql.exec("SELECT x FROM t").to_list()) == [{"x": 2}]
+
+
 def test_virtual_tables(inside: Any) -> None:
     """fts5 is allowed; other virtual table modules are refused."""
     inside(run("CREATE VIRTUAL TABLE docs USING fts5(body)"))

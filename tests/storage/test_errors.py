@@ -296,3 +296,17 @@ def test_statement_that_ran_before_still_gets_every_error(inside: Any) -> None:
     check(inside, lambda ctx: body(ctx, ({"a": 1},)), SqlError, "binding #1", "json.dumps")
     check(inside, lambda ctx: body(ctx, (2**70,)), SqlError, "64-bit")
     assert inside(lambda ctx: body(ctx, (True,))) == [{"x": "true"}]
+
+
+def test_binding_and_integer_messages_are_exact(inside: Any) -> None:
+    """The wrong-count and out-of-range messages keep their exact text, counts included."""
+    check(inside, lambda ctx: ctx.sql.exec("SELECT ? AS x", 1, 2), SqlError,
+          "Wrong number of parameter bindings for SQL query. (The current statement uses 1, "
+          "and there are 2 supplied.)")
+    check(inside, lambda ctx: ctx.sql.exec("SELECT ? AS x"), SqlError,
+          "Wrong number of parameter bindings for SQL query. (The current statement uses 1, "
+          "and there are 0 supplied.)")
+    check(inside, lambda ctx: ctx.sql.exec("SELECT ?", -(2**63) - 1), SqlError,
+          "Python int too large to convert to SQLite INTEGER: SQLite integers are 64-bit")
+    check(inside, lambda ctx: ctx.sql.exec("SELECT ?", "a\ud800"), SqlError,
+          "Cannot bind a string with a lone surrogate ('\\ud800')")

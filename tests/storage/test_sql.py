@@ -275,3 +275,41 @@ def test_a_cursor_keeps_its_results_after_later_statements(inside: Any) -> None:
 
     inside(make_table)
     assert inside(body) == [3, ["id", "name"], 3, ["only"], []]
+
+
+def test_empty_results_name_their_columns_on_every_path(inside: Any) -> None:
+    """A SELECT or RETURNING without rows still names its columns, first run and fast path."""
+
+    def body(ctx: Any) -> Any:
+        names = []
+        for _ in range(2):  # the second run takes exec()'s fast path
+            names.append(ctx.sql.exec("SELECT id, name FROM users WHERE id = ?", 99).column_names)
+            names.append(ctx.sql.exec(
+                "INSERT INTO users (id, name) VALUES (?, 'x') ON CONFLICT DO NOTHING "
+                "RETURNING id AS new_id", 1).column_names)
+            names.append(ctx.sql.exec("UPDATE users SET name = 'z' WHERE id = ?", 99).column_names)
+        return names
+
+    inside(make_table)
+    assert inside(body) == [["id", "name"], ["new_id"], []] * 2
+
+
+def test_select_star_without_rows_sees_a_new_column(inside: Any) -> None:
+    """Column names of an empty SELECT * follow ALTER TABLE (they are not cached)."""
+
+    def body(ctx: Any) -> Any:
+        query = "SELECT * FROM users WHERE id < 0"
+        before = [ctx.sql.exec(query).column_names, ctx.sql.exec(query).column_names]
+        ctx.sql.exec("ALTER TABLE users ADD COLUMN extra TEXT")
+        return [*before, ctx.sql.exec(query).column_names]
+
+    inside(make_table)
+    old = ["id", "name", "score", "data"]
+    assert inside(body) == [old, old, [*old, "extra"]]
+
+
+def test_handle_sql_of_an_empty_result_keeps_its_columns(inside: Any) -> None:
+    """handle.sql() of a SELECT without rows gives an empty DataFrame with the columns."""
+    inside(make_table)
+    df = inside.handle().sql("SELECT id, name FROM users WHERE id < 0")
+    assert list(df.columns) == ["id", "name"] and len(df) == 0
