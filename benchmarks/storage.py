@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import apsw
 
@@ -123,13 +124,15 @@ def raw_list(conn: sqlite3.Connection) -> float:
     return elapsed
 
 
-def raw_sql_inserts(conn: sqlite3.Connection) -> float:
+def raw_sql_inserts(conn: sqlite3.Connection | apsw.Connection, execute: Any = None) -> float:
+    """The inserts on a bare connection; ``execute`` defaults to ``conn.execute``."""
+    execute = execute or conn.execute
     conn.execute("DROP TABLE IF EXISTS t")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
     start = time.perf_counter()
     conn.execute("BEGIN")
     for i, name in enumerate(NAMES):
-        conn.execute("INSERT INTO t VALUES (?, ?, ?)", (i, name, i * 1.5))
+        execute("INSERT INTO t VALUES (?, ?, ?)", (i, name, i * 1.5))
     conn.execute("COMMIT")
     return time.perf_counter() - start
 
@@ -150,19 +153,6 @@ def raw_sql_select_raw(conn: sqlite3.Connection) -> float:
     elapsed = time.perf_counter() - start
     assert len(rows) == N
     return elapsed
-
-
-def raw_apsw_sql_inserts(conn: apsw.Connection) -> float:
-    """raw_sql_inserts on APSW, reusing one cursor (as dosandbox does)."""
-    conn.execute("DROP TABLE IF EXISTS t")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
-    cursor = conn.cursor()
-    start = time.perf_counter()
-    conn.execute("BEGIN")
-    for i, name in enumerate(NAMES):
-        cursor.execute("INSERT INTO t VALUES (?, ?, ?)", (i, name, i * 1.5))
-    conn.execute("COMMIT")
-    return time.perf_counter() - start
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -188,6 +178,7 @@ def measure(folder: Path | None) -> dict[str, tuple[float, float]]:
     if folder is not None:
         raw_apsw.execute("PRAGMA journal_mode=WAL").fetchall()
         raw_apsw.execute("PRAGMA synchronous=NORMAL").fetchall()
+    apsw_cursor = raw_apsw.cursor()  # reused, as dosandbox does
 
     def ours(method: str) -> Callable[[], float]:
         return lambda: sb.run(getattr(stub, method)())
@@ -203,7 +194,9 @@ def measure(folder: Path | None) -> dict[str, tuple[float, float]]:
         "sql insert": paired(ours_inserts, lambda: raw_sql_inserts(raw)),
         "sql select": paired(ours("sql_select"), lambda: raw_sql_select(raw)),
         "sql select raw()": paired(ours("sql_select_raw"), lambda: raw_sql_select_raw(raw)),
-        "sql insert vs apsw": paired(ours_inserts, lambda: raw_apsw_sql_inserts(raw_apsw)),
+        "sql insert vs apsw": paired(
+            ours_inserts, lambda: raw_sql_inserts(raw_apsw, apsw_cursor.execute)
+        ),
     }
     sb.close()
     raw.close()

@@ -399,16 +399,16 @@ class SqlStorage(AliasMixin):
         """Run ``query`` now (several ``;``-separated statements run in order)."""
         # The hot path of every object that uses SQL, kept flat: a statement already run once
         # (so known to be one statement within the size limit, and not DDL), plain bindings
-        # and an open batch go straight to SQLite. Anything else takes _exec_checked().
+        # and an open batch go straight to SQLite. Anything else takes _run(), the checked path.
         try:
             plan = self._plans.get(query)
         except TypeError:  # unhashable: not a str
             plan = None
         if plan is None or not self._db.batch_open:
-            return self._exec_checked(query, bindings)
+            return self._run(query, bindings)
         for value in bindings:
             if type(value) not in _FAST_TYPES:
-                return self._exec_checked(query, bindings)
+                return self._run(query, bindings)
         conn = self._conn
         auth = self._auth
         before = conn.total_changes()
@@ -445,39 +445,6 @@ class SqlStorage(AliasMixin):
         cursor._last_row_id = conn.last_insert_rowid()
         cursor.rows_written = written
         return cursor
-
-    def _exec_checked(self, query: Any, bindings: tuple[Any, ...]) -> SqlCursor:
-        """exec() with every check; remembers statements that may take the fast path next."""
-        if type(query) is not str or len(query) > self._quick_len or len(
-            bindings
-        ) > self._max_bindings:
-            self._check_size(query, bindings)
-        params = convert_bindings(bindings)
-        db = self._db
-        if not db.batch_open:
-            db.begin_write()
-        conn = self._conn
-        auth = self._auth
-        before = conn.total_changes()
-        auth.trusted = False
-        auth.statement = query
-        multi = ";" in query
-        try:
-            description, rows = self._execute(query, params, multi)
-        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
-            raise self._failed(exc, query, bindings) from exc
-        finally:
-            auth.trusted = True
-        written = conn.total_changes() - before
-        ddl = _is_ddl(query)
-        if written or (description is None and ddl):
-            self._note(query, written)
-        if not multi and not ddl:
-            plans = self._plans
-            if len(plans) >= _MAX_PLANS:
-                plans.clear()
-            plans[query] = _PLAIN if description is None else _ROWS
-        return SqlCursor(rows, description, conn.last_insert_rowid(), written)
 
     def _execute(
         self, query: str, params: Sequence[Any], multi: bool
@@ -573,16 +540,17 @@ class SqlStorage(AliasMixin):
         read_only: bool = False,
         outside: bool = False,
     ) -> SqlCursor:
-        """exec() for the handle: ``read_only`` refuses writes; ``outside`` commits at once."""
+        """exec() with every check, for exec()'s other calls and for the handle.
+
+        Statements that exec() ran here are remembered (a plan) so that their next calls may
+        take the fast path. For the handle, ``read_only`` refuses writes and ``outside``
+        commits at once.
+        """
         if type(query) is not str or len(query) > self._quick_len or len(
             bindings
         ) > self._max_bindings:
             self._check_size(query, bindings)
-        params = bindings
-        for value in bindings:
-            if type(value) not in _FAST_TYPES:
-                params = convert_bindings(bindings)
-                break
+        params = convert_bindings(bindings)
         db = self._db
         if not read_only:
             if outside:
@@ -595,19 +563,26 @@ class SqlStorage(AliasMixin):
         auth.trusted = False
         auth.read_only = read_only
         auth.statement = query
+        multi = ";" in query
         try:
-            description, rows = self._execute(query, params, ";" in query)
+            description, rows = self._execute(query, params, multi)
         except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
             auth.read_only = False
         written = conn.total_changes() - before
-        if not read_only:
-            if written or _is_ddl(query):
-                self._note(query, written, " (from handle)" if outside else None)
-            if outside:
+        ddl = _is_ddl(query)
+        if not read_only and (written or (description is None and ddl)):
+            self._note(query, written, " (from handle)" if outside else None)
+        if outside:
+            if not read_only:
                 db.commit()
+        elif not multi and not ddl:
+            plans = self._plans
+            if len(plans) >= _MAX_PLANS:
+                plans.clear()
+            plans[query] = _PLAIN if description is None else _ROWS
         return SqlCursor(rows, description, conn.last_insert_rowid(), written)
 
     def _run_many(self, query: str, params: Sequence[Any]) -> apsw.Cursor:
