@@ -7,29 +7,29 @@ asked for.
 from __future__ import annotations
 
 from . import errors
-from ._alarms import AlarmInfo
-from ._clock import VirtualClock
-from ._codec import clone
-from ._context import DurableObjectContext
-from ._definition import DurableObjectDefinition, define_durable_object
-from ._discovery import discover
-from ._events import Event
-from ._handle import Handle
-from ._http import Request, Response
-from ._ids import DurableObjectId
-from ._limits import Limits
-from ._namespace import Namespace, RpcCall, Stub
-from ._object import DurableObject
-from ._sandbox import Sandbox
-from ._steps import StepReport
-from ._websocket import WebSocket, WebSocketPair, WebSocketRequestResponsePair
-from .errors import (
+from ._core.clock import VirtualClock
+from ._core.codec import clone
+from ._core.errors import (
     DataCloneError,
     DurableObjectError,
     DurableObjectMethodError,
     DurableObjectNotFoundError,
     MethodNotFoundError,
 )
+from ._core.events import Event
+from ._core.ids import DurableObjectId
+from ._core.limits import Limits
+from ._core.steps import StepReport
+from ._notebook.handle import Handle
+from ._project.discovery import discover
+from ._runtime.alarms import AlarmInfo
+from ._runtime.context import DurableObjectContext
+from ._runtime.definition import DurableObjectDefinition, define_durable_object
+from ._runtime.http import Request, Response
+from ._runtime.namespace import Namespace, RpcCall, Stub
+from ._runtime.object import DurableObject
+from ._runtime.websocket import WebSocket, WebSocketPair, WebSocketRequestResponsePair
+from ._sandbox import Sandbox
 
 __version__ = "0.1.0"
 

@@ -17,25 +17,25 @@ from collections.abc import Awaitable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._aliases import AliasMixin
-from ._clock import VirtualClock, to_epoch_ms
-from ._definition import DurableObjectDefinition
-from ._events import EventLog, events_frame
-from ._limits import Limits
-from ._loop import Driver, SandboxLoop
-from ._namespace import Namespace, Stub
-from ._object import DurableObject, validate_class
-from ._steps import StepReport
-from .errors import (
+from ._core.aliases import AliasMixin
+from ._core.clock import VirtualClock, to_epoch_ms
+from ._core.errors import (
     ConfigError,
     DriverError,
     DurableObjectNotFoundError,
     ValidationError,
     did_you_mean,
 )
+from ._core.events import EventLog, events_frame
+from ._core.limits import Limits
+from ._core.loop import Driver, SandboxLoop
+from ._core.steps import StepReport
+from ._runtime.definition import DurableObjectDefinition
+from ._runtime.namespace import Namespace, Stub
+from ._runtime.object import DurableObject, validate_class
 
 if TYPE_CHECKING:
-    from ._handle import Handle
+    from ._notebook.handle import Handle
 
 T = TypeVar("T")
 
@@ -184,7 +184,7 @@ class Sandbox(AliasMixin):
         with ``strict=False`` they are warned about and the other objects load. Other keyword
         arguments go to ``Sandbox(...)``.
         """
-        from ._discovery import load_directory
+        from ._project.discovery import load_directory
 
         return load_directory(cls, path, strict=strict, **kwargs)
 
@@ -221,7 +221,7 @@ class Sandbox(AliasMixin):
         self._user_env.setdefault(namespace.binding, namespace)
         self.event_log.emit("register", f"registered {name} ({cls.__name__})", object_name=name)
         if self.persist is not None:
-            from ._alarms import restore_alarms
+            from ._runtime.alarms import restore_alarms
 
             # Alarms persisted with the objects come back (overdue ones fire at the next step).
             restore_alarms(namespace)
@@ -377,7 +377,7 @@ class Sandbox(AliasMixin):
         Returns a simulated client: ``send()``, ``messages``, ``receive()``, ``close()``.
         Relative URLs resolve against ``http://dosandbox.local``.
         """
-        from ._wsclient import connect
+        from ._notebook.client import connect
 
         return connect(self, stub, url, headers=headers)
 
@@ -385,7 +385,7 @@ class Sandbox(AliasMixin):
 
     def inspect(self, stub: Stub) -> Handle:
         """The sandbox's view of one object: state, storage, sockets, alarm, events."""
-        from ._handle import Handle
+        from ._notebook.handle import Handle
 
         if not isinstance(stub, Stub):
             raise ValidationError(
@@ -422,7 +422,7 @@ class Sandbox(AliasMixin):
 
     def alarms(self) -> Any:
         """A DataFrame of every pending alarm, in firing order (object, name, id, time, ...)."""
-        from ._alarms import alarms_frame
+        from ._runtime.alarms import alarms_frame
 
         return alarms_frame(self)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._namespace import Namespace
+from ._runtime.namespace import Namespace
 from ._sandbox import active_sandbox
 
 __all__ = ["durable_objects", "get_durable_object", "has_durable_object"]

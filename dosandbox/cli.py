@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._discovery import DiscoveredObject, Discovery, discover, format_signature
-from .errors import ConfigError, did_you_mean
+from ._core.errors import ConfigError, did_you_mean
+from ._project.discovery import DiscoveredObject, Discovery, discover, format_signature
 
 __all__ = ["main"]
 
@@ -138,7 +138,7 @@ def _find(found: Discovery, key: str) -> DiscoveredObject:
 
 
 def _config_for(args: argparse.Namespace) -> Path:
-    from ._wrangler import find_config
+    from ._project.wrangler import find_config
 
     if getattr(args, "config", None):
         return Path(args.config)
@@ -147,7 +147,7 @@ def _config_for(args: argparse.Namespace) -> Path:
 
 
 def _load_config(args: argparse.Namespace) -> Any:
-    from ._wrangler import WranglerFile
+    from ._project.wrangler import WranglerFile
 
     try:
         return WranglerFile.load(_config_for(args))
@@ -159,7 +159,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     found = _discover(args, need_clean=False)
     obj = _find(found, args.name)
     config = _load_config(args)
-    from ._wrangler import _next_tag, deployed_classes
+    from ._project.wrangler import _next_tag, deployed_classes
 
     deployed = deployed_classes(config.data.get("migrations", []))
     binding = {"name": obj.binding, "class_name": obj.class_name}
@@ -233,7 +233,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_types(args: argparse.Namespace) -> int:
-    from ._typegen import generate_types
+    from ._project.typegen import generate_types
 
     found = _discover(args, need_clean=True)
     out = Path(args.out) if args.out else Path(args.dir) / "_types.py"
@@ -257,7 +257,7 @@ def cmd_generate_types(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> tuple[Any, Any, Discovery]:
-    from ._wrangler import plan_migration
+    from ._project.wrangler import plan_migration
 
     found = _discover(args, need_clean=True)
     config = _load_config(args)
@@ -319,7 +319,7 @@ def cmd_migrations(args: argparse.Namespace) -> int:
 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
-    from ._wrangler import render, unified_diff
+    from ._project.wrangler import render, unified_diff
 
     config, plan, _ = _plan(args)
     root = Path(args.dir).resolve().parent

@@ -30,10 +30,10 @@ from typing import Any
 
 import pytest
 
-from ._clock import VirtualClock
-from ._events import Event
-from ._handle import Handle
-from ._namespace import Stub
+from ._core.clock import VirtualClock
+from ._core.events import Event
+from ._notebook.handle import Handle
+from ._runtime.namespace import Stub
 from ._sandbox import Sandbox
 
 __all__ = ["FIXED_START", "assert_events", "clock", "kind_matches", "sandbox"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from ..errors import ValidationError
+from .._core.errors import ValidationError
 from ._base import Owner, ViewBase, heading, set_options
 from ._clockbar import ClockBar
 from ._inspector import Inspector
@@ -14,8 +14,8 @@ from ._render import format_ms, table_html
 from ._static import object_rows, objects_columns
 
 if TYPE_CHECKING:
-    from .._handle import Handle
-    from .._instance import ObjectRecord
+    from .._core.record import ObjectRecord
+    from .._notebook.handle import Handle
     from .._sandbox import Sandbox
 
 __all__ = ["Dashboard"]

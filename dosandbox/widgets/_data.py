@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._handle import Handle
+    from .._notebook.handle import Handle
     from .._sandbox import Sandbox
 
 __all__ = ["Unavailable"]
@@ -122,7 +122,7 @@ def sockets(handle: Handle) -> Any:
 def socket_count(handle: Handle) -> int | None:
     """Accepted sockets of one object, counted without building a DataFrame."""
     try:
-        from .._websocket import existing_registry
+        from .._runtime.websocket import existing_registry
     except ImportError:
         return None
     registry = existing_registry(handle._record)
@@ -140,7 +140,7 @@ def alarm(handle: Handle) -> dict[str, Any] | None:
 def pending_alarms(sandbox: Sandbox) -> int | None:
     """How many alarms wait on the timeline (cheap: the scheduler's count, no DataFrame)."""
     try:
-        from .._alarms import _schedulers
+        from .._runtime.alarms import _schedulers
     except ImportError:
         return None
     scheduler = _schedulers.get(sandbox)
@@ -161,8 +161,8 @@ def socket_is_open(row: dict[str, Any]) -> bool:
 
 def _client_for(handle: Handle, socket_id: str) -> Any:
     """The simulated client (``sb.connect``) at the other end of an accepted socket."""
-    from .._websocket import existing_registry
-    from ..errors import WebSocketError
+    from .._core.errors import WebSocketError
+    from .._runtime.websocket import existing_registry
 
     registry = existing_registry(handle._record)
     sockets = list(registry.sockets) if registry is not None else []
@@ -204,6 +204,6 @@ def delete_alarm(handle: Handle) -> None:
     if callable(own):
         own()
         return
-    from .._alarms import alarms_for
+    from .._runtime.alarms import alarms_for
 
     alarms_for(handle._record).delete_now(reason="the inspector's Delete button")

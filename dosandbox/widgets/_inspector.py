@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from ..errors import ValidationError
+from .._core.errors import ValidationError
 from ._base import Owner, ViewBase
 from ._render import esc, status_badge
 from ._tabs import TABS, Tab
 
 if TYPE_CHECKING:
-    from .._handle import Handle
+    from .._notebook.handle import Handle
 
 __all__ = ["Inspector"]
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._events import Event
+    from .._core.events import Event
     from .._sandbox import Sandbox
 
 __all__ = ["LiveHub", "LiveView", "current_cell", "hub_for"]

@@ -22,8 +22,8 @@ from ._render import (
 )
 
 if TYPE_CHECKING:
-    from .._handle import Handle
-    from .._instance import ObjectRecord
+    from .._core.record import ObjectRecord
+    from .._notebook.handle import Handle
     from .._sandbox import Sandbox
 
 __all__ = ["mimebundle", "static_html"]
@@ -178,8 +178,8 @@ def sandbox_html(sandbox: Sandbox) -> str:
 
 def static_html(target: Any) -> str:
     """A readable HTML snapshot of a handle, a stub or a sandbox (all user data escaped)."""
-    from .._handle import Handle
-    from .._namespace import Stub
+    from .._notebook.handle import Handle
+    from .._runtime.namespace import Stub
     from .._sandbox import Sandbox
 
     if isinstance(target, Handle):

@@ -14,7 +14,7 @@ import re
 
 import tomllib
 
-from dosandbox import _jsonc
+from dosandbox._project import jsonc as _jsonc
 
 HAND_WRITTEN = """\
 # My worker. Keep this comment.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dosandbox
-from dosandbox._aliases import ALIASES, AliasMixin
+from dosandbox._core.aliases import ALIASES, AliasMixin
 
 
 def test_all_is_sorted_and_importable() -> None:
@@ -17,9 +17,9 @@ def _alias_classes() -> list[type]:
     import importlib
     import pkgutil
 
-    for info in pkgutil.iter_modules(dosandbox.__path__):
-        if info.name != "__main__" and info.name != "widgets":
-            importlib.import_module(f"dosandbox.{info.name}")
+    for info in pkgutil.walk_packages(dosandbox.__path__, "dosandbox."):
+        if not info.name.endswith("__main__") and ".widgets" not in info.name:
+            importlib.import_module(info.name)
     found: list[type] = []
     stack = [AliasMixin]
     while stack:

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from dosandbox import DataCloneError, DurableObject, Sandbox
-from dosandbox._codec import clone, dumps, loads
+from dosandbox._core.codec import clone, dumps, loads
 
 ROUND_TRIP = [
     None, True, False, 0, -1, 2**100, 1.5, float("inf"), -0.0, "", "héllo 🌍", b"\x00\xff",

@@ -1,7 +1,7 @@
 """Dataclasses stored as plain dicts keep shared references and cycles (codec numbering)."""
 import dataclasses
 
-from dosandbox import _codec
+from dosandbox._core import codec as _codec
 
 
 @dataclasses.dataclass

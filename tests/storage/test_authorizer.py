@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dosandbox import Sandbox
-from dosandbox._authorizer import TRANSACTION_MESSAGE
+from dosandbox._storage.authorizer import TRANSACTION_MESSAGE
 from dosandbox.errors import SqlError, SqlNotAuthorizedError
 
 

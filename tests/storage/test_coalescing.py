@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from dosandbox import Sandbox
-from dosandbox._storage import database_path
+from dosandbox._storage.storage import database_path
 
 
 @pytest.fixture

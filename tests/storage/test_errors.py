@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dosandbox import Limits, Sandbox
-from dosandbox._authorizer import INTERNAL_TAG
+from dosandbox._storage.authorizer import INTERNAL_TAG
 from dosandbox.errors import (
     DataCloneError,
     SqlError,

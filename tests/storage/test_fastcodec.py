@@ -7,8 +7,8 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import given, settings
 
-from dosandbox._codec import dumps, loads
-from dosandbox._fastcodec import decode_value, encode_value
+from dosandbox._core.codec import dumps, loads
+from dosandbox._core.fastcodec import decode_value, encode_value
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dosandbox import Sandbox
-from dosandbox._storage import persisted_object_ids, storage_for
+from dosandbox._storage.storage import persisted_object_ids, storage_for
 
 
 async def write(ctx: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dosandbox._sql import split_statements
+from dosandbox._storage.sql import split_statements
 
 
 async def make_table(ctx: Any) -> None:

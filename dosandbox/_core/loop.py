@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .errors import DriverError, WaitingOnTimeError
 
 if TYPE_CHECKING:
-    from ._clock import VirtualClock
+    from .clock import VirtualClock
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, NoHandlerError
+from .._core.errors import ConfigError, NoHandlerError
 
 if TYPE_CHECKING:
-    from ._context import DurableObjectContext
+    from .context import DurableObjectContext
 
 __all__ = ["HANDLERS", "RESERVED", "DurableObject", "rpc_methods"]
 

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._definition import DurableObjectDefinition
-from ._namespace import binding_name
-from ._object import DurableObject, handlers_of, rpc_methods
-from .errors import ConfigError, DurableObjectError
+from .._core.errors import ConfigError, DurableObjectError
+from .._runtime.definition import DurableObjectDefinition
+from .._runtime.namespace import binding_name
+from .._runtime.object import DurableObject, handlers_of, rpc_methods
 
 if TYPE_CHECKING:
-    from ._sandbox import Sandbox
+    from .._sandbox import Sandbox
 
 __all__ = [
     "DiscoveredObject",
@@ -494,7 +494,7 @@ def _build(
             class_name = class_name_for(name)
             cls = value.build_class(class_name)
         else:
-            from ._object import validate_class
+            from .._runtime.object import validate_class
 
             validate_class(value, name)
             cls = value

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _jsonc
-from .errors import ConfigError
+from .._core.errors import ConfigError
+from . import jsonc as _jsonc
 
 __all__ = [
     "CONFIG_NAMES",

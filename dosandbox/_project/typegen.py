@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._discovery import DiscoveredObject, MethodInfo
+from .discovery import DiscoveredObject, MethodInfo
 
 __all__ = ["generate_types"]
 

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._timepatch import VirtualWallClock
 from .errors import ClockError
+from .timepatch import VirtualWallClock
 
 if TYPE_CHECKING:
-    from ._sandbox import Sandbox
-    from ._steps import StepReport
+    from .._sandbox import Sandbox
+    from .steps import StepReport
 
 MODES = ("manual", "autojump", "realtime")
 UTC = dt.timezone.utc
@@ -145,7 +145,7 @@ class VirtualClock:
 
     def _follow_wall_clock_until(self, timer: asyncio.TimerHandle) -> None:
         """Realtime mode: sleep for real until ``timer`` is due (scaled by speed)."""
-        from ._loop import ms_for_loop_time
+        from .loop import ms_for_loop_time
 
         due = ms_for_loop_time(self._origin_ms, timer.when())
         wait = max(0.0, (due - self._now_ms) / 1000 / self.speed)
@@ -212,7 +212,7 @@ class VirtualClock:
 
     def widget(self) -> Any:
         """The clock bar: virtual now, step buttons, mode and pending alarms."""
-        from .widgets import ClockBar
+        from ..widgets import ClockBar
 
         return ClockBar(self._require_sandbox())
 

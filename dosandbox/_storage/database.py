@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ._authorizer import INTERNAL_TAG, VACUUM_MESSAGE, Authorizer
-from .errors import SqlError, SqlNotAuthorizedError, StorageError, StorageLimitError
+from .._core.errors import SqlError, SqlNotAuthorizedError, StorageError, StorageLimitError
+from .authorizer import INTERNAL_TAG, VACUUM_MESSAGE, Authorizer
 
 if TYPE_CHECKING:
-    from ._limits import Limits
+    from .._core.limits import Limits
 
 __all__ = ["Database", "error_name", "sqlite_error"]
 

@@ -49,12 +49,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import apsw
 
-from ._aliases import AliasMixin
-from ._database import sqlite_error
-from .errors import SqlError, StorageLimitError, ValidationError
+from .._core.aliases import AliasMixin
+from .._core.errors import SqlError, StorageLimitError, ValidationError
+from .database import sqlite_error
 
 if TYPE_CHECKING:
-    from ._storage import Storage
+    from .storage import Storage
 
 __all__ = ["SqlCursor", "SqlRunResult", "SqlStatement", "SqlStorage", "split_statements"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._codec import _decode
+from .codec import _decode
 
 __all__ = ["decode_value", "encode_value"]
 

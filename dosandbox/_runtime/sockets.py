@@ -14,17 +14,17 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._websocket import (
+from .._core.errors import WebSocketError, WebSocketLimitError
+from .websocket import (
     RESET_REASON,
     STATE_NAMES,
     WebSocket,
     WebSocketRequestResponsePair,
     _Close,
 )
-from .errors import WebSocketError, WebSocketLimitError
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
+    from .._core.record import ObjectRecord
 
 __all__ = [
     "SocketRegistry",

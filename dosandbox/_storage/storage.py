@@ -31,18 +31,18 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._aliases import AliasMixin
-from ._codec import dumps
-from ._database import Database, sqlite_error, tag
-from ._fastcodec import decode_value, encode_value
-from ._instance import current_scope
-from ._kvlist import key_range
-from ._sql import SqlStorage
-from .errors import StorageError, StorageLimitError, TransactionError, ValidationError
+from .._core.aliases import AliasMixin
+from .._core.codec import dumps
+from .._core.errors import StorageError, StorageLimitError, TransactionError, ValidationError
+from .._core.fastcodec import decode_value, encode_value
+from .._core.record import current_scope
+from .database import Database, sqlite_error, tag
+from .kvlist import key_range
+from .sql import SqlStorage
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
-    from ._sandbox import Sandbox
+    from .._core.record import ObjectRecord
+    from .._sandbox import Sandbox
 
 __all__ = ["Storage", "Transaction", "persisted_object_ids", "storage_for"]
 
@@ -554,21 +554,21 @@ class Storage(AliasMixin):
     async def get_alarm(self, **options: Any) -> int | None:
         if options:
             self._check_options(options, _READ_OPTIONS, "get_alarm")
-        from ._alarms import alarms_for
+        from .._runtime.alarms import alarms_for
 
         return await alarms_for(self._record).get()
 
     async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "set_alarm")
-        from ._alarms import alarms_for
+        from .._runtime.alarms import alarms_for
 
         await alarms_for(self._record).set(scheduled_time)
 
     async def delete_alarm(self, **options: Any) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_alarm")
-        from ._alarms import alarms_for
+        from .._runtime.alarms import alarms_for
 
         await alarms_for(self._record).delete()
 

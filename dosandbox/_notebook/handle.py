@@ -9,13 +9,13 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ._events import events_frame
-from .errors import ValidationError
+from .._core.errors import ValidationError
+from .._core.events import events_frame
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
-    from ._namespace import Stub
-    from ._steps import StepReport
+    from .._core.record import ObjectRecord
+    from .._core.steps import StepReport
+    from .._runtime.namespace import Stub
 
 __all__ = ["Handle"]
 
@@ -68,7 +68,7 @@ class Handle:
     @property
     def sockets(self) -> Any:
         """Accepted sockets as a DataFrame: id, tags, attachment, ready state, traffic."""
-        from ._wsregistry import sockets_frame
+        from .._runtime.sockets import sockets_frame
 
         return sockets_frame(self._record)
 
@@ -81,7 +81,7 @@ class Handle:
     @property
     def alarm(self) -> dict[str, Any] | None:
         """The pending alarm (``time_ms``, ``datetime``, ``in_seconds``, ``retry_count``)."""
-        from ._alarms import alarm_view
+        from .._runtime.alarms import alarm_view
 
         return alarm_view(self._record)
 
@@ -90,7 +90,7 @@ class Handle:
 
         Raises AlarmError when no alarm is set. Returns the events the run produced.
         """
-        from ._alarms import fire_now
+        from .._runtime.alarms import fire_now
 
         return fire_now(self._record)
 
@@ -106,39 +106,39 @@ class Handle:
 
     def kv_page(self, offset: int = 0, limit: int = 100, prefix: str | None = None) -> Any:
         """One page of KV contents in key order, as a DataFrame (cheap for a million keys)."""
-        from ._storage_view import kv_frame
+        from .storage_view import kv_frame
 
         return kv_frame(self._record, offset, limit, prefix)
 
     def kv_count(self, prefix: str | None = None) -> int:
         """How many keys are stored (those starting with ``prefix``)."""
-        from ._storage_view import kv_count
+        from .storage_view import kv_count
 
         return kv_count(self._record, prefix)
 
     @property
     def tables(self) -> dict[str, Any]:
         """Your SQL tables: name → DataFrame (the first 1,000 rows of each)."""
-        from ._storage_view import tables
+        from .storage_view import tables
 
         return tables(self._record)
 
     def sql(self, query: str, *bindings: Any, write: bool = False) -> Any:
         """Run SQL on the object's database → DataFrame; read-only unless ``write=True``."""
-        from ._storage_view import run_sql
+        from .storage_view import run_sql
 
         return run_sql(self._record, query, bindings, write=write)
 
     def seed_kv(self, entries: Any) -> int:
         """Put ``entries`` (a dict) into storage from outside, e.g. before the first event."""
-        from ._storage_view import seed_kv
+        from .storage_view import seed_kv
 
         return seed_kv(self._record, entries)
 
     @property
     def storage_size(self) -> int:
         """Bytes used by the object's database (``ctx.sql.database_size``)."""
-        from ._storage_view import storage_size
+        from .storage_view import storage_size
 
         return storage_size(self._record)
 
@@ -168,17 +168,17 @@ class Handle:
 
     def widget(self) -> Any:
         """The live inspector for this object."""
-        from .widgets import Inspector
+        from ..widgets import Inspector
 
         return Inspector(self)
 
     def _repr_html_(self) -> str:
-        from .widgets import static_html
+        from ..widgets import static_html
 
         return static_html(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        from .widgets import mimebundle
+        from ..widgets import mimebundle
 
         return mimebundle(self.widget, fallback_html=self._repr_html_)
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import DurableObjectMethodError, DurableObjectResetError
 
 if TYPE_CHECKING:
-    from ._context import DurableObjectContext
-    from ._ids import DurableObjectId
-    from ._namespace import Namespace
-    from ._object import DurableObject
+    from .._runtime.context import DurableObjectContext
+    from .._runtime.namespace import Namespace
+    from .._runtime.object import DurableObject
+    from .ids import DurableObjectId
 
 __all__ = ["EventScope", "InputGate", "Instance", "ObjectRecord", "current_scope"]
 
@@ -95,7 +95,7 @@ class Instance:
     """A live incarnation of the user's class."""
 
     def __init__(self, record: ObjectRecord, generation: int) -> None:
-        from ._context import DurableObjectContext
+        from .._runtime.context import DurableObjectContext
 
         self.record = record
         self.generation = generation

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._database import tag
-from ._fastcodec import decode_value
-from ._storage import existing_storage, storage_for
-from .errors import ValidationError
+from .._core.errors import ValidationError
+from .._core.fastcodec import decode_value
+from .._storage.database import tag
+from .._storage.storage import existing_storage, storage_for
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
-    from ._storage import Storage
+    from .._core.record import ObjectRecord
+    from .._storage.storage import Storage
 
 __all__ = ["kv_count", "kv_frame", "run_sql", "seed_kv", "storage_size", "tables"]
 

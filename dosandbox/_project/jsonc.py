@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from .._core.errors import ConfigError
 
 __all__ = [
     "JsoncNode",

@@ -13,17 +13,17 @@ import asyncio
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from . import _codec
-from ._aliases import AliasMixin
-from ._ids import DurableObjectId, IdFactory
-from ._instance import ObjectRecord
-from ._loop import _get_running_loop
-from ._object import rpc_methods
-from .errors import InvalidIdError, MethodNotFoundError, did_you_mean
+from .._core import codec as _codec
+from .._core.aliases import AliasMixin
+from .._core.errors import InvalidIdError, MethodNotFoundError, did_you_mean
+from .._core.ids import DurableObjectId, IdFactory
+from .._core.loop import _get_running_loop
+from .._core.record import ObjectRecord
+from .object import rpc_methods
 
 if TYPE_CHECKING:
-    from ._object import DurableObject
-    from ._sandbox import Sandbox
+    from .._sandbox import Sandbox
+    from .object import DurableObject
 
 __all__ = ["Namespace", "RpcCall", "Stub"]
 
@@ -147,7 +147,7 @@ class Stub:
 
     def fetch(self, request: Any = None, /, **init: Any) -> RpcCall:
         """Send an HTTP request to the object's ``fetch`` handler (returns an awaitable)."""
-        from ._http import make_fetch_call
+        from .http import make_fetch_call
 
         return make_fetch_call(self, request, init)
 

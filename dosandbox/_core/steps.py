@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._events import Event, events_frame
+from .events import Event, events_frame
 
 __all__ = ["StepReport"]
 

@@ -12,8 +12,8 @@ import keyword
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._object import HANDLERS, RESERVED, DurableObject
-from .errors import ConfigError, NoHandlerError
+from .._core.errors import ConfigError, NoHandlerError
+from .object import HANDLERS, RESERVED, DurableObject
 
 __all__ = ["DurableObjectDefinition", "define_durable_object"]
 
@@ -279,7 +279,7 @@ def define_durable_object(
         canonical = CAMEL_KEYS.get(key)
         if canonical is None:
             known = ["init", "methods", *HANDLERS, "state_type", *CAMEL_KEYS]
-            from .errors import did_you_mean
+            from .._core.errors import did_you_mean
 
             raise ConfigError(
                 f"define_durable_object() got an unknown key {key!r}; {did_you_mean(key, known)}."

@@ -46,15 +46,15 @@ from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from ._aliases import AliasMixin
-from ._clock import to_epoch_ms
-from ._steps import StepReport
-from .errors import AlarmError, ClockError
+from .._core.aliases import AliasMixin
+from .._core.clock import to_epoch_ms
+from .._core.errors import AlarmError, ClockError
+from .._core.steps import StepReport
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
-    from ._namespace import Namespace
-    from ._sandbox import Sandbox
+    from .._core.record import ObjectRecord
+    from .._sandbox import Sandbox
+    from .namespace import Namespace
 
 __all__ = ["Alarm", "AlarmInfo", "AlarmScheduler", "alarms_for", "alarms_frame", "fire_now"]
 
@@ -591,7 +591,7 @@ def _storage(record: ObjectRecord) -> Any:
     """
     if record.namespace.sandbox.persist is None:
         return None
-    from ._storage import storage_for
+    from .._storage.storage import storage_for
 
     return storage_for(record)
 
@@ -601,7 +601,7 @@ def _storage(record: ObjectRecord) -> Any:
 
 def restore_alarms(namespace: Namespace) -> int:
     """Schedule the alarms persisted for ``namespace``'s objects; returns how many."""
-    from ._storage import persisted_object_ids, storage_for
+    from .._storage.storage import persisted_object_ids, storage_for
 
     restored = 0
     for hex_id in persisted_object_ids(namespace.sandbox, namespace.name):

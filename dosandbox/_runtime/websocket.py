@@ -38,14 +38,14 @@ import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import _codec
-from ._aliases import AliasMixin
-from .errors import HttpError, WebSocketError, WebSocketLimitError
+from .._core import codec as _codec
+from .._core.aliases import AliasMixin
+from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
 
 if TYPE_CHECKING:
-    from ._instance import ObjectRecord
-    from ._wsclient import SimulatedClient
-    from ._wsregistry import SocketRegistry
+    from .._core.record import ObjectRecord
+    from .._notebook.client import SimulatedClient
+    from .sockets import SocketRegistry
 
 __all__ = [
     "CLOSED",
@@ -282,7 +282,7 @@ class WebSocket(AliasMixin):
 
 
 def _default_limits() -> Any:
-    from ._limits import Limits
+    from .._core.limits import Limits
 
     return Limits()
 
@@ -397,7 +397,7 @@ def disconnect(ws: WebSocket) -> asyncio.Task[Any] | None:
 def __getattr__(name: str) -> Any:
     """The registry moved to ``_wsregistry``; its names stay importable from here."""
     if name in ("SocketRegistry", "existing_registry", "registry_for", "sockets_frame"):
-        from . import _wsregistry
+        from . import sockets as _wsregistry
 
         return getattr(_wsregistry, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

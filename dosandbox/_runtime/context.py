@@ -13,14 +13,14 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._alarms import alarms_for
-from ._aliases import AliasMixin
-from ._storage import storage_for
-from .errors import ValidationError
+from .._core.aliases import AliasMixin
+from .._core.errors import ValidationError
+from .._storage.storage import storage_for
+from .alarms import alarms_for
 
 if TYPE_CHECKING:
-    from ._ids import DurableObjectId
-    from ._instance import Instance, ObjectRecord
+    from .._core.ids import DurableObjectId
+    from .._core.record import Instance, ObjectRecord
 
 __all__ = ["DurableObjectContext"]
 
@@ -104,35 +104,35 @@ class DurableObjectContext(AliasMixin):
 
     def accept_web_socket(self, ws: Any, tags: list[str] | None = None) -> None:
         """Accept ``ws`` (``pair[1]``) so its events reach this object's handlers."""
-        from ._wsregistry import accept_web_socket
+        from .sockets import accept_web_socket
 
         accept_web_socket(self._record, ws, tags)
 
     def get_web_sockets(self, tag: str | None = None) -> list[Any]:
         """The connected sockets this object accepted, or those with ``tag``."""
-        from ._wsregistry import get_web_sockets
+        from .sockets import get_web_sockets
 
         return get_web_sockets(self._record, tag)
 
     def get_tags(self, ws: Any) -> list[str]:
-        from ._wsregistry import get_tags
+        from .sockets import get_tags
 
         return get_tags(self._record, ws)
 
     def set_web_socket_auto_response(self, pair: Any = None) -> None:
         """Answer a matching text message without waking the object; no argument removes it."""
-        from ._wsregistry import set_web_socket_auto_response
+        from .sockets import set_web_socket_auto_response
 
         set_web_socket_auto_response(self._record, pair)
 
     def get_web_socket_auto_response(self) -> Any:
-        from ._wsregistry import get_web_socket_auto_response
+        from .sockets import get_web_socket_auto_response
 
         return get_web_socket_auto_response(self._record)
 
     def get_web_socket_auto_response_timestamp(self, ws: Any) -> Any:
         """When ``ws`` was last answered by the auto-response (UTC datetime), or None."""
-        from ._wsregistry import get_web_socket_auto_response_timestamp
+        from .sockets import get_web_socket_auto_response_timestamp
 
         return get_web_socket_auto_response_timestamp(self._record, ws)
 

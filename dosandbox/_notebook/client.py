@@ -13,8 +13,9 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._http import Request, Response
-from ._websocket import (
+from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
+from .._runtime.http import Request, Response
+from .._runtime.websocket import (
     CLOSED,
     DISCONNECT_REASON,
     STATE_NAMES,
@@ -23,11 +24,10 @@ from ._websocket import (
     check_close_code,
     disconnect,
 )
-from .errors import HttpError, WebSocketError, WebSocketLimitError
 
 if TYPE_CHECKING:
-    from ._namespace import Stub
-    from ._sandbox import Sandbox
+    from .._runtime.namespace import Stub
+    from .._sandbox import Sandbox
 
 __all__ = ["SimulatedClient", "connect"]
 
@@ -40,7 +40,7 @@ def connect(
     sandbox: Sandbox, stub: Stub, url: str = "/", *, headers: Any = None
 ) -> SimulatedClient:
     """Open a WebSocket to ``stub`` through its ``fetch`` handler and return the client."""
-    from ._namespace import Stub
+    from .._runtime.namespace import Stub
 
     sandbox.driver.check_outside("sb.connect()")
     if not isinstance(stub, Stub):

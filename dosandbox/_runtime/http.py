@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._aliases import AliasMixin
-from ._loop import _get_running_loop
-from ._namespace import RpcCall
-from .errors import HttpError
+from .._core.aliases import AliasMixin
+from .._core.errors import HttpError
+from .._core.loop import _get_running_loop
+from .namespace import RpcCall
 
 if TYPE_CHECKING:
-    from ._namespace import Stub
-    from ._websocket import WebSocket
+    from .namespace import Stub
+    from .websocket import WebSocket
 
 __all__ = ["BASE_URL", "FetchCall", "Request", "Response", "make_fetch_call"]
 
@@ -223,7 +223,7 @@ class Response(_Body):
         headers: Any = None,
         web_socket: WebSocket | None = None,
     ) -> None:
-        from ._websocket import WebSocket
+        from .websocket import WebSocket
 
         if not isinstance(status, int) or isinstance(status, bool):
             raise HttpError(f"Response status must be an int, not {type(status).__name__}.")
@@ -414,7 +414,7 @@ class FetchCall(RpcCall):
                 method_name="fetch",
             )
         if result.web_socket is not None:
-            from ._websocket import hand_over
+            from .websocket import hand_over
 
             hand_over(result.web_socket, upgrade=is_upgrade(request), record=record)
         return result._copy()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ValidationError
+from .._core.errors import ValidationError
 
 __all__ = ["KeyRange", "key_range", "prefix_successor"]
 
