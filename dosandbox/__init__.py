@@ -7,6 +7,7 @@ asked for.
 from __future__ import annotations
 
 from . import errors
+from ._core import display as _display
 from ._core.clock import VirtualClock
 from ._core.codec import clone
 from ._core.errors import (
@@ -19,7 +20,8 @@ from ._core.errors import (
 from ._core.events import Event
 from ._core.ids import DurableObjectId
 from ._core.limits import Limits
-from ._core.steps import StepReport
+from ._core.stepper import StepReport
+from ._notebook.client import SimulatedClient
 from ._notebook.handle import Handle
 from ._project.discovery import discover
 from ._runtime.alarms import AlarmInfo
@@ -30,8 +32,19 @@ from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject
 from ._runtime.websocket import WebSocket, WebSocketPair, WebSocketRequestResponsePair
 from ._sandbox import Sandbox
+from ._storage.sql import SqlCursor, SqlStorage
+from ._storage.storage import Storage, Transaction
 
 __version__ = "0.1.0"
+
+
+def _load_views() -> None:
+    # Importing the widgets registers their views; done on the first view asked for, so
+    # ``import dosandbox`` does not load ipywidgets.
+    from . import widgets  # noqa: F401
+
+
+_display.set_loader(_load_views)
 
 __all__ = [
     "AlarmInfo",
@@ -52,8 +65,13 @@ __all__ = [
     "Response",
     "RpcCall",
     "Sandbox",
+    "SimulatedClient",
+    "SqlCursor",
+    "SqlStorage",
     "StepReport",
+    "Storage",
     "Stub",
+    "Transaction",
     "VirtualClock",
     "WebSocket",
     "WebSocketPair",

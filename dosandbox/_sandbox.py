@@ -7,35 +7,32 @@ the clock, and look inside with ``sb.inspect(stub)``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
-import signal
-import threading
 import time
-from collections.abc import Awaitable, Iterator, Mapping
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from ._core import display
 from ._core.aliases import AliasMixin
 from ._core.clock import VirtualClock, to_epoch_ms
-from ._core.errors import (
-    ConfigError,
-    DriverError,
-    DurableObjectNotFoundError,
-    ValidationError,
-    did_you_mean,
-)
-from ._core.events import EventLog, events_frame
+from ._core.errors import ConfigError, DurableObjectNotFoundError, ValidationError, did_you_mean
+from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
-from ._core.loop import Driver, SandboxLoop
-from ._core.steps import StepReport
+from ._core.naming import class_name_for
+from ._core.record import ObjectRecord
+from ._core.stepper import Stepper
+from ._core.world import World
+from ._notebook.alarm_view import alarms_frame, pending_alarm_count
+from ._notebook.client import SimulatedClient, connect
+from ._notebook.handle import Handle
+from ._project.discovery import discover
 from ._runtime.definition import DurableObjectDefinition
 from ._runtime.namespace import Namespace, Stub
 from ._runtime.object import DurableObject, validate_class
-
-if TYPE_CHECKING:
-    from ._notebook.handle import Handle
+from ._runtime.parts import close_parts
 
 T = TypeVar("T")
 
@@ -139,29 +136,44 @@ class Sandbox(AliasMixin):
                 raise ValidationError("Sandbox(start=...) must be after 1970-01-01.")
         if env is not None and not isinstance(env, Mapping):
             raise ValidationError(f"Sandbox(env=...) takes a dict, not {type(env).__name__}.")
-        self.clock = VirtualClock(start_ms, clock_mode)
-        self.clock._sandbox = self
+        clock = VirtualClock(start_ms, clock_mode)
         if not virtual_time:
-            self.clock._wall.enter = lambda: None  # type: ignore[method-assign]
-        self.loop = SandboxLoop(self.clock)
-        self.loop.set_exception_handler(self._on_loop_exception)
-        self.driver = Driver(self.loop, self.clock)
-        self.rng = random.Random(seed)
-        self.script_name = script_name
-        self.limits = limits or Limits()
-        self.persist = Path(persist) if persist is not None else None
-        if self.persist is not None:
-            self.persist.mkdir(parents=True, exist_ok=True)
-        self.event_log = EventLog(self.clock, maxlen=event_log_size)
-        self.namespaces: dict[str, Namespace] = {}
+            clock._wall.enter = lambda: None  # type: ignore[method-assign]
+        persist_root = Path(persist) if persist is not None else None
+        if persist_root is not None:
+            persist_root.mkdir(parents=True, exist_ok=True)
         self._user_env = dict(env or {})
         self._env = Env(self._user_env)
+        # Everything below the sandbox holds this World, never the sandbox itself.
+        self.world = World(
+            clock=clock,
+            event_log=EventLog(clock, maxlen=event_log_size),
+            limits=limits or Limits(),
+            rng=random.Random(seed),
+            persist=persist_root,
+            script_name=script_name,
+            env=self._env,
+        )
+        self.world.view_subject = self
+        self.clock = clock
+        self.loop = self.world.loop
+        self.loop.set_exception_handler(self._on_loop_exception)
+        self.driver = self.world.driver
+        self.rng = self.world.rng
+        self.script_name = script_name
+        self.limits = self.world.limits
+        self.persist = persist_root
+        self.event_log = self.world.event_log
+        self.namespaces: dict[str, Namespace] = {}
         self.durable_objects = DurableObjects(self)
-        self._realtime_task: Any = None
-        self.closed = False
+        self._stepper = Stepper(self.world)
         self.activate()
-        if clock_mode == "realtime":
-            self.clock._start_realtime()
+        # Attached last: in realtime mode this starts following the wall clock.
+        clock.attach(self._stepper, view_subject=self)
+
+    @property
+    def closed(self) -> bool:
+        return self.world.closed
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.namespaces)) or "no objects"
@@ -184,9 +196,21 @@ class Sandbox(AliasMixin):
         with ``strict=False`` they are warned about and the other objects load. Other keyword
         arguments go to ``Sandbox(...)``.
         """
-        from ._project.discovery import load_directory
-
-        return load_directory(cls, path, strict=strict, **kwargs)
+        found = discover(path)
+        if found.problems:
+            if strict:
+                raise ConfigError(
+                    found.report() + "\n(pass strict=False to load the objects that are fine)",
+                    problems=list(found.problems),
+                )
+            warnings.warn(found.report(), stacklevel=2)
+        sb = cls(**kwargs)
+        for obj in found.objects:
+            if isinstance(obj.definition, DurableObjectDefinition):
+                sb.register(obj.name, obj.definition, class_name=obj.class_name)
+            else:
+                sb.register(obj.name, obj.definition)
+        return sb
 
     # --- registering -------------------------------------------------------------------------
 
@@ -212,19 +236,17 @@ class Sandbox(AliasMixin):
             )
         if isinstance(definition, DurableObjectDefinition):
             definition.validate(name)
-            cls = definition.build_class(class_name or _class_name_for(name))
+            cls = definition.build_class(class_name or class_name_for(name))
         else:
             validate_class(definition, name)
             cls = definition  # type: ignore[assignment]
-        namespace = Namespace(self, name, cls)
+        namespace = Namespace(self.world, name, cls)
         self.namespaces[name] = namespace
         self._user_env.setdefault(namespace.binding, namespace)
         self.event_log.emit("register", f"registered {name} ({cls.__name__})", object_name=name)
         if self.persist is not None:
-            from ._runtime.alarms import restore_alarms
-
             # Alarms persisted with the objects come back (overdue ones fire at the next step).
-            restore_alarms(namespace)
+            namespace.restore_alarms()
         return namespace
 
     def get_durable_object(self, name: str) -> Namespace:
@@ -254,114 +276,6 @@ class Sandbox(AliasMixin):
         """Drive the sandbox until ``awaitable`` is done and return its result."""
         return self.driver.drive(awaitable, "sb.run()")
 
-    @contextlib.contextmanager
-    def _stepping(self, what: str) -> Iterator[list[Any]]:
-        """Drive for a clock step; collects the events it produced; Ctrl-C stops cleanly."""
-        self.driver.check_outside(what)
-        if self.closed:
-            raise DriverError(
-                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
-                "folder to find the objects' data again)."
-            )
-        interrupted: list[Any] = []
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            def on_sigint(signum: int, frame: Any) -> None:
-                interrupted.append(True)
-
-            with contextlib.suppress(ValueError):
-                previous = signal.signal(signal.SIGINT, on_sigint)
-        try:
-            with self.driver:
-                self.driver.run_ready()
-                yield interrupted
-                self.driver.run_ready()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        if interrupted:
-            raise KeyboardInterrupt(f"{what} interrupted between two events; nothing half done.")
-
-    def _progress(self, total: int | None, what: str) -> Any:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=what, unit="event", leave=False, mininterval=0.5)
-        # time.time() reads the virtual clock during a drive; the bar's rate needs real time.
-        bar._time = time.perf_counter
-        bar.reset(total=total)
-        return bar
-
-    def _step_until(self, target_ms: int, what: str) -> StepReport:
-        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
-        with self._stepping(what) as interrupted:
-            self._jump_through_timers(interrupted, what, limit_ms=target_ms)
-            if not interrupted:
-                self.clock._set_ms(max(target_ms, self.clock.now_ms))
-        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
-                          end_ms=self.clock.now_ms)
-
-    def _jump_through_timers(
-        self, interrupted: list[Any], what: str, *, limit_ms: int | None = None,
-        max_steps: int | None = None,
-    ) -> int:
-        """Jump from timer to timer, running what each makes ready; returns the jumps made.
-
-        Stops at ``limit_ms``, after ``max_steps`` jumps, or between two events on Ctrl-C.
-        Long runs show a progress bar, updated in batches (per-event updates cost ~10%).
-        """
-        driver = self.driver
-        jump, run_ready = driver.jump_to_next_timer, driver.run_ready  # once per event
-        count = 0
-        bar = None
-        batch = 256
-        try:
-            while not interrupted and jump(limit_ms):
-                run_ready()
-                count += 1
-                if count % batch == 0:
-                    if bar is None and count >= 1024:
-                        bar = self._progress(None, what)
-                        bar.update(count)
-                    elif bar is not None:
-                        bar.update(batch)
-                if max_steps is not None and count >= max_steps:
-                    break
-        finally:
-            if bar is not None:
-                bar.update(count % batch)
-                bar.close()
-        return count
-
-    def _step_next(self) -> StepReport:
-        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
-        note = ""
-        with self._stepping("run_next()"):
-            if not self.driver.jump_to_next_timer():
-                note = "; nothing was scheduled"
-            self.driver.run_ready()
-        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
-                          end_ms=self.clock.now_ms, note=note)
-
-    def _run_until_idle(self, limit: int) -> StepReport:
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-            raise ValidationError(
-                f"run_until_idle(limit=...) must be a positive int, got {limit!r}."
-            )
-        start_ms, first_seq = self.clock.now_ms, self.event_log.last_seq
-        note = ""
-        with self._stepping("run_until_idle()") as interrupted:
-            count = self._jump_through_timers(interrupted, "run_until_idle()", max_steps=limit)
-            if count >= limit and self.loop.next_timer() is not None:
-                note = f"; stopped after limit={limit} steps with timers still pending"
-        return StepReport(self.event_log.since(first_seq), start_ms=start_ms,
-                          end_ms=self.clock.now_ms, note=note)
-
-    def _stop_realtime(self) -> None:
-        task = self._realtime_task
-        self._realtime_task = None
-        if task is not None:
-            task.cancel()
-
     def _on_loop_exception(self, loop: Any, context: dict[str, Any]) -> None:
         err = context.get("exception")
         message = context.get("message", "error in the sandbox loop")
@@ -371,28 +285,30 @@ class Sandbox(AliasMixin):
 
     # --- simulated WebSocket clients ---------------------------------------------------------
 
-    def connect(self, stub: Stub, url: str = "/", *, headers: Any = None) -> Any:
+    def connect(self, stub: Stub, url: str = "/", *, headers: Any = None) -> SimulatedClient:
         """Open a WebSocket to ``stub`` through its ``fetch`` (``Upgrade: websocket``).
 
         Returns a simulated client: ``send()``, ``messages``, ``receive()``, ``close()``.
         Relative URLs resolve against ``http://dosandbox.local``.
         """
-        from ._notebook.client import connect
-
-        return connect(self, stub, url, headers=headers)
+        return connect(self.world, stub, url, headers=headers)
 
     # --- looking inside ----------------------------------------------------------------------
 
     def inspect(self, stub: Stub) -> Handle:
         """The sandbox's view of one object: state, storage, sockets, alarm, events."""
-        from ._notebook.handle import Handle
+        return Handle(stub)
 
-        if not isinstance(stub, Stub):
-            raise ValidationError(
-                f"inspect() takes a stub (sb.durable_objects.<name>.get(...)), not "
-                f"{type(stub).__name__}."
-            )
-        return Handle(stub._record, stub)
+    def handles(self) -> list[Handle]:
+        """A handle on every object the sandbox knows, by namespace, in the order first used."""
+        return [
+            Handle(ns.get_by_id(record.id)) for ns in self.namespaces.values()
+            for record in ns.records.values()
+        ]
+
+    def _records(self) -> Iterator[ObjectRecord]:
+        for ns in self.namespaces.values():
+            yield from ns.records.values()
 
     def objects(self) -> Any:
         """A DataFrame of every object the sandbox knows: name, id, status, events."""
@@ -422,40 +338,66 @@ class Sandbox(AliasMixin):
 
     def alarms(self) -> Any:
         """A DataFrame of every pending alarm, in firing order (object, name, id, time, ...)."""
-        from ._runtime.alarms import alarms_frame
+        return alarms_frame(self.world, self._records())
 
-        return alarms_frame(self)
+    def pending_alarm_count(self) -> int:
+        """How many alarms wait for their time (cheap: no DataFrame is built)."""
+        return pending_alarm_count(self.world)
+
+    # --- following along (live views) --------------------------------------------------------
+
+    def subscribe(
+        self,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        on_clock: Callable[[], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
+        """Be told as the sandbox changes; returns a function that unsubscribes all three.
+
+        ``on_event(event)`` for every event logged, ``on_clock()`` each time the clock moves,
+        ``on_idle()`` when the outermost drive (a call, a clock step) has ended.
+        """
+        undo: list[Callable[[], None]] = []
+        if on_event is not None:
+            undo.append(self.event_log.subscribe(on_event))
+        if on_clock is not None:
+            undo.append(self.clock.subscribe(on_clock))
+        if on_idle is not None:
+            hooks = self.driver.on_idle
+            hooks.append(on_idle)
+            undo.append(lambda: hooks.remove(on_idle) if on_idle in hooks else None)
+
+        def unsubscribe() -> None:
+            while undo:
+                undo.pop()()
+
+        return unsubscribe
+
+    @property
+    def is_driving(self) -> bool:
+        """Is a drive (an awaited call, a clock step) running right now?"""
+        return self.driver.depth > 0
 
     def widget(self) -> Any:
         """The dashboard: clock bar, objects and the global event log."""
-        from .widgets import Dashboard
-
-        return Dashboard(self)
+        return display.widget("sandbox", self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        from .widgets import mimebundle
-
-        return mimebundle(self.widget)
+        return display.mimebundle("sandbox", self)
 
     def close(self) -> None:
         """Close every object's storage and the loop. The sandbox cannot be used after."""
-        if self.closed:
+        if self.world.closed:
             return
-        self._stop_realtime()
-        for ns in self.namespaces.values():
-            for record in ns.records.values():
-                for hook in list(record.parts.get("on_close", ())):
-                    hook()
+        self._stepper.stop_realtime()
+        for record in self._records():
+            close_parts(record)
         self.loop.close()
-        self.closed = True
+        self.world.closed = True
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _class_name_for(name: str) -> str:
-    """``chat_room`` → ``ChatRoom``."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Object"

@@ -1,6 +1,6 @@
-"""``dosandbox.bindings``: the seed's ``@cloudwerk/core/bindings`` over the active sandbox.
+"""``dosandbox.bindings``: cloudwerk's ``@cloudwerk/core/bindings`` over the active sandbox.
 
-``durable_objects.counter.get("user-123")`` works in any module, like the seed's proxy; it
+``durable_objects.counter.get("user-123")`` works in any module, like cloudwerk's proxy; it
 talks to the newest :class:`~dosandbox.Sandbox` (or the one last ``activate()``-d).
 """
 

@@ -1,4 +1,4 @@
-"""camelCase aliases for code ported from the seed or from Cloudflare's Python Workers.
+"""camelCase aliases for code ported from cloudwerk or from Cloudflare's Python Workers.
 
 snake_case is canonical. ``ctx.setState(...)`` resolves through :class:`AliasMixin`'s
 ``__getattr__`` fallback, so aliases never show up in ``dir()`` or tab completion. One table

@@ -1,5 +1,8 @@
 """The virtual clock: integer epoch milliseconds that move only when asked.
 
+The clock tells the time and the mode; its ``advance()`` and friends hand the step to the
+stepper the sandbox gave it (see ``stepper``).
+
 Modes:
 
 * ``manual`` (default): time moves only through ``advance``, ``run_until``, ``run_next`` and
@@ -14,19 +17,38 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from . import display
 from .errors import ClockError
 from .timepatch import VirtualWallClock
 
-if TYPE_CHECKING:
-    from .._sandbox import Sandbox
-    from .steps import StepReport
-
 MODES = ("manual", "autojump", "realtime")
 UTC = dt.timezone.utc
+
+
+def ms_for_loop_time(origin_ms: int, when: float) -> int:
+    """The first whole millisecond at or after loop time ``when`` (rounding off float dust)."""
+    # As ceil(round(ms, 6)), without round()'s decimal path (this runs once per clock jump).
+    ms = when * 1000
+    nearest = round(ms)
+    if -5e-7 < ms - nearest < 5e-7:
+        return origin_ms + nearest
+    return origin_ms + math.ceil(ms)
+
+
+class Steps(Protocol):
+    """What moves the clock and runs what falls due (the sandbox's stepper)."""
+
+    def step_until(self, target_ms: int, what: str) -> Any: ...
+    def step_next(self) -> Any: ...
+    def run_until_idle(self, limit: int) -> Any: ...
+    def mode_changed(self, mode: str) -> None: ...
+    @property
+    def following(self) -> bool: ...
 
 
 def to_epoch_ms(value: Any, *, now_ms: int, what: str) -> int:
@@ -56,11 +78,30 @@ class VirtualClock:
         self._now_ms = start_ms
         self._loop_seconds = 0.0
         self._wall = VirtualWallClock(start_ms)
-        self._sandbox: Sandbox | None = None
+        self._steps: Steps | None = None
+        # What this clock's views show (the sandbox), set by whoever attaches the stepper.
+        self._view_subject: Any = None
         self._mode = "manual"
         self.speed = speed
         self._listeners: list[Callable[[], None]] = []
         self.mode = mode
+
+    def attach(self, steps: Steps, view_subject: Any = None) -> None:
+        """Give the clock the stepper its ``advance()``, ``run_next()``... hand steps to."""
+        self._steps = steps
+        self._view_subject = view_subject
+        if self._mode == "realtime":
+            steps.mode_changed(self._mode)
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` each time the clock moves; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -84,11 +125,13 @@ class VirtualClock:
         if value not in MODES:
             raise ClockError(f"Unknown clock mode {value!r}; choose one of {', '.join(MODES)}.")
         self._mode = value
-        if self._sandbox is not None:
-            if value == "realtime":
-                self._start_realtime()
-            else:
-                self._sandbox._stop_realtime()
+        if self._steps is not None:
+            self._steps.mode_changed(value)
+
+    @property
+    def following_wall_clock(self) -> bool:
+        """Is a background task moving this clock with the wall clock (realtime in Jupyter)?"""
+        return self._steps is not None and self._steps.following
 
     def realtime(self, speed: float = 1.0) -> None:
         """Follow the wall clock, ``speed`` virtual seconds per real second.
@@ -103,27 +146,6 @@ class VirtualClock:
             raise ClockError(f"realtime(speed=...) must be a positive number, got {speed!r}.")
         self.speed = speed
         self.mode = "realtime"
-
-    def _start_realtime(self) -> None:
-        sandbox = self._sandbox
-        if sandbox is None or sandbox.closed:
-            return
-        task = sandbox._realtime_task
-        if task is not None and not task.done():
-            return
-        caller = asyncio.events._get_running_loop()
-        if caller is None or caller is sandbox.loop:
-            sandbox.event_log.emit(
-                "clock.realtime",
-                "realtime mode: no asyncio loop is running here (a plain script), so the clock "
-                "follows the wall clock only while a driven call waits on time. In Jupyter it "
-                "also moves while the notebook is idle.",
-            )
-            return
-        sandbox._realtime_task = caller.create_task(_follow_wall_clock(sandbox))
-        sandbox.event_log.emit(
-            "clock.realtime", f"realtime mode: following the wall clock at speed {self.speed:g}"
-        )
 
     def __repr__(self) -> str:
         return f"<VirtualClock {self.format_ms(self._now_ms)} mode={self._mode}>"
@@ -145,18 +167,16 @@ class VirtualClock:
 
     def _follow_wall_clock_until(self, timer: asyncio.TimerHandle) -> None:
         """Realtime mode: sleep for real until ``timer`` is due (scaled by speed)."""
-        from .loop import ms_for_loop_time
-
         due = ms_for_loop_time(self._origin_ms, timer.when())
         wait = max(0.0, (due - self._now_ms) / 1000 / self.speed)
         time.sleep(min(wait, 0.05))
         step = round(min(wait, 0.05) * self.speed * 1000)
         self._set_ms(min(due, self._now_ms + max(step, 1)))
 
-    def _require_sandbox(self) -> Sandbox:
-        if self._sandbox is None:  # pragma: no cover - clocks are made by a Sandbox
-            raise ClockError("This clock belongs to no sandbox.")
-        return self._sandbox
+    def _require_steps(self) -> Steps:
+        if self._steps is None:  # pragma: no cover - clocks are made by a Sandbox
+            raise ClockError("This clock belongs to no sandbox; make one with Sandbox().")
+        return self._steps
 
     def advance(
         self,
@@ -167,7 +187,7 @@ class VirtualClock:
         hours: float = 0,
         days: float = 0,
         milliseconds: float = 0,
-    ) -> StepReport:
+    ) -> Any:
         """Move time forward, firing every timer and alarm due on the way, in order."""
         if isinstance(delta, dt.timedelta):
             ms = round(delta.total_seconds() * 1000)
@@ -183,9 +203,9 @@ class VirtualClock:
                 f"advance() needs a positive duration, got {ms / 1000:g} s. The clock only "
                 "moves forwards."
             )
-        return self._require_sandbox()._step_until(self._now_ms + ms, "advance()")
+        return self._require_steps().step_until(self._now_ms + ms, "advance()")
 
-    def run_until(self, when: dt.datetime | dt.timedelta | float) -> StepReport:
+    def run_until(self, when: dt.datetime | dt.timedelta | float) -> Any:
         """Run every timer and alarm up to ``when`` (a datetime, or epoch ms), then stop there."""
         target = to_epoch_ms(when, now_ms=self._now_ms, what="run_until()")
         if target < self._now_ms:
@@ -193,60 +213,20 @@ class VirtualClock:
                 f"run_until() got {self.format_ms(target)}, which is before now "
                 f"({self.format_ms(self._now_ms)}). The clock only moves forwards."
             )
-        return self._require_sandbox()._step_until(target, "run_until()")
+        return self._require_steps().step_until(target, "run_until()")
 
-    def run_next(self) -> StepReport:
+    def run_next(self) -> Any:
         """Jump to the next timer or alarm and run it (and whatever it makes ready)."""
-        return self._require_sandbox()._step_next()
+        return self._require_steps().step_next()
 
-    def run_until_idle(self, limit: int = 100_000) -> StepReport:
+    def run_until_idle(self, limit: int = 100_000) -> Any:
         """Keep jumping to the next timer until none is left (at most ``limit`` jumps)."""
-        return self._require_sandbox()._run_until_idle(limit)
+        return self._require_steps().run_until_idle(limit)
 
     def pause(self) -> None:
         """Stop following the wall clock (realtime mode) and return to manual."""
         self.mode = "manual"
-        sandbox = self._sandbox
-        if sandbox is not None:
-            sandbox._stop_realtime()
 
     def widget(self) -> Any:
         """The clock bar: virtual now, step buttons, mode and pending alarms."""
-        from ..widgets import ClockBar
-
-        return ClockBar(self._require_sandbox())
-
-
-# Seconds of real time between two moves of a realtime clock.
-REALTIME_TICK = 0.05
-
-
-async def _follow_wall_clock(sandbox: Sandbox) -> None:
-    """Realtime mode, on the notebook's loop: step the sandbox to the scaled wall time."""
-    clock = sandbox.clock
-    last = time.monotonic()
-    carry = 0.0
-    while clock._mode == "realtime" and not sandbox.closed:
-        await asyncio.sleep(REALTIME_TICK)
-        now = time.monotonic()
-        # Accumulate from the last tick, so manual steps and speed changes need no rebasing.
-        carry += (now - last) * 1000 * clock.speed
-        last = now
-        step = int(carry)
-        if step <= 0 or sandbox.driver.depth or sandbox.closed:
-            continue
-        carry -= step
-        try:
-            sandbox._step_until(clock._now_ms + step, "realtime clock")
-        except KeyboardInterrupt:
-            clock._mode = "manual"
-            sandbox.event_log.emit("clock.realtime", "realtime mode interrupted: clock paused")
-            break
-        except Exception as exc:  # a step error must not vanish inside a background task
-            clock._mode = "manual"
-            sandbox.event_log.emit(
-                "error", f"realtime clock stopped: {type(exc).__name__}: {exc}", error=exc
-            )
-            break
-    if sandbox._realtime_task is asyncio.current_task():
-        sandbox._realtime_task = None
+        return display.widget("clock", self._view_subject)

@@ -1,11 +1,11 @@
 """A fast path for storing the most common values: scalars and flat dicts/lists of scalars.
 
-``_codec.dumps`` walks every value in Python (building a path string per item for its error
+``codec.dumps`` walks every value in Python (building a path string per item for its error
 messages); for a flat record such as ``{"id": 1, "name": "ann"}`` that walk costs more than the
 SQLite write itself. Such values need no walk: their tagged-JSON form is ``{"o": {...}}`` or
 ``{"l": [...]}`` around plain JSON, which the C encoder writes directly. For anything else
-:func:`encode_value` returns None and the caller uses ``_codec.dumps``.
-tests/storage/test_fastcodec.py checks the output is byte-identical to ``_codec.dumps``.
+:func:`encode_value` returns None and the caller uses ``codec.dumps``.
+tests/storage/test_fastcodec.py checks the output is byte-identical to ``codec.dumps``.
 """
 
 from __future__ import annotations

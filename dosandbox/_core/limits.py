@@ -1,7 +1,6 @@
 """The platform's limits, in one object so tests (and curious users) can change them.
 
-Sources: developers.cloudflare.com/durable-objects/platform/limits/ and the seed document;
-see ../shared/reference/cloudflare-do-semantics.md §9.
+Sources: developers.cloudflare.com/durable-objects/platform/limits/ and the cloudwerk API.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ class Limits:
     max_key_bytes: int = 2_048
     max_value_bytes: int = 131_072
     max_batch_keys: int = 128
-    max_kv_ops_per_event: int = 1_000  # the seed's "KV operations per request"
+    max_kv_ops_per_event: int = 1_000  # cloudwerk's "KV operations per request"
     max_storage_bytes: int = 10 * 1000**3  # 10 GB per SQLite-backed object
     max_sql_statement_bytes: int = 100_000
     max_sql_bindings: int = 100

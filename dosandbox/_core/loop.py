@@ -26,16 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import heapq
-import math
 import selectors
 from asyncio import events, format_helpers
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from .clock import VirtualClock, ms_for_loop_time
 from .errors import DriverError, WaitingOnTimeError
-
-if TYPE_CHECKING:
-    from .clock import VirtualClock
 
 T = TypeVar("T")
 
@@ -231,16 +228,6 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         """Collect callbacks posted from other threads (executors, call_soon_threadsafe)."""
         events = self._selector.select(timeout)  # type: ignore[attr-defined]
         self._process_events(events)  # type: ignore[attr-defined]
-
-
-def ms_for_loop_time(origin_ms: int, when: float) -> int:
-    """The first whole millisecond at or after loop time ``when`` (rounding off float dust)."""
-    # As ceil(round(ms, 6)), without round()'s decimal path (this runs once per clock jump).
-    ms = when * 1000
-    nearest = round(ms)
-    if -5e-7 < ms - nearest < 5e-7:
-        return origin_ms + nearest
-    return origin_ms + math.ceil(ms)
 
 
 class Driver:

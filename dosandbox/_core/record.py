@@ -5,7 +5,7 @@ alarm and the hibernatable sockets. An :class:`Instance` is one incarnation of t
 with its in-memory state; eviction drops it and the next event builds a new one (running
 ``init`` again), exactly as on the platform.
 
-Delivery rules (DESIGN §4): events for one object run one at a time; another event may start
+Delivery rules, as on the platform: events for one object run one at a time; another event may start
 only while the running one is suspended on something that is not storage. Storage calls here
 never suspend, so asyncio's own scheduling already gives that rule; the :class:`InputGate` adds
 ``block_concurrency_while``, which holds every new event until its callback finishes.
@@ -15,22 +15,67 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import DurableObjectMethodError, DurableObjectResetError
+from .errors import DurableObjectError, DurableObjectMethodError, DurableObjectResetError
 
 if TYPE_CHECKING:
-    from .._runtime.context import DurableObjectContext
-    from .._runtime.namespace import Namespace
-    from .._runtime.object import DurableObject
     from .ids import DurableObjectId
+    from .world import World
 
-__all__ = ["EventScope", "InputGate", "Instance", "ObjectRecord", "current_scope"]
+__all__ = [
+    "DropReason", "EventScope", "InputGate", "Instance", "ObjectRecord", "RecordOwner",
+    "RecordParts", "current_scope",
+]
+
+
+class DropReason(enum.Enum):
+    """Why a live instance was dropped: an eviction keeps sockets (hibernation), a reset not."""
+
+    EVICTED = "evicted"
+    STORAGE_FAILED = "a storage write failed"
+    BLOCK_TIMED_OUT = "block_concurrency_while timed out"
+    BLOCK_RAISED = "block_concurrency_while callback raised"
+
+    @property
+    def keeps_sockets(self) -> bool:
+        return self is DropReason.EVICTED
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RecordParts(Protocol):
+    """An object's capabilities (storage, alarm, sockets) as its record drives them."""
+
+    def before_output(self) -> None:
+        """After every event, before its result leaves the object (the output gate)."""
+
+    def on_drop(self, reason: DropReason) -> None:
+        """The live instance was dropped (evicted or reset)."""
+
+    def close(self) -> None:
+        """The sandbox is closing."""
+
+
+class RecordOwner(Protocol):
+    """What a record needs from its namespace: names, the class, the World and its parts."""
+
+    name: str
+    cls: type
+    world: World
+
+    def new_context(self, record: ObjectRecord, instance: Instance) -> Any:
+        """The ``ctx`` a new instance receives."""
+
+    def new_parts(self, record: ObjectRecord) -> RecordParts:
+        """The (empty) capability slots of a new record."""
 
 
 @dataclass(slots=True)
@@ -95,14 +140,12 @@ class Instance:
     """A live incarnation of the user's class."""
 
     def __init__(self, record: ObjectRecord, generation: int) -> None:
-        from .._runtime.context import DurableObjectContext
-
         self.record = record
         self.generation = generation
-        self.gate = InputGate(record.namespace.sandbox.loop)
+        self.gate = InputGate(record.world.loop)
         self.in_flight = 0
-        self.ctx: DurableObjectContext = DurableObjectContext(record, self)
-        self.obj: DurableObject | None = None
+        self.ctx: Any = record.namespace.new_context(record, self)
+        self.obj: Any = None
         self.reset_error: BaseException | None = None
         self.background: set[asyncio.Task[Any]] = set()
 
@@ -114,18 +157,16 @@ class Instance:
 class ObjectRecord:
     """Everything the sandbox keeps about one object id, live or not."""
 
-    def __init__(self, namespace: Namespace, object_id: DurableObjectId) -> None:
+    def __init__(self, namespace: RecordOwner, object_id: DurableObjectId) -> None:
         self.namespace = namespace
+        self.world = namespace.world
         self.id = object_id
         self.instance: Instance | None = None
         self.generation = 0
         self.events_delivered = 0
         self.created = False
-        # Called after every event, before its result leaves the object (the output gate):
-        # storage commits its write batch here.
-        self.before_output: list[Callable[[], None]] = []
-        # Capabilities (storage, alarms, sockets) keep their per-object parts here.
-        self.parts: dict[str, Any] = {}
+        # Storage, alarm and sockets, made on first use; their hooks run through it.
+        self.parts = namespace.new_parts(self)
 
     # --- naming ----------------------------------------------------------------------------
 
@@ -138,7 +179,7 @@ class ObjectRecord:
         return str(self.id)
 
     def emit(self, kind: str, message: str, **data: Any) -> None:
-        self.namespace.sandbox.event_log.emit(
+        self.world.event_log.emit(
             kind, message, object_name=self.namespace.name, object_id=str(self.id), **data
         )
 
@@ -162,7 +203,7 @@ class ObjectRecord:
         ns = self.namespace
         token = current_scope.set(EventScope(self, "init", "constructor"))
         try:
-            instance.obj = ns.cls(instance.ctx, ns.sandbox.env_for(ns))
+            instance.obj = ns.cls(instance.ctx, self.world.env)
         except Exception as exc:
             self.instance = None
             self.emit("error", f"constructor raised {type(exc).__name__}: {exc}")
@@ -172,7 +213,7 @@ class ObjectRecord:
         self.emit("instance.created", f"instance #{self.generation} created")
         return instance
 
-    def drop_instance(self, reason: str, error: BaseException | None = None) -> bool:
+    def drop_instance(self, reason: DropReason, error: BaseException | None = None) -> bool:
         """Forget the live instance (eviction or reset). Returns False if there was none."""
         instance = self.instance
         if instance is None:
@@ -190,8 +231,7 @@ class ObjectRecord:
         instance.gate.fail_waiters(failure)
         for task in instance.background:
             task.cancel()
-        for hook in list(self.parts.get("on_drop", ())):
-            hook(reason)
+        self.parts.on_drop(reason)
         return True
 
     # --- delivering events -----------------------------------------------------------------
@@ -200,7 +240,7 @@ class ObjectRecord:
         self,
         kind: str,
         name: str,
-        call: Callable[[DurableObject], Any],
+        call: Callable[[Any], Any],
         *,
         wrap_errors: bool = True,
         log_done: bool = True,
@@ -236,8 +276,7 @@ class ObjectRecord:
         finally:
             instance.in_flight -= 1
             current_scope.reset(token)
-            for hook in self.before_output:
-                hook()
+            self.parts.before_output()
         if log_done:
             self.emit(kind, f"{name} done")
         return result
@@ -246,8 +285,8 @@ class ObjectRecord:
         self, instance: Instance, fn: Callable[[], Awaitable[Any] | Any]
     ) -> asyncio.Task[Any]:
         """Hold new events until ``fn`` finishes; if it raises, reset the instance."""
-        sandbox = self.namespace.sandbox
-        loop = sandbox.loop
+        world = self.world
+        loop = world.loop
         gate = instance.gate
         gate.block()
         scope = EventScope(self, "block_concurrency_while", getattr(fn, "__name__", "fn"))
@@ -264,13 +303,13 @@ class ObjectRecord:
                 if not timed_out:
                     raise
                 # workerd's text; the platform resets the object after 30 s.
-                limit_s = sandbox.limits.block_concurrency_timeout_ms / 1000
+                limit_s = world.limits.block_concurrency_timeout_ms / 1000
                 message = (
                     "A call to blockConcurrencyWhile() in a Durable Object waited for too long "
                     f"({limit_s:g} s). The call was canceled and the Durable Object was reset."
                 )
                 self.emit("error", message)
-                self.drop_instance("block_concurrency_while timed out", exc)
+                self.drop_instance(DropReason.BLOCK_TIMED_OUT, exc)
                 raise DurableObjectResetError(
                     message, object_name=self.namespace.name, object_id=self.hex
                 ) from None
@@ -281,13 +320,12 @@ class ObjectRecord:
                     f"block_concurrency_while callback raised {type(exc).__name__}: {exc}; "
                     "the instance was reset",
                 )
-                self.drop_instance("block_concurrency_while callback raised", exc)
+                self.drop_instance(DropReason.BLOCK_RAISED, exc)
                 raise
             finally:
                 current_scope.reset(token)
                 gate.unblock()
-                for hook in self.before_output:
-                    hook()
+                self.parts.before_output()
 
         task = loop.create_task(run())
         task.add_done_callback(_consume_exception)
@@ -297,7 +335,7 @@ class ObjectRecord:
                 timed_out.append(True)
                 task.cancel()
 
-        timer = loop.call_later(sandbox.limits.block_concurrency_timeout_ms / 1000, time_out)
+        timer = loop.call_later(world.limits.block_concurrency_timeout_ms / 1000, time_out)
         task.add_done_callback(lambda _: timer.cancel())
         return task
 
@@ -334,8 +372,6 @@ def method_error_class(original: type[BaseException]) -> type[DurableObjectMetho
 
 
 def _wrap_error(record: ObjectRecord, name: str, exc: BaseException) -> BaseException:
-    from .errors import DurableObjectError
-
     if isinstance(exc, DurableObjectError) and exc.code in ("OBJECT_RESET", "RPC_ERROR"):
         return exc
     return method_error_class(type(exc))(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
+from .._core.world import World
 from .._runtime.http import Request, Response
+from .._runtime.namespace import Stub
 from .._runtime.websocket import (
     CLOSED,
     DISCONNECT_REASON,
@@ -25,10 +27,6 @@ from .._runtime.websocket import (
     disconnect,
 )
 
-if TYPE_CHECKING:
-    from .._runtime.namespace import Stub
-    from .._sandbox import Sandbox
-
 __all__ = ["SimulatedClient", "connect"]
 
 
@@ -36,13 +34,9 @@ async def _settle() -> None:
     """Nothing to wait for: the drive just runs whatever became ready."""
 
 
-def connect(
-    sandbox: Sandbox, stub: Stub, url: str = "/", *, headers: Any = None
-) -> SimulatedClient:
+def connect(world: World, stub: Any, url: str = "/", *, headers: Any = None) -> SimulatedClient:
     """Open a WebSocket to ``stub`` through its ``fetch`` handler and return the client."""
-    from .._runtime.namespace import Stub
-
-    sandbox.driver.check_outside("sb.connect()")
+    world.driver.check_outside("sb.connect()")
     if not isinstance(stub, Stub):
         raise WebSocketError(
             f"sb.connect() takes a stub (sb.durable_objects.<name>.get(...)), not "
@@ -52,9 +46,9 @@ def connect(
     request.headers["upgrade"] = "websocket"
     request.headers.setdefault("connection", "Upgrade")
     request.headers.setdefault("sec-websocket-version", "13")
-    key = base64.b64encode(sandbox.rng.getrandbits(128).to_bytes(16, "big")).decode()
+    key = base64.b64encode(world.rng.getrandbits(128).to_bytes(16, "big")).decode()
     request.headers.setdefault("sec-websocket-key", key)
-    response: Response = sandbox.driver.drive(stub.fetch(request)._invoke(), "sb.connect()")
+    response: Response = world.driver.drive(stub.fetch(request)._invoke(), "sb.connect()")
     ws = response.web_socket
     if response.status != 101 or ws is None:
         raise HttpError(
@@ -74,18 +68,18 @@ def connect(
             object_name=stub._namespace.name,
             object_id=str(stub.id),
         )
-    client = SimulatedClient(sandbox, ws, request.url)
+    client = SimulatedClient(world, ws, request.url)
     return client
 
 
 class SimulatedClient:
     """One connected client: ``send``, ``messages``, ``receive``, ``close``, ``closed``."""
 
-    __slots__ = ("_messages", "_read", "_sandbox", "_ws", "close_code", "close_reason", "url",
+    __slots__ = ("_messages", "_read", "_world", "_ws", "close_code", "close_reason", "url",
                  "was_clean")
 
-    def __init__(self, sandbox: Sandbox, ws: WebSocket, url: str) -> None:
-        self._sandbox = sandbox
+    def __init__(self, world: World, ws: WebSocket, url: str) -> None:
+        self._world = world
         self._ws = ws
         self._messages: list[str | bytes] = []
         self._read = 0
@@ -158,8 +152,8 @@ class SimulatedClient:
 
     def send(self, message: str | bytes | dict[str, Any] | list[Any]) -> None:
         """Send text (str), binary (bytes) or JSON (dict/list); returns when handled."""
-        sandbox = self._sandbox
-        sandbox.driver.check_outside("client.send()")
+        world = self._world
+        world.driver.check_outside("client.send()")
         ws = self._ws
         if ws._closed_out or ws._closed_in:
             raise WebSocketError(
@@ -188,7 +182,7 @@ class SimulatedClient:
         if size > limit:
             self._too_big(size, limit, server)
         task = server._arrive(frame)
-        sandbox.driver.drive(task if task is not None else _settle(), "client.send()")
+        world.driver.drive(task if task is not None else _settle(), "client.send()")
 
     def _too_big(self, size: int, limit: int, server: WebSocket) -> None:
         error = WebSocketLimitError(
@@ -201,7 +195,7 @@ class SimulatedClient:
         reg = server._registry
         assert reg is not None
         task = reg.receive_error(server, error, 1009, "Message is too big")
-        self._sandbox.driver.drive(task, "client.send()")
+        self._world.driver.drive(task, "client.send()")
         raise error
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
@@ -210,22 +204,22 @@ class SimulatedClient:
         Without a code the object sees 1005 (no status), as with ``ws.close()`` in a browser.
         Closing again does nothing.
         """
-        sandbox = self._sandbox
-        sandbox.driver.check_outside("client.close()")
+        world = self._world
+        world.driver.check_outside("client.close()")
         code, reason = check_close_code(code, reason, browser=True)
         ws = self._ws
         if ws._closed_out:
             return
         ws._closed_out = True
         task = ws._peer._arrive(_Close(1005 if code is None else code, reason))
-        sandbox.driver.drive(task if task is not None else _settle(), "client.close()")
+        world.driver.drive(task if task is not None else _settle(), "client.close()")
 
     def disconnect(self) -> None:
         """Drop the connection without a Close frame (a closed laptop): the object sees 1006."""
-        sandbox = self._sandbox
-        sandbox.driver.check_outside("client.disconnect()")
+        world = self._world
+        world.driver.check_outside("client.disconnect()")
         ws = self._ws
         if self.close_code is None:
             self.close_code, self.close_reason, self.was_clean = 1006, DISCONNECT_REASON, False
         task = disconnect(ws)
-        sandbox.driver.drive(task if task is not None else _settle(), "client.disconnect()")
+        world.driver.drive(task if task is not None else _settle(), "client.disconnect()")

@@ -9,13 +9,17 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from .._core.errors import ValidationError
+from .._core import display
+from .._core.errors import ValidationError, WebSocketError
 from .._core.events import events_frame
+from .._core.record import DropReason
+from .._runtime.namespace import Stub
+from .._runtime.parts import existing_sockets
+from .._runtime.sockets import sockets_frame
 
 if TYPE_CHECKING:
-    from .._core.record import ObjectRecord
-    from .._core.steps import StepReport
-    from .._runtime.namespace import Stub
+    from .._core.stepper import StepReport
+    from .client import SimulatedClient
 
 __all__ = ["Handle"]
 
@@ -23,8 +27,13 @@ __all__ = ["Handle"]
 class Handle:
     """Look inside one object: ``.state``, ``.kv``, ``.tables``, ``.sql()``, ``.events``..."""
 
-    def __init__(self, record: ObjectRecord, stub: Stub) -> None:
-        self._record = record
+    def __init__(self, stub: Stub) -> None:
+        if not isinstance(stub, Stub):
+            raise ValidationError(
+                f"inspect() takes a stub (sb.durable_objects.<name>.get(...)), not "
+                f"{type(stub).__name__}."
+            )
+        self._record = stub._record
         self.stub = stub
 
     def __repr__(self) -> str:
@@ -38,6 +47,26 @@ class Handle:
     @property
     def id(self) -> str:
         return self._record.hex
+
+    @property
+    def sandbox(self) -> Any:
+        """The Sandbox this object lives in."""
+        return self._record.world.view_subject
+
+    @property
+    def object_key(self) -> str | None:
+        """The name the object was reached by (``get("alice")`` → ``"alice"``), or None."""
+        return self._record.id.name
+
+    @property
+    def instance_number(self) -> int:
+        """How many instances the object has had (1 after the first, 2 after an eviction...)."""
+        return self._record.generation
+
+    @property
+    def events_delivered(self) -> int:
+        """How many events (calls, fetches, alarms, socket messages) reached the object."""
+        return self._record.events_delivered
 
     @property
     def status(self) -> str:
@@ -68,20 +97,48 @@ class Handle:
     @property
     def sockets(self) -> Any:
         """Accepted sockets as a DataFrame: id, tags, attachment, ready state, traffic."""
-        from .._runtime.sockets import sockets_frame
+        return sockets_frame(existing_sockets(self._record))
 
-        return sockets_frame(self._record)
+    @property
+    def socket_count(self) -> int:
+        """How many sockets the object has accepted and not yet closed (no DataFrame made)."""
+        reg = existing_sockets(self._record)
+        return 0 if reg is None else len(reg.sockets)
+
+    def client(self, socket_id: str) -> SimulatedClient:
+        """The simulated client (``sb.connect``) at the far end of accepted socket ``socket_id``."""
+        reg = existing_sockets(self._record)
+        sockets = list(reg.sockets) if reg is not None else []
+        for ws in sockets:
+            if ws.id == socket_id:
+                client = ws._peer._client
+                if client is None:
+                    raise WebSocketError(
+                        f"{socket_id} has no simulated client at its other end, so nobody can "
+                        "send as one here; connect with sb.connect(stub, url) instead.",
+                        socket=socket_id,
+                    )
+                return client  # type: ignore[return-value]
+        known = ", ".join(str(ws.id) for ws in sockets) or "none"
+        raise WebSocketError(
+            f"{self.name} has no open socket {socket_id!r} (it closed meanwhile?); its open "
+            f"sockets: {known}.",
+            socket=socket_id,
+        )
 
     @property
     def events(self) -> Any:
         """This object's events as a DataFrame, oldest first."""
-        log = self._record.namespace.sandbox.event_log
-        return events_frame(log.select(object_id=self._record.hex))
+        return events_frame(self.event_list())
+
+    def event_list(self) -> list[Any]:
+        """This object's events as a list of :class:`~dosandbox.Event`, oldest first."""
+        return self._record.world.event_log.select(object_id=self._record.hex)
 
     @property
     def alarm(self) -> dict[str, Any] | None:
         """The pending alarm (``time_ms``, ``datetime``, ``in_seconds``, ``retry_count``)."""
-        from .._runtime.alarms import alarm_view
+        from .alarm_view import alarm_view
 
         return alarm_view(self._record)
 
@@ -90,9 +147,18 @@ class Handle:
 
         Raises AlarmError when no alarm is set. Returns the events the run produced.
         """
-        from .._runtime.alarms import fire_now
+        from .alarm_view import fire_now
 
         return fire_now(self._record)
+
+    def delete_alarm(self, by: str = "handle.delete_alarm()") -> None:
+        """Delete the pending alarm from outside, as ``ctx.storage.delete_alarm()`` would.
+
+        ``by`` names who deleted it in the event log. Does nothing when no alarm is set.
+        """
+        from .alarm_view import delete_alarm
+
+        delete_alarm(self._record, by)
 
     # --- storage (reads never send the object an event and never create a database) ---------
 
@@ -157,7 +223,7 @@ class Handle:
                 object_name=record.namespace.name,
                 object_id=record.hex,
             )
-        dropped = record.drop_instance("evicted")
+        dropped = record.drop_instance(DropReason.EVICTED)
         if dropped:
             record.emit("evicted", "instance evicted: in-memory state dropped")
         return dropped
@@ -168,19 +234,13 @@ class Handle:
 
     def widget(self) -> Any:
         """The live inspector for this object."""
-        from ..widgets import Inspector
-
-        return Inspector(self)
+        return display.widget("handle", self)
 
     def _repr_html_(self) -> str:
-        from ..widgets import static_html
-
-        return static_html(self)
+        return display.html("handle", self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        from ..widgets import mimebundle
-
-        return mimebundle(self.widget, fallback_html=self._repr_html_)
+        return display.mimebundle("handle", self)
 
 
 def escape(value: Any) -> str:

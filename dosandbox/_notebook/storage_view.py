@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.errors import ValidationError
 from .._core.fastcodec import decode_value
+from .._runtime.parts import existing_storage, storage_for
 from .._storage.database import tag
-from .._storage.storage import existing_storage, storage_for
 
 if TYPE_CHECKING:
     from .._core.record import ObjectRecord
@@ -85,7 +85,7 @@ def run_sql(
     else:
         storage = existing_storage(record)
         if storage is None:  # nothing stored yet: answer from an empty database
-            storage = storage_for(record) if record.namespace.sandbox.persist is None else None
+            storage = storage_for(record) if record.world.persist is None else None
     if storage is None:
         return pd.DataFrame()
     cursor = storage.sql._run(query, bindings, read_only=not write, outside=True)

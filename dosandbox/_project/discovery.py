@@ -1,6 +1,6 @@
 """Projects of objects: one module per object directly in ``objects/``.
 
-The seed's convention, in Python (DESIGN §8): ``objects/chat_room.py`` defines the object named
+The cloudwerk convention, in Python: ``objects/chat_room.py`` defines the object named
 ``chat_room``, exported as class ``ChatRoom`` and bound as ``env.CHAT_ROOM``. Tests
 (``test_*.py``, ``*_test.py``, ``conftest.py``), private modules (``_shared.py``) and
 ``__init__.py`` are skipped. A module's object is its ``default`` (a definition or a
@@ -19,7 +19,6 @@ import hashlib
 import importlib.util
 import inspect
 import keyword
-import re
 import sys
 import traceback
 import types
@@ -27,47 +26,21 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.errors import ConfigError, DurableObjectError
+from .._core.naming import binding_name, class_name_for, is_object_name, suggest_name
 from .._runtime.definition import DurableObjectDefinition
-from .._runtime.namespace import binding_name
 from .._runtime.object import DurableObject, handlers_of, rpc_methods
-
-if TYPE_CHECKING:
-    from .._sandbox import Sandbox
 
 __all__ = [
     "DiscoveredObject",
     "Discovery",
     "MethodInfo",
     "Problem",
-    "class_name_for",
     "discover",
-    "load_directory",
     "method_infos",
 ]
-
-# lowercase words joined by single underscores: chat_room, counter2. Not chat__room, not room_,
-# which would give the same class name as another file (ChatRoom, Room).
-_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
-
-
-def class_name_for(name: str) -> str:
-    """``chat_room`` → ``ChatRoom`` (the exported class on the platform)."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
-
-
-def suggest_name(stem: str) -> str:
-    """A valid name near a bad file stem: ``ChatRoom`` or ``chat-room`` → ``chat_room``."""
-    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", stem)
-    snake = re.sub(r"[^0-9a-zA-Z]+", "_", snake).strip("_").lower()
-    snake = re.sub(r"_+", "_", snake)
-    if not snake or not snake[0].isalpha():
-        snake = f"object_{snake}".rstrip("_")
-    if keyword.iskeyword(snake):
-        snake += "_object"
-    return snake
 
 
 @dataclass(frozen=True)
@@ -310,7 +283,7 @@ def _candidates(directory: Path) -> tuple[list[tuple[str, Path, Path]], list[Pat
 
 
 def _name_problem(stem: str, path: Path) -> Problem | None:
-    if _NAME_RE.match(stem) and not keyword.iskeyword(stem):
+    if is_object_name(stem):
         return None
     good = suggest_name(stem)
     suffix = path.suffix if path.is_file() else ""
@@ -595,26 +568,3 @@ def discover(path: str | Path = "objects") -> Discovery:
         result.objects.append(obj)
     result.problems.sort(key=lambda p: str(p.path))
     return result
-
-
-def load_directory(
-    sandbox_cls: type[Sandbox], path: str | Path, *, strict: bool, **kwargs: Any
-) -> Sandbox:
-    """``Sandbox.from_directory``: discover, then register every object in a new sandbox."""
-    import warnings
-
-    found = discover(path)
-    if found.problems:
-        if strict:
-            raise ConfigError(
-                found.report() + "\n(pass strict=False to load the objects that are fine)",
-                problems=list(found.problems),
-            )
-        warnings.warn(found.report(), stacklevel=3)
-    sb = sandbox_cls(**kwargs)
-    for obj in found.objects:
-        if isinstance(obj.definition, DurableObjectDefinition):
-            sb.register(obj.name, obj.definition, class_name=obj.class_name)
-        else:
-            sb.register(obj.name, obj.definition)
-    return sb

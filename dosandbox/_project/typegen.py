@@ -4,7 +4,7 @@ For each object the generated module has a ``Protocol`` (``CounterStub``) whose 
 the real parameter and return annotations, returning ``Awaitable[...]`` because a stub call is
 awaited (``await c.increment(5)`` or ``sb.run(c.increment(5))``), and typed accessors
 (``counter(sb, "user-123") -> CounterStub``). mypy or pyright then flag ``c.incremnt(5)`` and
-``c.increment("5")``. It is the Python counterpart of the seed's generated ``.d.ts`` classes.
+``c.increment("5")``. It is the Python counterpart of cloudwerk's generated ``.d.ts`` classes.
 
 Annotations are evaluated in the object's module and written back as source with the imports
 they need; types defined in an object module are imported from it under ``TYPE_CHECKING`` (so

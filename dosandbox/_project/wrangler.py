@@ -1,6 +1,6 @@
 """``dosandbox wrangler``: the Durable Object bindings and append-only migrations wrangler needs.
 
-Platform rules followed here (reference §10; developers.cloudflare.com/durable-objects/reference/
+Platform rules followed here (developers.cloudflare.com/durable-objects/reference/
 durable-objects-migrations/ and /workers/wrangler/configuration/):
 
 - wrangler reads ``wrangler.json``, then ``wrangler.jsonc``, then ``wrangler.toml``: we update

@@ -1,7 +1,7 @@
 """Alarms: one per object, on the sandbox's virtual timeline, retried, and durable.
 
-Platform facts this follows (reference §6; workerd ``actor-state.c++`` setAlarm,
-``alarm-scheduler.c++``, ``global-scope.c++`` runAlarm):
+Platform facts this follows (Cloudflare's alarms documentation; workerd ``actor-state.c++``
+setAlarm, ``alarm-scheduler.c++``, ``global-scope.c++`` runAlarm):
 
 * One alarm per object; ``set_alarm`` replaces it. A time ``<= 0`` is refused; a time in the
   past is stored as ``max(t, now)`` (so ``get_alarm`` then returns now) and fires as soon as
@@ -42,6 +42,7 @@ import inspect
 import json
 import warnings
 import weakref
+from collections.abc import Callable
 from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -49,14 +50,13 @@ from typing import TYPE_CHECKING, Any
 from .._core.aliases import AliasMixin
 from .._core.clock import to_epoch_ms
 from .._core.errors import AlarmError, ClockError
-from .._core.steps import StepReport
 
 if TYPE_CHECKING:
     from .._core.record import ObjectRecord
-    from .._sandbox import Sandbox
-    from .namespace import Namespace
+    from .._core.world import World
+    from .._storage.storage import Storage
 
-__all__ = ["Alarm", "AlarmInfo", "AlarmScheduler", "alarms_for", "alarms_frame", "fire_now"]
+__all__ = ["Alarm", "AlarmInfo", "AlarmScheduler", "scheduler_for"]
 
 # Key of the alarm in the object's metadata table (storage's ``_meta_get``/``_meta_set``).
 META_KEY = "alarm"
@@ -132,12 +132,12 @@ class AlarmScheduler:
     the timer, so ``run_next()`` never jumps to a time where nothing is due.
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.loop = sandbox.loop
-        self.clock = sandbox.clock
-        self.log = sandbox.event_log
-        self.limits = sandbox.limits
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.loop = world.loop
+        self.clock = world.clock
+        self.log = world.event_log
+        self.limits = world.limits
         self._buckets: dict[int, dict[Alarm, None]] = {}
         self._heap: list[int] = []  # due ms of the buckets; stale entries are skipped
         self._timer: asyncio.TimerHandle | None = None
@@ -216,24 +216,19 @@ class AlarmScheduler:
         return [alarm for due in sorted(self._buckets) for alarm in self._buckets[due]]
 
 
-_schedulers: weakref.WeakKeyDictionary[Sandbox, AlarmScheduler] = weakref.WeakKeyDictionary()
+_schedulers: weakref.WeakKeyDictionary[World, AlarmScheduler] = weakref.WeakKeyDictionary()
 
 
-def scheduler_for(sandbox: Sandbox) -> AlarmScheduler:
-    scheduler = _schedulers.get(sandbox)
+def scheduler_for(world: World) -> AlarmScheduler:
+    """The one alarm scheduler of a World (made on first use)."""
+    scheduler = _schedulers.get(world)
     if scheduler is None:
-        scheduler = _schedulers[sandbox] = AlarmScheduler(sandbox)
+        scheduler = _schedulers[world] = AlarmScheduler(world)
     return scheduler
 
 
-def alarms_for(record: ObjectRecord) -> Alarm:
-    """The alarm part of one object (made on first use); storage's set/get/delete_alarm use it."""
-    alarm: Alarm | None = record.parts.get("alarm")
-    if alarm is None:
-        alarm = Alarm(record, scheduler_for(record.namespace.sandbox))
-        record.parts["alarm"] = alarm
-        record.parts.setdefault("on_close", []).append(alarm._close)
-    return alarm
+def existing_scheduler(world: World) -> AlarmScheduler | None:
+    return _schedulers.get(world)
 
 
 _TAKES_INFO: dict[type, bool] = {}
@@ -274,8 +269,8 @@ class Alarm:
         "_log",
         "_name",
         "_pending_fire",
-        "_persisted",
         "_set_in_run",
+        "_storage",
         "_task",
         "fired",
         "last_fired_ms",
@@ -286,8 +281,15 @@ class Alarm:
         "time_ms",
     )
 
-    def __init__(self, record: ObjectRecord, scheduler: AlarmScheduler) -> None:
+    def __init__(
+        self,
+        record: ObjectRecord,
+        scheduler: AlarmScheduler,
+        storage: Callable[[], Storage] | None = None,
+    ) -> None:
         self.record = record
+        # Where the alarm row is written (None: not persisted, the timer alone is the alarm).
+        self._storage = storage
         self.scheduler = scheduler
         self._log = scheduler.log
         self._name = record.namespace.name
@@ -303,7 +305,6 @@ class Alarm:
         self._pending_fire = False
         self._failure_handled = False
         self._closed = False
-        self._persisted = record.namespace.sandbox.persist is not None
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -335,7 +336,7 @@ class Alarm:
         if self.running:
             self._set_in_run = True
         self._schedule(due, 0)
-        if self._persisted:
+        if self._storage is not None:
             self._persist()
         self._log.emit("alarm.set", partial(_set_message, ms, due, now), object_name=self._name,
                        object_id=self._hex, time_ms=due)
@@ -386,11 +387,9 @@ class Alarm:
             self._due_ms = None
 
     def _persist(self) -> None:
-        if self.record.namespace.sandbox.persist is None:
-            return  # see _storage()
-        storage = _storage(self.record)
-        if storage is None:
+        if self._storage is None:
             return
+        storage = self._storage()
         if self.time_ms is None:
             storage._meta_set(META_KEY, None)
         else:
@@ -491,7 +490,7 @@ class Alarm:
             raise
         if not self._set_in_run:
             self.retry_count = 0
-            if self._persisted:
+            if self._storage is not None:
                 self._persist()  # success: the alarm is cleared (on disk too)
 
     def _no_handler(self) -> None:
@@ -580,116 +579,3 @@ def _validate(value: Any, now_ms: int) -> int:
             "timedelta.",
         )
     return ms
-
-
-def _storage(record: ObjectRecord) -> Any:
-    """The object's storage when its database is on disk; None for an in-memory sandbox.
-
-    An in-memory database lives exactly as long as the sandbox and this Alarm object, and is
-    never reopened, so writing the alarm row there would only cost time (three SQLite
-    statements per firing) and open a database for objects that use no storage.
-    """
-    if record.namespace.sandbox.persist is None:
-        return None
-    from .._storage.storage import storage_for
-
-    return storage_for(record)
-
-
-# --- restoring, firing by hand, looking ----------------------------------------------------
-
-
-def restore_alarms(namespace: Namespace) -> int:
-    """Schedule the alarms persisted for ``namespace``'s objects; returns how many."""
-    from .._storage.storage import persisted_object_ids, storage_for
-
-    restored = 0
-    for hex_id in persisted_object_ids(namespace.sandbox, namespace.name):
-        record = namespace.record(namespace.id_from_string(hex_id))
-        value = storage_for(record)._meta_get(META_KEY)
-        if value is not None:
-            alarms_for(record)._restore(value)
-            restored += 1
-    return restored
-
-
-def fire_now(record: ObjectRecord) -> StepReport:
-    """``handle.fire_alarm()``: run the pending alarm now, without moving the clock."""
-    alarm: Alarm | None = record.parts.get("alarm")
-    name = f"{record.object_name} {record.hex[:12]}…"
-    if alarm is None or alarm.time_ms is None:
-        state = " (its handler is running now)" if alarm is not None and alarm.running else ""
-        raise AlarmError(
-            f"{name} has no alarm set{state}, so there is nothing to fire. Set one in object "
-            "code with `await ctx.set_alarm(...)`; handle.alarm shows the pending alarm.",
-            object_name=record.object_name, object_id=record.hex,
-        )
-    if alarm.running:
-        raise AlarmError(
-            f"{name}'s alarm handler is running already; the platform runs one alarm handler "
-            "at a time per object. Move the clock to let it finish first.",
-            object_name=record.object_name, object_id=record.hex,
-        )
-    sandbox = record.namespace.sandbox
-    sandbox.driver.check_outside("fire_alarm()")
-    start_ms, first_seq = sandbox.clock.now_ms, sandbox.event_log.last_seq
-    due = alarm.time_ms
-
-    async def fire() -> None:
-        alarm._unschedule()
-        await alarm._start(f" early by fire_alarm() (was due {_iso(due)})")
-
-    sandbox.driver.drive(fire(), "fire_alarm()")
-    return StepReport(sandbox.event_log.since(first_seq), start_ms=start_ms,
-                      end_ms=sandbox.clock.now_ms)
-
-
-def alarm_view(record: ObjectRecord) -> dict[str, Any] | None:
-    """``handle.alarm``: the pending alarm as a dict, or None."""
-    alarm: Alarm | None = record.parts.get("alarm")
-    if alarm is None or alarm.time_ms is None:
-        return None
-    now = alarm.scheduler.clock.now_ms
-    return {
-        "time_ms": alarm.time_ms,
-        "datetime": dt.datetime.fromtimestamp(alarm.time_ms / 1000, tz=UTC),
-        "in_seconds": (alarm.time_ms - now) / 1000,
-        "retry_count": alarm.retry_count,
-    }
-
-
-ALARM_COLUMNS = ["object", "name", "id", "time", "in_seconds", "retry_count"]
-
-
-def alarms_frame(sandbox: Sandbox) -> Any:
-    """``sb.alarms()``: every pending alarm, soonest first (ties in firing order)."""
-    import pandas as pd
-
-    now = sandbox.clock.now_ms
-    scheduler = _schedulers.get(sandbox)
-    rows: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    if scheduler is not None:
-        for alarm in scheduler.in_order():
-            seen.add(id(alarm))
-            rows.append(_row(alarm, now))
-    for ns in sandbox.namespaces.values():
-        for record in ns.records.values():
-            pending: Alarm | None = record.parts.get("alarm")
-            # Pending but not in a bucket: due while its previous run is still going.
-            if pending is not None and pending.time_ms is not None and id(pending) not in seen:
-                rows.append(_row(pending, now))
-    return pd.DataFrame(rows, columns=ALARM_COLUMNS)
-
-
-def _row(alarm: Alarm, now: int) -> dict[str, Any]:
-    record = alarm.record
-    time_ms = alarm.time_ms if alarm.time_ms is not None else now
-    return {
-        "object": record.object_name,
-        "name": record.id.name,
-        "id": record.hex,
-        "time": dt.datetime.fromtimestamp(time_ms / 1000, tz=UTC),
-        "in_seconds": (time_ms - now) / 1000,
-        "retry_count": alarm.retry_count,
-    }

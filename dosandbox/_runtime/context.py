@@ -1,7 +1,7 @@
 """``ctx``: what object code sees — state, storage, env, alarms, sockets, concurrency.
 
-It plays both the seed's ``DurableObjectContext`` (``state``, ``set_state``, ``sql``...) and the
-platform's ``DurableObjectState`` (``id``, ``storage``, ``block_concurrency_while``...).
+It plays both the cloudwerk API's ``DurableObjectContext`` (``state``, ``set_state``, ``sql``...)
+and the platform's ``DurableObjectState`` (``id``, ``storage``, ``block_concurrency_while``...).
 camelCase names (``setState``, ``blockConcurrencyWhile``) resolve through the alias table.
 """
 
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.aliases import AliasMixin
 from .._core.errors import ValidationError
-from .._storage.storage import storage_for
-from .alarms import alarms_for
+from .._storage.sql import SqlStorage
+from .._storage.storage import Storage
+from .parts import alarm_for, existing_sockets, sockets_for, storage_for
+from .sockets import auto_response_copy, auto_response_timestamp, get_tags
 
 if TYPE_CHECKING:
     from .._core.ids import DurableObjectId
@@ -33,12 +35,12 @@ class DurableObjectContext(AliasMixin):
         self._instance = instance
         self._state: Any = None
         self.id: DurableObjectId = record.id
-        self.env: Any = record.namespace.sandbox.env_for(record.namespace)
+        self.env: Any = record.world.env
 
     def __repr__(self) -> str:
         return f"<DurableObjectContext {self._record.namespace.name} {str(self.id)[:12]}…>"
 
-    # --- in-memory state (the seed's API) -------------------------------------------------
+    # --- in-memory state (the cloudwerk API) -------------------------------------------------
 
     @property
     def state(self) -> Any:
@@ -79,11 +81,11 @@ class DurableObjectContext(AliasMixin):
     # --- storage ----------------------------------------------------------------------------
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         return storage_for(self._record)
 
     @property
-    def sql(self) -> Any:
+    def sql(self) -> SqlStorage:
         return self.storage.sql
 
     # --- alarms (storage operations on the platform) ----------------------------------------
@@ -92,49 +94,38 @@ class DurableObjectContext(AliasMixin):
     # SQLite database for objects that only use alarms (the scheduler persists through storage
     # itself when the sandbox persists).
     async def set_alarm(self, scheduled_time: Any) -> None:
-        alarms_for(self._record).set_now(scheduled_time)
+        alarm_for(self._record).set_now(scheduled_time)
 
     async def get_alarm(self) -> int | None:
-        return alarms_for(self._record).time_ms
+        return alarm_for(self._record).time_ms
 
     async def delete_alarm(self) -> None:
-        alarms_for(self._record).delete_now()
+        alarm_for(self._record).delete_now()
 
     # --- WebSockets (the hibernation API; sockets live on the record, not the instance) ------
 
     def accept_web_socket(self, ws: Any, tags: list[str] | None = None) -> None:
         """Accept ``ws`` (``pair[1]``) so its events reach this object's handlers."""
-        from .sockets import accept_web_socket
-
-        accept_web_socket(self._record, ws, tags)
+        sockets_for(self._record).accept(ws, tags)
 
     def get_web_sockets(self, tag: str | None = None) -> list[Any]:
         """The connected sockets this object accepted, or those with ``tag``."""
-        from .sockets import get_web_sockets
-
-        return get_web_sockets(self._record, tag)
+        reg = existing_sockets(self._record)
+        return reg.get(tag) if reg is not None else []
 
     def get_tags(self, ws: Any) -> list[str]:
-        from .sockets import get_tags
-
-        return get_tags(self._record, ws)
+        return get_tags(ws)
 
     def set_web_socket_auto_response(self, pair: Any = None) -> None:
         """Answer a matching text message without waking the object; no argument removes it."""
-        from .sockets import set_web_socket_auto_response
-
-        set_web_socket_auto_response(self._record, pair)
+        sockets_for(self._record).set_auto_response(pair)
 
     def get_web_socket_auto_response(self) -> Any:
-        from .sockets import get_web_socket_auto_response
-
-        return get_web_socket_auto_response(self._record)
+        return auto_response_copy(existing_sockets(self._record))
 
     def get_web_socket_auto_response_timestamp(self, ws: Any) -> Any:
         """When ``ws`` was last answered by the auto-response (UTC datetime), or None."""
-        from .sockets import get_web_socket_auto_response_timestamp
-
-        return get_web_socket_auto_response_timestamp(self._record, ws)
+        return auto_response_timestamp(ws)
 
     # --- concurrency ------------------------------------------------------------------------
 
@@ -157,7 +148,7 @@ class DurableObjectContext(AliasMixin):
                 f"wait_until() takes an awaitable (a coroutine or a task), not "
                 f"{type(awaitable).__name__}."
             )
-        loop = self._record.namespace.sandbox.loop
+        loop = self._record.world.loop
         task = loop.create_task(_as_coroutine(awaitable))
         background = self._instance.background
         background.add(task)

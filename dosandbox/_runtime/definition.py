@@ -1,4 +1,4 @@
-"""``define_durable_object``: the seed's convention-based API over the class-based core.
+"""``define_durable_object``: the cloudwerk API's convention-based shape over the class-based core.
 
 A definition is validated when it is made (types, method names) and when it is registered
 (it must have at least one method or handler, so decorators can add them in between). It
@@ -19,7 +19,7 @@ __all__ = ["DurableObjectDefinition", "define_durable_object"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# camelCase keys from the seed and Cloudflare's examples → canonical snake_case keys.
+# camelCase keys from cloudwerk and Cloudflare's examples → canonical snake_case keys.
 CAMEL_KEYS = {
     "webSocketMessage": "web_socket_message",
     "webSocketClose": "web_socket_close",
@@ -221,7 +221,7 @@ def _ws_message_adapter(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _ws_close_adapter(fn: Callable[..., Any]) -> Callable[..., Any]:
-    # The platform passes (ws, code, reason, wasClean); the seed documents (ws, code, reason).
+    # The platform passes (ws, code, reason, wasClean); cloudwerk documents (ws, code, reason).
     short = _positional_count(fn) == 4
 
     def web_socket_close(
@@ -262,9 +262,9 @@ def define_durable_object(
     state_type: type | None = None,
     **camel_case: Any,
 ) -> DurableObjectDefinition:
-    """Define an object the seed's way: ``init`` returns the state, methods take ``ctx`` first.
+    """Define an object the cloudwerk way: ``init`` returns the state, methods take ``ctx`` first.
 
-    Keys may be snake_case or the seed's camelCase (``webSocketMessage``); giving both
+    Keys may be snake_case or the cloudwerk API's camelCase (``webSocketMessage``); giving both
     spellings of one key is an error.
     """
     given: dict[str, Any] = {

@@ -18,21 +18,19 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._core.aliases import AliasMixin
 from .._core.errors import HttpError
-from .._core.loop import _get_running_loop
-from .namespace import RpcCall
+from .websocket import WebSocket, hand_over
 
 if TYPE_CHECKING:
-    from .namespace import Stub
-    from .websocket import WebSocket
+    from .._core.record import ObjectRecord
 
-__all__ = ["BASE_URL", "FetchCall", "Request", "Response", "make_fetch_call"]
+__all__ = ["BASE_URL", "Request", "Response", "deliver_fetch", "fetch_request"]
 
 BASE_URL = "http://dosandbox.local"
 _BASE = httpx.URL(BASE_URL)
@@ -341,11 +339,11 @@ def is_upgrade(request: Request) -> bool:
     return request.headers.get("upgrade", "").lower() == "websocket"
 
 
-# --- stub.fetch -----------------------------------------------------------------------------
+# --- stub.fetch: the request a call carries, and the fetch event it becomes ----------------
 
 
-def make_fetch_call(stub: Stub, request: Any, init: dict[str, Any]) -> FetchCall:
-    """``stub.fetch(url_or_request, method=, headers=, body=)``: build the call (not sent yet)."""
+def fetch_request(request: Any, init: dict[str, Any]) -> Request:
+    """``stub.fetch(url_or_request, method=, headers=, body=)``: the object's own copy."""
     unknown = sorted(set(init) - set(_INIT_KEYS))
     if unknown:
         raise HttpError(
@@ -356,71 +354,40 @@ def make_fetch_call(stub: Stub, request: Any, init: dict[str, Any]) -> FetchCall
         raise HttpError("fetch() needs a URL or a Request, e.g. stub.fetch('/state').")
     req = Request(request, **init) if (init or not isinstance(request, Request)) else request
     # The object gets its own copy, as the platform serializes the request to it.
-    return FetchCall(stub, req._copy())
+    return req._copy()
 
 
-class FetchCall(RpcCall):
-    """One ``stub.fetch(...)``, not sent until awaited (or passed to ``sb.run``).
-
-    An :class:`RpcCall` whose event is a fetch: awaiting it from the notebook drives the
-    sandbox; inside object code it is an ordinary await.
-    """
-
-    __slots__ = ("_request",)
-
-    def __init__(self, stub: Stub, request: Request) -> None:
-        # No RpcCall.__init__: a request is copied by Request._copy, not the clone codec.
-        self._stub = stub
-        self._method = "fetch"
-        self._args: tuple[Any, ...] = ()
-        self._kwargs: dict[str, Any] = {}
-        self._request = request
-
-    def __repr__(self) -> str:
-        return (
-            f"<FetchCall {self._request.method} {self._request.url} to "
-            f"{self._stub._namespace.name} not sent yet: await it, or pass it to sb.run()>"
+async def deliver_fetch(record: ObjectRecord, request: Request) -> Response:
+    """Run one fetch event on ``record``'s object and return the caller's copy of its answer."""
+    ns = record.namespace
+    class_name = ns.cls.__name__
+    if not callable(getattr(ns.cls, "fetch", None)):
+        # workerd: JSG_FAIL_REQUIRE(Error, "Handler does not export a fetch() function.")
+        # (src/workerd/api/global-scope.c++, ServiceWorkerGlobalScope::request).
+        raise HttpError(
+            f"Handler does not export a fetch() function: {ns.name} ({class_name}) has no "
+            f"fetch handler, so {request.method} {request.url} has nowhere to go. Add "
+            "fetch=... to define_durable_object (or a fetch(self, request) method), or call "
+            "its RPC methods instead.",
+            object_name=ns.name,
+            object_id=record.hex,
+            method_name="fetch",
         )
 
-    async def _invoke(self) -> Response:  # type: ignore[override]
-        stub, request = self._stub, self._request
-        ns = stub._namespace
-        record = stub._record
-        if not callable(getattr(ns.cls, "fetch", None)):
-            # workerd: JSG_FAIL_REQUIRE(Error, "Handler does not export a fetch() function.")
-            # (src/workerd/api/global-scope.c++, ServiceWorkerGlobalScope::request).
-            raise HttpError(
-                f"Handler does not export a fetch() function: {ns.name} ({ns.class_name}) has no "
-                f"fetch handler, so {request.method} {request.url} has nowhere to go. Add "
-                "fetch=... to define_durable_object (or a fetch(self, request) method), or call "
-                "its RPC methods instead.",
-                object_name=ns.name,
-                object_id=record.hex,
-                method_name="fetch",
-            )
+    def call(obj: Any) -> Any:
+        return obj.fetch(request)
 
-        def call(obj: Any) -> Any:
-            return obj.fetch(request)
-
-        result = await record.deliver("fetch", "fetch", call)
-        if not isinstance(result, Response):
-            raise HttpError(
-                f"{ns.name}.fetch() returned {type(result).__name__} {result!r:.60}, not a "
-                "Response. The platform fails the same way (TypeError: Incorrect type for "
-                "Promise: the Promise did not resolve to 'Response'). Return Response(...) or "
-                "Response.json(data).",
-                object_name=ns.name,
-                object_id=record.hex,
-                method_name="fetch",
-            )
-        if result.web_socket is not None:
-            from .websocket import hand_over
-
-            hand_over(result.web_socket, upgrade=is_upgrade(request), record=record)
-        return result._copy()
-
-    def __await__(self) -> Generator[Any, None, Response]:
-        sandbox = self._stub._namespace.sandbox
-        if _get_running_loop() is sandbox.loop:
-            return (yield from self._invoke().__await__())
-        return sandbox.driver.drive(self._invoke(), f"fetch({self._request.url})")
+    result = await record.deliver("fetch", "fetch", call)
+    if not isinstance(result, Response):
+        raise HttpError(
+            f"{ns.name}.fetch() returned {type(result).__name__} {result!r:.60}, not a "
+            "Response. The platform fails the same way (TypeError: Incorrect type for "
+            "Promise: the Promise did not resolve to 'Response'). Return Response(...) or "
+            "Response.json(data).",
+            object_name=ns.name,
+            object_id=record.hex,
+            method_name="fetch",
+        )
+    if result.web_socket is not None:
+        hand_over(result.web_socket, upgrade=is_upgrade(request), record=record)
+    return result._copy()

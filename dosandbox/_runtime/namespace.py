@@ -14,37 +14,46 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from .._core import codec as _codec
+from .._core import display
 from .._core.aliases import AliasMixin
 from .._core.errors import InvalidIdError, MethodNotFoundError, did_you_mean
 from .._core.ids import DurableObjectId, IdFactory
 from .._core.loop import _get_running_loop
-from .._core.record import ObjectRecord
+from .._core.naming import binding_name
+from .._core.record import Instance, ObjectRecord
+from .._core.world import World
+from .._storage.storage import persisted_object_ids
+from .alarms import META_KEY
+from .context import DurableObjectContext
+from .http import Request, deliver_fetch, fetch_request
 from .object import rpc_methods
+from .parts import Parts, alarm_for, storage_for
 
 if TYPE_CHECKING:
-    from .._sandbox import Sandbox
     from .object import DurableObject
 
 __all__ = ["Namespace", "RpcCall", "Stub"]
 
 
-def binding_name(name: str) -> str:
-    """``chat_room`` → ``CHAT_ROOM`` (the binding on ``env``)."""
-    return name.upper()
-
-
 class Namespace(AliasMixin):
     """All objects of one class: makes ids and stubs (the platform's DurableObjectNamespace)."""
 
-    def __init__(self, sandbox: Sandbox, name: str, cls: type[DurableObject]) -> None:
-        self.sandbox = sandbox
+    def __init__(self, world: World, name: str, cls: type[DurableObject]) -> None:
+        self.world = world
         self.name = name
         self.cls = cls
         self.class_name = cls.__name__
         self.binding = binding_name(name)
         self.methods = rpc_methods(cls)
-        self._ids = IdFactory(f"{sandbox.script_name}-{cls.__name__}", name, sandbox.rng)
+        self._ids = IdFactory(f"{world.script_name}-{cls.__name__}", name, world.rng)
         self.records: dict[str, ObjectRecord] = {}
+
+    # What each of its records is given: the ctx of a new instance, the capability slots.
+    def new_context(self, record: ObjectRecord, instance: Instance) -> DurableObjectContext:
+        return DurableObjectContext(record, instance)
+
+    def new_parts(self, record: ObjectRecord) -> Parts:
+        return Parts(record)
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} class={self.class_name} objects={len(self.records)}>"
@@ -100,6 +109,17 @@ class Namespace(AliasMixin):
             )
         return Stub(self, object_id)
 
+    def restore_alarms(self) -> int:
+        """Schedule the alarms persisted with this namespace's objects; returns how many."""
+        restored = 0
+        for hex_id in persisted_object_ids(self.world.persist, self.name):
+            record = self.record(self.id_from_string(hex_id))
+            value = storage_for(record)._meta_get(META_KEY)
+            if value is not None:
+                alarm_for(record)._restore(value)
+                restored += 1
+        return restored
+
     def record(self, object_id: DurableObjectId) -> ObjectRecord:
         key = str(object_id)
         record = self.records.get(key)
@@ -147,13 +167,11 @@ class Stub:
 
     def fetch(self, request: Any = None, /, **init: Any) -> RpcCall:
         """Send an HTTP request to the object's ``fetch`` handler (returns an awaitable)."""
-        from .http import make_fetch_call
-
-        return make_fetch_call(self, request, init)
+        return RpcCall.for_fetch(self, fetch_request(request, init))
 
     # Notebook display: the live inspector, with a static HTML fallback.
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        return self._namespace.sandbox.inspect(self)._repr_mimebundle_(include, exclude)
+        return display.mimebundle("stub", self)
 
 
 _codec.register_passthrough(Stub)
@@ -188,9 +206,14 @@ def _other_tasks_ready(loop: Any) -> bool:
 
 
 class RpcCall:
-    """One call, not sent until awaited (or passed to ``sb.run``)."""
+    """One call (an RPC method or ``fetch``), not sent until awaited (or passed to ``sb.run``).
 
-    __slots__ = ("_args", "_kwargs", "_method", "_stub")
+    Awaiting it from the notebook drives the sandbox; from inside object code it is an
+    ordinary await on the sandbox loop. Several awaited together (``asyncio.gather``) meet
+    inside the sandbox as concurrent events, as they would on the platform.
+    """
+
+    __slots__ = ("_args", "_kwargs", "_method", "_request", "_stub")
 
     def __init__(self, stub: Stub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
         self._stub = stub
@@ -198,18 +221,40 @@ class RpcCall:
         # Arguments are copied when the call is made, as the platform serializes them then.
         self._args = _codec.clone(args, path="args") if args else args
         self._kwargs = _codec.clone(kwargs, path="kwargs") if kwargs else kwargs
+        self._request: Request | None = None
+
+    @classmethod
+    def for_fetch(cls, stub: Stub, request: Request) -> RpcCall:
+        """A ``fetch`` call carrying ``request`` (already the object's own copy)."""
+        call = cls.__new__(cls)
+        call._stub = stub
+        call._method = "fetch"
+        call._args, call._kwargs = (), {}
+        call._request = request
+        return call
 
     def __repr__(self) -> str:
-        return (
-            f"<RpcCall {self._stub._namespace.name}.{self._method}(...) not sent yet: "
-            "await it, or pass it to sb.run()>"
-        )
+        target = self._stub._namespace.name
+        if self._request is not None:
+            what = f"fetch {self._request.method} {self._request.url} to {target}"
+        else:
+            what = f"{target}.{self._method}(...)"
+        return f"<RpcCall {what} not sent yet: await it, or pass it to sb.run()>"
+
+    @property
+    def _what(self) -> str:
+        """How the driver names this call in its errors."""
+        if self._request is not None:
+            return f"fetch({self._request.url})"
+        return f"{self._method}()"
 
     def _dosandbox_coroutine(self) -> Any:
         """The coroutine a driver runs for this call (skips one await layer)."""
         return self._invoke()
 
     async def _invoke(self) -> Any:
+        if self._request is not None:
+            return await deliver_fetch(self._stub._record, self._request)
         args, kwargs, method = self._args, self._kwargs, self._method
 
         def call(obj: Any) -> Any:
@@ -219,16 +264,16 @@ class RpcCall:
         return _codec.clone(result, path=f"{method}() result")
 
     def __await__(self) -> Generator[Any, None, Any]:
-        sandbox = self._stub._namespace.sandbox
+        world = self._stub._record.world
         running = _get_running_loop()
-        if running is sandbox.loop:
+        if running is world.loop:
             # Inside object code: an ordinary await on the sandbox loop.
             return (yield from self._invoke().__await__())
         if running is not None and _other_tasks_ready(running):
             # Other tasks of the caller's loop are ready, e.g. siblings in asyncio.gather():
             # send this call, let them send theirs, then drive. The calls then meet inside
             # the sandbox as concurrent events, as they would on the platform.
-            task = sandbox.loop.create_task(self._invoke())
+            task = world.loop.create_task(self._invoke())
             yield
-            return sandbox.driver.drive(task, f"{self._method}()")
-        return sandbox.driver.drive(self._invoke(), f"{self._method}()")
+            return world.driver.drive(task, self._what)
+        return world.driver.drive(self._invoke(), self._what)

@@ -1,10 +1,10 @@
 """An object's accepted sockets: the registry behind the hibernation API.
 
-One :class:`SocketRegistry` per object lives in ``record.parts`` so it outlives the instance
+One :class:`SocketRegistry` per object lives in the record's parts so it outlives the instance
 (hibernation). It indexes sockets by tag, holds the auto-response pair, delivers each socket's
 events to the handlers one at a time and in order, and holds what the object sends until the
 event that sent it has finished (the output gate). The rules it follows are listed in
-``_websocket``'s docstring, with sources.
+``websocket``'s docstring, with sources.
 """
 
 from __future__ import annotations
@@ -24,27 +24,19 @@ from .websocket import (
 )
 
 if TYPE_CHECKING:
-    from .._core.record import ObjectRecord
+    from .._core.record import DropReason, ObjectRecord
 
 __all__ = [
     "SocketRegistry",
-    "accept_web_socket",
+    "auto_response_copy",
+    "auto_response_timestamp",
     "get_tags",
-    "get_web_socket_auto_response",
-    "get_web_socket_auto_response_timestamp",
-    "get_web_sockets",
-    "registry_for",
-    "set_web_socket_auto_response",
     "sockets_frame",
 ]
 
-# Drop reasons that keep sockets (hibernation); any other drop is a reset that closes them.
-_KEEPS_SOCKETS = ("evicted", "hibernat")
-_PART = "websockets"
-
 
 class SocketRegistry:
-    """An object's accepted sockets; lives in ``record.parts`` and outlives evictions."""
+    """An object's accepted sockets; lives in the record's parts and outlives evictions."""
 
     __slots__ = (
         "_held", "_scheduled", "auto_response", "by_tag", "clock", "epoch", "limits", "loop",
@@ -52,11 +44,11 @@ class SocketRegistry:
     )
 
     def __init__(self, record: ObjectRecord) -> None:
-        sandbox = record.namespace.sandbox
+        world = record.world
         self.record = record
-        self.loop = sandbox.loop
-        self.clock = sandbox.clock
-        self.limits = sandbox.limits
+        self.loop = world.loop
+        self.clock = world.clock
+        self.limits = world.limits
         # dicts used as ordered sets: accept order, O(1) removal.
         self.sockets: dict[WebSocket, None] = {}
         self.by_tag: dict[str, dict[WebSocket, None]] = {}
@@ -161,7 +153,7 @@ class SocketRegistry:
 
     def get(self, tag: str | None) -> list[WebSocket]:
         if tag is None:
-            # workerd: no tag → most recently accepted first (reference §7).
+            # workerd: no tag → most recently accepted first.
             return list(reversed(self.sockets))
         if not isinstance(tag, str):
             return []
@@ -345,9 +337,9 @@ class SocketRegistry:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def on_drop(self, reason: str) -> None:
+    def on_drop(self, reason: DropReason) -> None:
         """Eviction keeps sockets (hibernation); a reset closes them all (clients see 1006)."""
-        if reason.startswith(_KEEPS_SOCKETS) or not self.sockets:
+        if reason.keeps_sockets or not self.sockets:
             return
         self.epoch += 1
         sockets = list(self.sockets)
@@ -400,33 +392,10 @@ def _datetime(ms: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
 
 
-def registry_for(record: ObjectRecord) -> SocketRegistry:
-    reg: SocketRegistry | None = record.parts.get(_PART)
-    if reg is None:
-        reg = SocketRegistry(record)
-        record.parts[_PART] = reg
-        record.before_output.append(reg.on_output)
-        record.parts.setdefault("on_drop", []).append(reg.on_drop)
-    return reg
+# --- what DurableObjectContext and handles delegate to ---------------------------------------
 
 
-def existing_registry(record: ObjectRecord) -> SocketRegistry | None:
-    return record.parts.get(_PART)
-
-
-# --- what DurableObjectContext delegates to ------------------------------------------------
-
-
-def accept_web_socket(record: ObjectRecord, ws: Any, tags: Any = None) -> None:
-    registry_for(record).accept(ws, tags)
-
-
-def get_web_sockets(record: ObjectRecord, tag: str | None = None) -> list[WebSocket]:
-    reg = existing_registry(record)
-    return reg.get(tag) if reg is not None else []
-
-
-def get_tags(record: ObjectRecord, ws: Any) -> list[str]:
+def get_tags(ws: Any) -> list[str]:
     if not isinstance(ws, WebSocket):
         raise WebSocketError(f"get_tags() takes a WebSocket, not {type(ws).__name__}.")
     if ws._registry is None:
@@ -437,18 +406,13 @@ def get_tags(record: ObjectRecord, ws: Any) -> list[str]:
     return list(ws._tags)
 
 
-def set_web_socket_auto_response(record: ObjectRecord, pair: Any = None) -> None:
-    registry_for(record).set_auto_response(pair)
-
-
-def get_web_socket_auto_response(record: ObjectRecord) -> WebSocketRequestResponsePair | None:
-    reg = existing_registry(record)
+def auto_response_copy(reg: SocketRegistry | None) -> WebSocketRequestResponsePair | None:
     pair = reg.auto_response if reg is not None else None
     # A new pair object each call, as on the platform.
     return None if pair is None else WebSocketRequestResponsePair(pair._request, pair._response)
 
 
-def get_web_socket_auto_response_timestamp(record: ObjectRecord, ws: Any) -> dt.datetime | None:
+def auto_response_timestamp(ws: Any) -> dt.datetime | None:
     if not isinstance(ws, WebSocket):
         raise WebSocketError(
             "get_web_socket_auto_response_timestamp() takes a WebSocket, not "
@@ -457,6 +421,5 @@ def get_web_socket_auto_response_timestamp(record: ObjectRecord, ws: Any) -> dt.
     return _datetime(ws._auto_ms)
 
 
-def sockets_frame(record: ObjectRecord) -> Any:
-    reg = existing_registry(record)
+def sockets_frame(reg: SocketRegistry | None) -> Any:
     return _frame(reg.sockets if reg is not None else ())

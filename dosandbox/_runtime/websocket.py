@@ -1,22 +1,22 @@
 """WebSockets: ``WebSocketPair``, the hibernation API, and sockets that outlive evictions.
 
-Sources: reference §7 (developers.cloudflare.com/durable-objects/best-practices/websockets/,
-workerd ``src/workerd/api/web-socket.c++``, ``actor-state.c++``, ``hibernation-manager.c++``).
+Sources: developers.cloudflare.com/durable-objects/best-practices/websockets/, workerd
+``src/workerd/api/web-socket.c++``, ``actor-state.c++`` and ``hibernation-manager.c++``.
 
 The model. A :class:`WebSocketPair` is two connected :class:`WebSocket` halves. The object
 accepts one half with ``ctx.accept_web_socket(ws, tags)`` and returns the other in a 101
-``Response``; ``sb.connect`` wraps that other half in a simulated client (``_wsclient``). An
-accepted socket belongs to the object's ``SocketRegistry`` (``_wsregistry``), kept in
-``record.parts`` so it outlives the instance: evicting (hibernating) the object keeps
+``Response``; ``sb.connect`` wraps that other half in a simulated client. An accepted socket
+belongs to the object's ``SocketRegistry`` (``sockets``), kept in the record's parts so it
+outlives the instance: evicting (hibernating) the object keeps
 sockets, tags and attachments, and the next message runs ``init`` again, then the handler,
 with the very same ``WebSocket`` objects.
 
 Platform rules kept here:
 
 * Messages a socket receives reach ``web_socket_message`` one at a time, in order (the next
-  starts when the previous handler finished); different sockets interleave. (Reference §7,
-  [workerd]. A third-party measurement claims workerd does not wait for the previous
-  handler's promise; we follow the reference.)
+  starts when the previous handler finished); different sockets interleave, as Cloudflare's
+  WebSocket documentation describes. (A third-party measurement claims workerd does not wait
+  for the previous handler's promise; we follow the documentation.)
 * Messages an object sends are outputs: they leave when the event that sent them has finished
   (the output gate), so a client never sees a message whose storage write was not committed.
 * The auto-response pair answers a matching text message without waking the object.
@@ -36,16 +36,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core import codec as _codec
 from .._core.aliases import AliasMixin
 from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
 
 if TYPE_CHECKING:
+    from .._core.clock import VirtualClock
+    from .._core.limits import Limits
     from .._core.record import ObjectRecord
-    from .._notebook.client import SimulatedClient
-    from .sockets import SocketRegistry
+
+
+class SocketHome(Protocol):
+    """What a half accepted by an object sends and receives through (its SocketRegistry)."""
+
+    clock: VirtualClock
+    limits: Limits
+    record: ObjectRecord
+    outbox: list[tuple[WebSocket, Any]]
+    _scheduled: bool
+
+    def post(self, target: WebSocket, frame: Any) -> None: ...
+    def schedule_flush(self) -> None: ...
+    def receive(self, ws: WebSocket, frame: str | bytes) -> asyncio.Task[Any] | None: ...
+    def receive_close(
+        self, ws: WebSocket, code: int, reason: str, clean: bool
+    ) -> asyncio.Task[Any] | None: ...
+    def receive_error(
+        self, ws: WebSocket, error: BaseException, code: int, reason: str
+    ) -> Any: ...
+
+
+class ClientEnd(Protocol):
+    """The far end of a client half: a simulated client in a notebook, or a real socket."""
+
+    _messages: Any
+
+    def _receive(self, frame: Any) -> None: ...
 
 __all__ = [
     "CLOSED",
@@ -139,8 +167,8 @@ class WebSocket(AliasMixin):
 
     def __init__(self) -> None:
         self._peer: WebSocket = self
-        self._registry: SocketRegistry | None = None
-        self._client: SimulatedClient | None = None
+        self._registry: SocketHome | None = None
+        self._client: ClientEnd | None = None
         self._closed_in = False
         self._closed_out = False
         self._used = False
@@ -392,12 +420,3 @@ def disconnect(ws: WebSocket) -> asyncio.Task[Any] | None:
         return None
     ws._closed_in = ws._closed_out = True
     return ws._peer._arrive(_Close(1006, DISCONNECT_REASON, clean=False))
-
-
-def __getattr__(name: str) -> Any:
-    """The registry moved to ``_wsregistry``; its names stay importable from here."""
-    if name in ("SocketRegistry", "existing_registry", "registry_for", "sockets_frame"):
-        from . import sockets as _wsregistry
-
-        return getattr(_wsregistry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ Refused, with the platform's messages where it has one:
 * ``ATTACH``/``DETACH`` and ``VACUUM`` (SQLite runs both through ATTACH; ``VACUUM INTO`` would
   write a file outside the object's database);
 * TEMP tables, views, triggers and indexes; virtual tables other than fts5/fts5vocab/rtree;
-* PRAGMAs outside the platform's list (reference §5);
+* PRAGMAs outside the platform's list (workerd's ``sqlite.c++``);
 * ``sqlite_*()`` functions, ``load_extension`` and the file-reading helpers;
 * any access to a name starting ``_cf_`` (KV lives in ``_cf_KV``), including renaming a table
   to such a name (case-sensitive, as in workerd).
@@ -79,7 +79,7 @@ _WRITE_ACTIONS = frozenset(
 
 _VTABLE_MODULES = frozenset({"fts5", "fts5vocab", "rtree", "rtree_i32"})
 
-# PRAGMAs the platform allows (reference §5, from workerd's sqlite.c++).
+# PRAGMAs the platform allows (from workerd's sqlite.c++).
 _BOOL_PRAGMAS = frozenset(
     {"case_sensitive_like", "foreign_keys", "defer_foreign_keys", "ignore_check_constraints",
      "legacy_alter_table", "recursive_triggers", "reverse_unordered_selects"}

@@ -1,6 +1,6 @@
 """One object's SQLite database: opening it, write batches (coalescing) and savepoints.
 
-Write coalescing (reference §3): on the platform, every write made without an intervening
+Write coalescing: on the platform, every write made without an intervening
 suspension lands in one atomic batch, committed on the next event-loop turn and always before
 the event's result leaves the object (the output gate). Here the first write opens an explicit
 transaction (``BEGIN``) and schedules the commit with ``loop.call_soon``: that callback runs
@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from .._core.errors import SqlError, SqlNotAuthorizedError, StorageError, StorageLimitError
+from .._core.errors import (
+    SqlError,
+    SqlNotAuthorizedError,
+    StorageError,
+    StorageLimitError,
+    TransactionError,
+)
 from .authorizer import INTERNAL_TAG, VACUUM_MESSAGE, Authorizer
 
 if TYPE_CHECKING:
@@ -56,7 +62,7 @@ _SCHEMA = (
     ),
 )
 
-# workerd's SQLite limits besides those in Limits (reference §5): expression depth, compound
+# workerd's SQLite limits besides those in Limits: expression depth, compound
 # SELECT terms, LIKE pattern length, trigger depth; the string/BLOB size is the documented 2 MB.
 _FIXED_LIMITS = {
     "SQLITE_LIMIT_EXPR_DEPTH": 100,
@@ -68,6 +74,47 @@ _FIXED_LIMITS = {
 }
 
 
+class LogRun:
+    """The write batch's pending event-log entry: consecutive runs of one SQL statement.
+
+    One event per statement would cost more than the statement, so ``INSERT ... ×10,000``
+    becomes one entry. It is written before any other storage event and before each commit,
+    so the log keeps the order in which things happened.
+    """
+
+    __slots__ = ("emit", "query", "rows", "runs")
+
+    def __init__(self, emit: Callable[[str, str], object] | None) -> None:
+        self.emit = emit
+        self.query: str | None = None
+        self.runs = 0
+        self.rows = 0
+
+    def note(self, query: str, written: int, origin: str | None = None) -> None:
+        """Count one write of ``query``; ``origin`` writes the entry at once, marked."""
+        if self.query is not query and self.query != query:
+            self.flush()
+            self.query = query
+        self.runs += 1
+        self.rows += written
+        if origin is not None:
+            self.flush(origin)
+
+    def flush(self, origin: str = "") -> None:
+        """Write the pending run to the event log, if any."""
+        query = self.query
+        if query is None:
+            return
+        runs, rows = self.runs, self.rows
+        self.query, self.runs, self.rows = None, 0, 0
+        if self.emit is None:
+            return
+        text = " ".join(query.split())
+        text = text if len(text) <= 60 else text[:60] + "…"
+        times = f" ×{runs:,}" if runs > 1 else ""
+        self.emit("sql.exec", f"{text}{times} — {rows:,} row(s) written{origin}")
+
+
 class Database:
     """A connection plus the state of the current write batch."""
 
@@ -77,13 +124,14 @@ class Database:
         limits: Limits,
         loop: asyncio.AbstractEventLoop,
         on_batch_lost: Callable[[BaseException], None] | None = None,
+        log_emit: Callable[[str, str], object] | None = None,
     ) -> None:
         self.path = path
         self.limits = limits
         self.loop = loop
         self.on_batch_lost = on_batch_lost
-        # Called just before a batch commits (storage flushes its pending log entries).
-        self.before_commit: Callable[[], None] | None = None
+        # Flushed just before a batch commits, so the log shows writes before their commit.
+        self.log_run = LogRun(log_emit)
         # APSW never begins a transaction implicitly: we issue BEGIN/COMMIT ourselves.
         self.conn = apsw.Connection(
             ":memory:" if path is None else str(path), statementcachesize=512
@@ -148,12 +196,20 @@ class Database:
         self.commit_scheduled = False
         self.commit()
 
+    def check_outside_write(self) -> None:
+        """A write from outside the object (a handle) must not join a running transaction()."""
+        if self.savepoints:
+            raise TransactionError(
+                "This object is inside storage.transaction() right now; writing from outside "
+                "would join its transaction. Let the call finish first (move the clock)."
+            )
+
     def commit(self) -> None:
         """Commit the open batch unless a transaction() is still running inside it."""
         if not self.batch_open or self.savepoints or self.closed:
             return
-        if self.before_commit is not None:
-            self.before_commit()
+        if self.log_run.query is not None:
+            self.log_run.flush()
         try:
             self.conn.execute(_COMMIT)
         except apsw.Error as exc:

@@ -1,7 +1,7 @@
 """``storage.list()`` options → one key range and one SQL query, with the platform's rules.
 
-Sources: reference §4; workerd ``actor-state.c++``/``sqlite-kv.c++``; conformance traces
-``list-*`` and ``order-*`` in tests/conformance/expected_workerd.json.
+Sources: Cloudflare's KV storage documentation; workerd ``actor-state.c++``/``sqlite-kv.c++``;
+conformance traces ``list-*`` and ``order-*`` in tests/conformance/expected_workerd.json.
 
 * Order is UTF-8 byte order, i.e. code-point order: SQLite's BINARY collation on TEXT and
   Python's ``str`` comparison agree (JS ``<`` does not, for characters above U+FFFF).

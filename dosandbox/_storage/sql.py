@@ -1,14 +1,15 @@
 """``ctx.sql``: the SQL API of SQLite-backed objects, on the object's own database.
 
-Sources: reference §5; workerd ``api/sql.c++``; conformance traces ``sql-*``.
+Sources: Cloudflare's SQL storage documentation; workerd ``api/sql.c++``; conformance traces
+``sql-*``.
 
 * ``exec(query, *bindings)`` runs now and returns a :class:`SqlCursor`. Several
   ``;``-separated statements run in order; bindings apply to the last one, and the cursor is
   the last one's (workerd). A statement that fails leaves the earlier ones applied.
-* The authorizer (``_authorizer.py``) refuses what the platform refuses, as
+* The authorizer (``authorizer``) refuses what the platform refuses, as
   :class:`~dosandbox.errors.SqlNotAuthorizedError`; other SQLite errors are
   :class:`~dosandbox.errors.SqlError` with SQLite's message and code name, as workerd shows them.
-* Writes join the object's current write batch (``_database.py``), so KV and SQL writes made
+* Writes join the object's current write batch (``database``), so KV and SQL writes made
   together commit together.
 
 Binding rules, where Python differs from the platform (each a choice, listed here):
@@ -45,16 +46,13 @@ import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import apsw
 
 from .._core.aliases import AliasMixin
 from .._core.errors import SqlError, StorageLimitError, ValidationError
-from .database import sqlite_error
-
-if TYPE_CHECKING:
-    from .storage import Storage
+from .database import Database, sqlite_error
 
 __all__ = ["SqlCursor", "SqlRunResult", "SqlStatement", "SqlStorage", "split_statements"]
 
@@ -296,7 +294,7 @@ class RawCursor(AliasMixin):
 
 @dataclass(frozen=True, slots=True)
 class SqlRunResult:
-    """What ``prepare(q).bind(...).run()`` returns (the seed's ``SqlRunResult``)."""
+    """What ``prepare(q).bind(...).run()`` returns (the cloudwerk API's ``SqlRunResult``)."""
 
     # A plain object on the platform: returned over RPC it arrives as a dict.
     _dosandbox_plain_: ClassVar[bool] = True
@@ -359,16 +357,16 @@ class SqlStorage(AliasMixin):
     """``ctx.sql`` (also ``ctx.storage.sql``)."""
 
     __slots__ = (
-        "_auth", "_conn", "_cursor", "_db", "_log_query", "_log_rows", "_log_runs",
-        "_max_bindings", "_plans", "_probe", "_quick_len", "_seen", "_storage", "_traced",
+        "_auth", "_conn", "_cursor", "_db", "_log_run",
+        "_max_bindings", "_name", "_plans", "_probe", "_quick_len", "_seen", "_traced",
     )
 
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self._db = storage._db
-        self._conn = storage._db.conn
-        self._auth = storage._db.auth
-        limits = storage._db.limits
+    def __init__(self, db: Database, object_name: str) -> None:
+        self._name = object_name
+        self._db = db
+        self._conn = db.conn
+        self._auth = db.auth
+        limits = db.limits
         self._max_bindings = limits.max_sql_bindings
         # Below this many characters a statement cannot exceed the byte limit (≤ 4 bytes each).
         self._quick_len = limits.max_sql_statement_bytes // 4
@@ -385,15 +383,11 @@ class SqlStorage(AliasMixin):
         self._probe.exec_trace = self._stop_after_description
         # Query texts that passed every check once (see exec).
         self._plans: dict[str, object] = {}
-        # Consecutive runs of one SQL text become one log entry ("INSERT ... ×10,000"): one
-        # event per statement would cost more than the statement. The storage flushes it
-        # before any other storage event and before each commit, so the log keeps the order.
-        self._log_query: str | None = None
-        self._log_runs = 0
-        self._log_rows = 0
+        # Consecutive runs of one SQL text become one log entry (the write batch's LogRun).
+        self._log_run = db.log_run
 
     def __repr__(self) -> str:
-        return f"<SqlStorage of {self._storage._record.namespace.name}>"
+        return f"<SqlStorage of {self._name}>"
 
     def exec(self, query: str, *bindings: Any) -> SqlCursor:
         """Run ``query`` now (several ``;``-separated statements run in order)."""
@@ -433,11 +427,12 @@ class SqlStorage(AliasMixin):
             auth.trusted = True
         written = conn.total_changes() - before
         if written:
-            if self._log_query is query:  # the common repeat of one statement
-                self._log_runs += 1
-                self._log_rows += written
+            run = self._log_run
+            if run.query is query:  # the common repeat of one statement
+                run.runs += 1
+                run.rows += written
             else:
-                self._note(query, written)
+                run.note(query, written)
         cursor = _new_cursor(SqlCursor)
         cursor._rows = rows
         cursor._pos = 0
@@ -478,28 +473,6 @@ class SqlStorage(AliasMixin):
             return _binding_error(exc, _WRONG_BINDINGS)
         self._db.check_batch(exc)
         return _error(exc, self._auth)
-
-    def _note(self, query: str, written: int, origin: str | None = None) -> None:
-        """Count a write in the event log; repeats of one statement become one entry."""
-        if self._log_query is not query and self._log_query != query:
-            self.flush_log()
-            self._log_query = query
-        self._log_runs += 1
-        self._log_rows += written
-        if origin is not None:
-            self.flush_log(origin)
-
-    def flush_log(self, origin: str = "") -> None:
-        """Write the pending run of one statement to the event log, if any."""
-        query = self._log_query
-        if query is None:
-            return
-        runs, rows = self._log_runs, self._log_rows
-        self._log_query, self._log_runs, self._log_rows = None, 0, 0
-        text = " ".join(query.split())
-        text = text if len(text) <= 60 else text[:60] + "…"
-        times = f" ×{runs:,}" if runs > 1 else ""
-        self._storage._log_emit("sql.exec", f"{text}{times} — {rows:,} row(s) written{origin}")
 
     def prepare(self, query: str) -> SqlStatement:
         """A statement to ``bind(...)`` and then ``first()``, ``all()`` or ``run()``."""
@@ -554,7 +527,7 @@ class SqlStorage(AliasMixin):
         db = self._db
         if not read_only:
             if outside:
-                self._storage._check_outside_write()
+                db.check_outside_write()
             if not db.batch_open:
                 db.begin_write()
         conn = self._conn
@@ -574,7 +547,7 @@ class SqlStorage(AliasMixin):
         written = conn.total_changes() - before
         ddl = _is_ddl(query)
         if not read_only and (written or (description is None and ddl)):
-            self._note(query, written, " (from handle)" if outside else None)
+            self._log_run.note(query, written, " (from handle)" if outside else None)
         if outside:
             if not read_only:
                 db.commit()

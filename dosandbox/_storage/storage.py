@@ -1,22 +1,22 @@
 """``ctx.storage``: the KV API of a SQLite-backed object, on the object's own database.
 
-Sources: reference §3, §4 and §9; workerd ``actor-state.c++`` and ``sqlite-kv.c++``; the
-conformance traces in tests/conformance/expected_workerd.json.
+Sources: Cloudflare's Durable Objects storage documentation; workerd ``actor-state.c++`` and
+``sqlite-kv.c++``; the conformance traces in tests/conformance/expected_workerd.json.
 
 * KV lives in the reserved table ``_cf_KV(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID``
   of the same database as ``ctx.sql``, so one batch or ``transaction()`` covers both.
 * Every method is ``async def`` but never suspends, so awaiting storage never lets another
   event in (the input gate stays closed), as on the platform. ``transaction_sync`` and ``sql``
   are synchronous.
-* Values go through the structured-clone codec (``_codec.dumps``): dataclasses are stored as
+* Values go through the structured-clone codec (``codec.dumps``): dataclasses are stored as
   plain dicts, as the platform stores class instances as plain objects; ``get`` returns a
   fresh copy every time.
 * ``put(key, None)`` stores None. The platform refuses ``put(key, undefined)`` and stores
   ``null``; Python has only None, so None is a value here (as ``null`` is in JS), and
   ``put({"a": None})`` stores it too (JS skips ``undefined`` entries, but keeps ``null``).
 
-Limits (``sandbox.limits``, each a :class:`~dosandbox.errors.StorageLimitError`): key ≤ 2,048
-bytes, value ≤ 131,072 bytes serialized, ≤ 128 keys per batch call, the seed's 1,000 KV
+Limits (``Sandbox(limits=...)``, each a :class:`~dosandbox.errors.StorageLimitError`): key ≤ 2,048
+bytes, value ≤ 131,072 bytes serialized, ≤ 128 keys per batch call, the cloudwerk API's 1,000 KV
 operations per event (each get/put/delete/list/delete_all call counts one), and the database
 size (``max_page_count``). The platform documents the key, value and batch limits for every
 backend; workerd's local SQLite backend does not enforce them, production may: we enforce them
@@ -29,22 +29,29 @@ import builtins
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.aliases import AliasMixin
 from .._core.codec import dumps
-from .._core.errors import StorageError, StorageLimitError, TransactionError, ValidationError
+from .._core.errors import StorageLimitError, TransactionError, ValidationError
 from .._core.fastcodec import decode_value, encode_value
-from .._core.record import current_scope
+from .._core.record import DropReason, current_scope
 from .database import Database, sqlite_error, tag
 from .kvlist import key_range
 from .sql import SqlStorage
 
 if TYPE_CHECKING:
     from .._core.record import ObjectRecord
-    from .._sandbox import Sandbox
 
-__all__ = ["Storage", "Transaction", "persisted_object_ids", "storage_for"]
+__all__ = ["AlarmApi", "Storage", "Transaction", "database_path", "persisted_object_ids"]
+
+
+class AlarmApi(Protocol):
+    """The object's alarm, as storage's ``get_alarm``/``set_alarm``/``delete_alarm`` use it."""
+
+    async def get(self) -> int | None: ...
+    async def set(self, scheduled_time: Any) -> None: ...
+    async def delete(self) -> None: ...
 
 _MISSING: Any = object()
 
@@ -73,11 +80,23 @@ def _keys_text(keys: Iterable[str], count: int) -> str:
 class Storage(AliasMixin):
     """One object's storage: KV methods here, SQL on ``.sql``."""
 
-    def __init__(self, record: ObjectRecord, path: Path | None = None) -> None:
-        sandbox = record.namespace.sandbox
+    def __init__(
+        self,
+        record: ObjectRecord,
+        path: Path | None = None,
+        *,
+        alarm: Callable[[], AlarmApi],
+    ) -> None:
+        world = record.world
         self._record = record
-        self._limits = sandbox.limits
-        self._db = Database(path, sandbox.limits, sandbox.loop, self._on_batch_lost)
+        self._alarm = alarm
+        self._limits = world.limits
+        log = world.event_log
+        object_name, object_id = record.namespace.name, record.hex
+        self._log_emit = lambda kind, message: log.emit(
+            kind, message, object_name=object_name, object_id=object_id
+        )
+        self._db = Database(path, world.limits, world.loop, self._on_batch_lost, self._log_emit)
         self._conn = self._db.conn
         # Reused by single get/put (each reads its result at once): a cursor per call costs
         # about as much as the rest of put's checks.
@@ -86,22 +105,14 @@ class Storage(AliasMixin):
         self._max_value = self._limits.max_value_bytes
         self._max_batch = self._limits.max_batch_keys
         self._max_ops = self._limits.max_kv_ops_per_event
-        log = sandbox.event_log
-        object_name, object_id = record.namespace.name, record.hex
-        self._log_emit = lambda kind, message: log.emit(
-            kind, message, object_name=object_name, object_id=object_id
-        )
-        # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
-        # too; the scheduled timer is outside SQLite and is restored by this hook.
-        self._db.snapshot_hooks.append((self._alarm_snapshot, self._alarm_restore))
+        # The write batch's pending run of one SQL statement in the event log ("×10,000").
+        self._log_run = self._db.log_run
         # The event running a transaction(), and how deep: another event that touches storage
         # meanwhile waits for it (the platform runs transaction() under blockConcurrencyWhile,
         # which also holds events that were suspended when it began).
         self._txn_owner: Any = None
         self._txn_depth = 0
-        self.sql = SqlStorage(self)
-        # SQL writes are logged in runs (SqlStorage._note): flushed before each commit.
-        self._db.before_commit = self.sql.flush_log
+        self.sql = SqlStorage(self._db, record.namespace.name)
 
     async def _wait_for_transaction(self) -> None:
         """Hold a storage call of another event until the running transaction() settles."""
@@ -111,14 +122,12 @@ class Storage(AliasMixin):
                 return
             await instance.gate.wait_open()
 
-    def _alarm_snapshot(self) -> Any:
-        alarm = self._record.parts.get("alarm")
-        return None if alarm is None else alarm._snapshot()
+    def keep_across_rollback(self, take: Callable[[], Any], restore: Callable[[Any], None]) -> None:
+        """State outside SQLite that a rolled-back transaction must undo too (the alarm timer).
 
-    def _alarm_restore(self, snapshot: Any) -> None:
-        alarm = self._record.parts.get("alarm")
-        if alarm is not None:
-            alarm._restore_snapshot(snapshot)
+        ``take()`` snapshots it when a transaction begins; ``restore(snapshot)`` runs on rollback.
+        """
+        self._db.snapshot_hooks.append((take, restore))
 
     def __repr__(self) -> str:
         where = "in memory" if self._db.path is None else str(self._db.path)
@@ -136,7 +145,7 @@ class Storage(AliasMixin):
             raise StorageLimitError(
                 f"Too many KV operations in one event: {what} would be operation "
                 f"#{scope.kv_ops + 1:,}; the limit is {self._max_ops:,} per request (the "
-                "seed's limit, Limits.max_kv_ops_per_event). Batch keys (get([...]), "
+                "cloudwerk API's limit, Limits.max_kv_ops_per_event). Batch keys (get([...]), "
                 "put({...}), delete([...]) count once each), use list(prefix=...), or spread "
                 "the work over several events (e.g. an alarm).",
                 object_name=self._record.namespace.name,
@@ -207,18 +216,12 @@ class Storage(AliasMixin):
             if not isinstance(value, bool):
                 raise ValidationError(f"{what}({name}=...) takes True or False, not {value!r}.")
 
-    def _check_outside_write(self) -> None:
-        if self._db.savepoints:
-            raise TransactionError(
-                "This object is inside storage.transaction() right now; writing from outside "
-                "would join its transaction. Let the call finish first (move the clock)."
-            )
 
     # --- events ------------------------------------------------------------------------------
 
     def _emit(self, kind: str, message: str) -> None:
-        if self.sql._log_query is not None:
-            self.sql.flush_log()
+        if self._log_run.query is not None:
+            self._log_run.flush()
         self._log_emit(kind, message)
 
     def _on_batch_lost(self, exc: BaseException) -> None:
@@ -227,7 +230,7 @@ class Storage(AliasMixin):
         self._emit(
             "error", f"storage write batch rolled back ({exc}); the instance was reset"
         )
-        self._record.drop_instance("a storage write failed", exc)
+        self._record.drop_instance(DropReason.STORAGE_FAILED, exc)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -353,8 +356,8 @@ class Storage(AliasMixin):
             except Exception as exc:
                 db.check_batch(exc)
                 raise sqlite_error(exc) from exc
-            if self.sql._log_query is not None:
-                self.sql.flush_log()
+            if self._log_run.query is not None:
+                self._log_run.flush()
             self._log_emit("kv.put", f"put {key!r}" if len(key) <= 40 else f"put {_short(key)}")
             return
         if isinstance(key, Mapping):
@@ -549,28 +552,22 @@ class Storage(AliasMixin):
         """Wait until every write so far is durable (commits the current batch now)."""
         self._db.commit()
 
-    # --- alarms (storage operations on the platform; implemented in _alarms.py) ---------------
+    # --- alarms (storage operations on the platform; the alarm itself is given to storage) ----
 
     async def get_alarm(self, **options: Any) -> int | None:
         if options:
             self._check_options(options, _READ_OPTIONS, "get_alarm")
-        from .._runtime.alarms import alarms_for
-
-        return await alarms_for(self._record).get()
+        return await self._alarm().get()
 
     async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "set_alarm")
-        from .._runtime.alarms import alarms_for
-
-        await alarms_for(self._record).set(scheduled_time)
+        await self._alarm().set(scheduled_time)
 
     async def delete_alarm(self, **options: Any) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_alarm")
-        from .._runtime.alarms import alarms_for
-
-        await alarms_for(self._record).delete()
+        await self._alarm().delete()
 
     # --- metadata for other capabilities (alarms) --------------------------------------------
 
@@ -617,7 +614,7 @@ class Storage(AliasMixin):
 
     def _seed(self, entries: Mapping[str, Any]) -> int:
         """Write ``entries`` from outside the object (no batch cap), committed at once."""
-        self._check_outside_write()
+        self._db.check_outside_write()
         rows = []
         for k, v in entries.items():
             k = self._check_key(k, "seed_kv()")
@@ -634,7 +631,7 @@ class Storage(AliasMixin):
         return len(rows)
 
     def close(self) -> None:
-        self.sql.flush_log()
+        self._log_run.flush()
         self._db.close()
 
 
@@ -705,7 +702,7 @@ def _outside_loop(db: Database) -> bool:
 
 
 def _takes_argument(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn`` accepts the ``txn`` argument (the seed's examples pass none)."""
+    """Whether ``fn`` accepts the ``txn`` argument (the cloudwerk API's examples pass none)."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -721,44 +718,17 @@ def _takes_argument(fn: Callable[..., Any]) -> bool:
 
 def database_path(record: ObjectRecord) -> Path | None:
     """``persist/<namespace>/<object-id>.sqlite``, or None in memory."""
-    root = record.namespace.sandbox.persist
+    root = record.world.persist
     if root is None:
         return None
     return root / record.namespace.name / f"{record.hex}.sqlite"
 
 
-def storage_for(record: ObjectRecord) -> Storage:
-    """The record's storage, opened (or created) on first use; closed with the sandbox."""
-    storage: Storage | None = record.parts.get("storage")
-    if storage is None:
-        if record.namespace.sandbox.closed:
-            raise StorageError("The sandbox is closed; make a new Sandbox to use storage again.")
-        path = database_path(record)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        storage = Storage(record, path)
-        record.parts["storage"] = storage
-        record.parts.setdefault("on_close", []).append(storage.close)
-        record.before_output.append(storage._db.commit)
-    return storage
-
-
-def existing_storage(record: ObjectRecord) -> Storage | None:
-    """The record's storage if it has any (open, or a database file on disk); never creates."""
-    storage: Storage | None = record.parts.get("storage")
-    if storage is not None:
-        return storage
-    path = database_path(record)
-    if path is None or not path.exists():
-        return None
-    return storage_for(record)
-
-
-def persisted_object_ids(sandbox: Sandbox, namespace_name: str) -> list[str]:
+def persisted_object_ids(persist: Path | None, namespace_name: str) -> list[str]:
     """Hex ids of the objects of ``namespace_name`` that have a database in ``persist``."""
-    if sandbox.persist is None:
+    if persist is None:
         return []
-    folder = sandbox.persist / namespace_name
+    folder = persist / namespace_name
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.sqlite"))

@@ -8,7 +8,7 @@ import pytest
 
 import dosandbox
 from dosandbox import Sandbox, discover
-from dosandbox._project.discovery import class_name_for, suggest_name
+from dosandbox._core.naming import class_name_for, suggest_name
 from dosandbox.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dosandbox import Sandbox
-from dosandbox._core.loop import ms_for_loop_time
+from dosandbox._core.clock import ms_for_loop_time
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 

@@ -64,10 +64,10 @@ class NoFetch(DurableObject):
 
 
 @pytest.fixture
-def sb(sandbox: Sandbox) -> Sandbox:
-    sandbox.register("echo", Echo)
-    sandbox.register("nofetch", NoFetch)
-    return sandbox
+def sb(do_sandbox: Sandbox) -> Sandbox:
+    do_sandbox.register("echo", Echo)
+    do_sandbox.register("nofetch", NoFetch)
+    return do_sandbox
 
 
 def test_relative_url_resolves_against_the_fixed_base(sb: Sandbox) -> None:
@@ -258,3 +258,49 @@ def test_request_headers_are_httpx_headers() -> None:
     assert request.headers.get_list("SET-THING") == ["a", "b"]
     with pytest.raises(HttpError, match="headers must be"):
         Request("/x", headers=42)
+
+
+class Sleepy(DurableObject):
+    """fetch and an RPC method that both sleep on the virtual clock, logging start and end."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.log: list[str] = []
+
+    async def _nap(self, who: str, seconds: float) -> None:
+        self.log.append(f"{who} start")
+        await asyncio.sleep(seconds)
+        self.log.append(f"{who} end")
+
+    async def fetch(self, request: Request) -> Response:
+        url = request.parsed_url
+        await self._nap(url.params["who"], float(url.params["s"]))
+        return Response("ok")
+
+    async def nap(self, who: str, seconds: float) -> None:
+        await self._nap(who, seconds)
+
+    def read(self) -> list[str]:
+        return self.log
+
+
+@pytest.mark.parametrize("kind", ["fetch", "rpc"])
+def test_gather_in_a_notebook_cell_overlaps_fetches_as_it_does_method_calls(kind: str) -> None:
+    """asyncio.gather of two fetches from a notebook loop overlaps them, like two method calls."""
+    sb = Sandbox(seed=0, clock_mode="autojump")
+    sb.register("sleepy", Sleepy)
+    stub = sb.durable_objects.sleepy.get("x")
+
+    def call(who: str, seconds: int) -> Any:
+        if kind == "fetch":
+            return stub.fetch(f"/nap?who={who}&s={seconds}")
+        return stub.nap(who, seconds)
+
+    async def cell() -> list[str]:
+        start = sb.clock.now_ms
+        await asyncio.gather(call("a", 5), call("b", 1))
+        assert sb.clock.now_ms - start == 5_000  # overlapped: 5 s, not 6 s
+        return await stub.read()
+
+    assert asyncio.run(cell()) == ["a start", "b start", "b end", "a end"]
+    sb.close()

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from dosandbox import Sandbox
-from dosandbox._storage.storage import persisted_object_ids, storage_for
+from dosandbox._runtime.parts import storage_for
+from dosandbox._storage.storage import persisted_object_ids
 
 
 async def write(ctx: Any) -> None:
@@ -47,14 +48,14 @@ def test_layout_and_persisted_object_ids(tmp_path: Path, inside_for: Any) -> Non
         inside(write)
         ids = sorted([inside.handle("p").id, inside.handle("q").id])
         inside(lambda ctx: ctx.storage.put("x", 1), name="q")
-        assert persisted_object_ids(sb, "probe") == ids
+        assert persisted_object_ids(sb.persist, "probe") == ids
         assert sorted(p.name for p in (tmp_path / "probe").glob("*.sqlite")) == [
             f"{i}.sqlite" for i in ids
         ]
-        assert persisted_object_ids(sb, "nothing") == []
+        assert persisted_object_ids(sb.persist, "nothing") == []
     finally:
         sb.close()
-    assert persisted_object_ids(Sandbox(seed=0), "probe") == []
+    assert persisted_object_ids(Sandbox(seed=0).persist, "probe") == []
 
 
 def test_looking_does_not_create_databases(tmp_path: Path, inside_for: Any) -> None:

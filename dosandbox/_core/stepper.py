@@ -1,0 +1,253 @@
+"""Stepping the sandbox: moving virtual time and running what falls due, one report per step.
+
+``sb.clock.advance()``, ``run_until()``, ``run_next()`` and ``run_until_idle()`` end up here, and
+so does the realtime follower that moves the clock while a notebook is idle. Each step runs
+between two events only: Ctrl-C stops it cleanly there. Long steps show a progress bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import ValidationError
+from .events import Event, events_frame
+from .world import World
+
+__all__ = ["REALTIME_TICK", "StepReport", "Stepper", "step_report"]
+
+# Seconds of real time between two moves of a realtime clock.
+REALTIME_TICK = 0.05
+
+
+class StepReport(list[Event]):
+    """A list of the events a step produced; ``.fired`` keeps the alarms and timers that ran."""
+
+    def __init__(self, events: list[Event], *, start_ms: int, end_ms: int, note: str = ""):
+        super().__init__(events)
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.note = note
+
+    @property
+    def fired(self) -> list[Event]:
+        return [e for e in self if e.kind.startswith("alarm.")]
+
+    def to_df(self) -> Any:
+        return events_frame(list(self))
+
+    def __repr__(self) -> str:
+        moved = (self.end_ms - self.start_ms) / 1000
+        lines = [f"<StepReport: clock moved {moved:g} s, {len(self)} events{self.note}>"]
+        lines += [f"  {e.kind:<18} {e.object_name or '':<12} {e.message}" for e in self[:20]]
+        if len(self) > 20:
+            lines.append(f"  … {len(self) - 20} more (use .to_df())")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        moved = (self.end_ms - self.start_ms) / 1000
+        head = html.escape(f"Clock moved {moved:g} s; {len(self)} events{self.note}")
+        if not self:
+            return f"<p>{head}</p>"
+        frame_html: str = self.to_df().to_html(index=False, escape=True, max_rows=50)
+        return f"<p>{head}</p>{frame_html}"
+
+
+def step_report(world: World, start_ms: int, first_seq: int, note: str = "") -> StepReport:
+    """The report of a step that began at ``start_ms`` after event ``first_seq``."""
+    return StepReport(world.event_log.since(first_seq), start_ms=start_ms,
+                      end_ms=world.clock.now_ms, note=note)
+
+
+class Stepper:
+    """Moves one World's clock and drives its loop through what falls due."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._realtime_task: asyncio.Task[None] | None = None
+
+    # --- the steps ---------------------------------------------------------------------------
+
+    def step_until(self, target_ms: int, what: str) -> StepReport:
+        """Run every timer up to ``target_ms``, then leave the clock there."""
+        world = self.world
+        start_ms, first_seq = world.clock.now_ms, world.event_log.last_seq
+        with self._stepping(what) as interrupted:
+            self._jump_through_timers(interrupted, what, limit_ms=target_ms)
+            if not interrupted:
+                world.clock._set_ms(max(target_ms, world.clock.now_ms))
+        return step_report(world, start_ms, first_seq)
+
+    def step_next(self) -> StepReport:
+        """Jump to the next timer and run it, with whatever it makes ready."""
+        world = self.world
+        start_ms, first_seq = world.clock.now_ms, world.event_log.last_seq
+        note = ""
+        with self._stepping("run_next()"):
+            if not world.driver.jump_to_next_timer():
+                note = "; nothing was scheduled"
+            world.driver.run_ready()
+        return step_report(world, start_ms, first_seq, note)
+
+    def run_until_idle(self, limit: int) -> StepReport:
+        """Jump from timer to timer until none is left, at most ``limit`` jumps."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise ValidationError(
+                f"run_until_idle(limit=...) must be a positive int, got {limit!r}."
+            )
+        world = self.world
+        start_ms, first_seq = world.clock.now_ms, world.event_log.last_seq
+        note = ""
+        with self._stepping("run_until_idle()") as interrupted:
+            count = self._jump_through_timers(interrupted, "run_until_idle()", max_steps=limit)
+            if count >= limit and world.loop.next_timer() is not None:
+                note = f"; stopped after limit={limit} steps with timers still pending"
+        return step_report(world, start_ms, first_seq, note)
+
+    @contextlib.contextmanager
+    def _stepping(self, what: str) -> Iterator[list[Any]]:
+        """Drive for a clock step; Ctrl-C stops it between two events, nothing half done."""
+        driver = self.world.driver
+        driver.check_outside(what)
+        self.world.check_open(what)
+        interrupted: list[Any] = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_sigint(signum: int, frame: Any) -> None:
+                interrupted.append(True)
+
+            with contextlib.suppress(ValueError):
+                previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            with driver:
+                driver.run_ready()
+                yield interrupted
+                driver.run_ready()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt(f"{what} interrupted between two events; nothing half done.")
+
+    def _jump_through_timers(
+        self, interrupted: list[Any], what: str, *, limit_ms: int | None = None,
+        max_steps: int | None = None,
+    ) -> int:
+        """Jump from timer to timer, running what each makes ready; returns the jumps made.
+
+        Stops at ``limit_ms``, after ``max_steps`` jumps, or between two events on Ctrl-C.
+        Long runs show a progress bar, updated in batches (per-event updates cost ~10%).
+        """
+        driver = self.world.driver
+        jump, run_ready = driver.jump_to_next_timer, driver.run_ready  # once per event
+        count = 0
+        bar = None
+        batch = 256
+        try:
+            while not interrupted and jump(limit_ms):
+                run_ready()
+                count += 1
+                if count % batch == 0:
+                    if bar is None and count >= 1024:
+                        bar = _progress_bar(what)
+                        bar.update(count)
+                    elif bar is not None:
+                        bar.update(batch)
+                if max_steps is not None and count >= max_steps:
+                    break
+        finally:
+            if bar is not None:
+                bar.update(count % batch)
+                bar.close()
+        return count
+
+    # --- realtime ----------------------------------------------------------------------------
+
+    def mode_changed(self, mode: str) -> None:
+        """The clock's mode was set: start or stop following the wall clock."""
+        if mode == "realtime":
+            self.start_realtime()
+        else:
+            self.stop_realtime()
+
+    def start_realtime(self) -> None:
+        """Follow the wall clock on the caller's asyncio loop (Jupyter's), if there is one."""
+        world = self.world
+        if world.closed:
+            return
+        task = self._realtime_task
+        if task is not None and not task.done():
+            return
+        caller = asyncio.events._get_running_loop()
+        if caller is None or caller is world.loop:
+            world.event_log.emit(
+                "clock.realtime",
+                "realtime mode: no asyncio loop is running here (a plain script), so the clock "
+                "follows the wall clock only while a driven call waits on time. In Jupyter it "
+                "also moves while the notebook is idle.",
+            )
+            return
+        self._realtime_task = caller.create_task(self._follow_wall_clock())
+        world.event_log.emit(
+            "clock.realtime",
+            f"realtime mode: following the wall clock at speed {world.clock.speed:g}",
+        )
+
+    @property
+    def following(self) -> bool:
+        """Is the realtime follower running on the notebook's loop?"""
+        task = self._realtime_task
+        return task is not None and not task.done()
+
+    def stop_realtime(self) -> None:
+        task, self._realtime_task = self._realtime_task, None
+        if task is not None:
+            task.cancel()
+
+    async def _follow_wall_clock(self) -> None:
+        """Realtime mode, on the notebook's loop: step the sandbox to the scaled wall time."""
+        world = self.world
+        clock = world.clock
+        last = time.monotonic()
+        carry = 0.0
+        while clock._mode == "realtime" and not world.closed:
+            await asyncio.sleep(REALTIME_TICK)
+            now = time.monotonic()
+            # Accumulate from the last tick, so manual steps and speed changes need no rebasing.
+            carry += (now - last) * 1000 * clock.speed
+            last = now
+            step = int(carry)
+            if step <= 0 or world.driver.depth or world.closed:
+                continue
+            carry -= step
+            try:
+                self.step_until(clock._now_ms + step, "realtime clock")
+            except KeyboardInterrupt:
+                clock._mode = "manual"
+                world.event_log.emit("clock.realtime", "realtime mode interrupted: clock paused")
+                break
+            except Exception as exc:  # a step error must not vanish inside a background task
+                clock._mode = "manual"
+                world.event_log.emit(
+                    "error", f"realtime clock stopped: {type(exc).__name__}: {exc}", error=exc
+                )
+                break
+        if self._realtime_task is asyncio.current_task():
+            self._realtime_task = None
+
+
+def _progress_bar(what: str) -> Any:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=None, desc=what, unit="event", leave=False, mininterval=0.5)
+    # time.time() reads the virtual clock during a drive; the bar's rate needs real time.
+    bar._time = time.perf_counter
+    bar.reset(total=None)
+    return bar

@@ -1,0 +1,76 @@
+"""The World: what every part of one sandbox shares, handed down instead of the Sandbox.
+
+A :class:`~dosandbox.Sandbox` builds one World and gives it to its namespaces, which give it to
+their records; storage, alarms, sockets and simulated clients read the loop, the clock, the log
+and the limits from it. Nothing below the Sandbox holds the Sandbox.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from .clock import VirtualClock
+from .errors import DriverError
+from .events import EventLog
+from .limits import Limits
+from .loop import Driver, SandboxLoop
+
+__all__ = ["World"]
+
+
+class World:
+    """One sandbox's loop, driver, clock, event log, limits, random source and persist root."""
+
+    __slots__ = (
+        "__weakref__",
+        "clock",
+        "closed",
+        "driver",
+        "env",
+        "event_log",
+        "limits",
+        "loop",
+        "persist",
+        "rng",
+        "script_name",
+        "view_subject",
+    )
+
+    def __init__(
+        self,
+        *,
+        clock: VirtualClock,
+        event_log: EventLog,
+        limits: Limits,
+        rng: random.Random,
+        persist: Path | None,
+        script_name: str,
+        env: Any,
+    ) -> None:
+        self.clock = clock
+        self.loop = SandboxLoop(clock)
+        self.driver = Driver(self.loop, clock)
+        self.event_log = event_log
+        self.limits = limits
+        self.rng = rng
+        self.persist = persist
+        self.script_name = script_name
+        # ``ctx.env`` of every object (variables plus one binding per namespace).
+        self.env = env
+        self.closed = False
+        # What views of this world show (the Sandbox): read by notebook views only, never by
+        # the runtime, which gets everything it needs from the World itself.
+        self.view_subject: Any = None
+
+    def check_open(self, what: str) -> None:
+        """Raise DriverError naming ``what`` when the sandbox is closed."""
+        if self.closed:
+            raise DriverError(
+                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
+                "folder to find the objects' data again)."
+            )
+
+    def __repr__(self) -> str:
+        return f"<World {self.clock!r} {'closed' if self.closed else 'open'}>"

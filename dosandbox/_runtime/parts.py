@@ -1,0 +1,133 @@
+"""A record's capabilities wired in one place: storage, alarm and sockets, made on first use.
+
+Each object record carries one :class:`Parts`. Its typed slots start empty; ``storage_for``,
+``alarm_for`` and ``sockets_for`` fill them on first use and register their hooks here:
+storage commits before output and closes with the sandbox, the alarm is snapshotted and
+restored with storage transactions, sockets hold their output until the event ends and close
+on a reset (an eviction keeps them: hibernation).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from .._core.errors import StorageError
+from .._core.record import DropReason, ObjectRecord
+from .._storage.storage import Storage, database_path
+from .alarms import Alarm, scheduler_for
+from .sockets import SocketRegistry
+
+__all__ = [
+    "Parts", "alarm_for", "close_parts", "existing_alarm", "existing_sockets", "existing_storage",
+    "parts_of", "sockets_for", "storage_for",
+]
+
+
+class Parts:
+    """One object's storage, alarm and sockets (None until first used), and their hooks."""
+
+    __slots__ = ("alarm", "record", "sockets", "storage")
+
+    def __init__(self, record: ObjectRecord) -> None:
+        self.record = record
+        self.storage: Storage | None = None
+        self.alarm: Alarm | None = None
+        self.sockets: SocketRegistry | None = None
+
+    # --- the record's hooks ------------------------------------------------------------------
+
+    def before_output(self) -> None:
+        # Commit first, then release held socket messages: what a client sees is durable.
+        storage = self.storage
+        if storage is not None:
+            storage._db.commit()
+        sockets = self.sockets
+        if sockets is not None:
+            sockets.on_output()
+
+    def on_drop(self, reason: DropReason) -> None:
+        if self.sockets is not None:
+            self.sockets.on_drop(reason)
+
+    def close(self) -> None:
+        if self.storage is not None:
+            self.storage.close()
+        if self.alarm is not None:
+            self.alarm._close()
+
+    # --- the alarm inside storage transactions -----------------------------------------------
+
+    def _alarm_snapshot(self) -> Any:
+        return None if self.alarm is None else self.alarm._snapshot()
+
+    def _alarm_restore(self, snapshot: Any) -> None:
+        if self.alarm is not None:
+            self.alarm._restore_snapshot(snapshot)
+
+
+def parts_of(record: ObjectRecord) -> Parts:
+    return cast(Parts, record.parts)
+
+
+def storage_for(record: ObjectRecord) -> Storage:
+    """The record's storage, opened (or created) on first use; closed with the sandbox."""
+    parts = parts_of(record)
+    storage = parts.storage
+    if storage is None:
+        if record.world.closed:
+            raise StorageError("The sandbox is closed; make a new Sandbox to use storage again.")
+        path = database_path(record)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        storage = Storage(record, path, alarm=lambda: alarm_for(record))
+        # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
+        # too; its timer is outside SQLite and is restored through these.
+        storage.keep_across_rollback(parts._alarm_snapshot, parts._alarm_restore)
+        parts.storage = storage
+    return storage
+
+
+def existing_storage(record: ObjectRecord) -> Storage | None:
+    """The record's storage if it has any (open, or a database file on disk); never creates."""
+    storage = parts_of(record).storage
+    if storage is not None:
+        return storage
+    path = database_path(record)
+    if path is None or not path.exists():
+        return None
+    return storage_for(record)
+
+
+def alarm_for(record: ObjectRecord) -> Alarm:
+    """The alarm of one object (made on first use); storage's set/get/delete_alarm use it."""
+    parts = parts_of(record)
+    alarm = parts.alarm
+    if alarm is None:
+        # An in-memory database lives exactly as long as the sandbox, so the alarm row is
+        # written only when objects persist (three statements a firing, saved otherwise).
+        persisted = record.world.persist is not None
+        alarm = Alarm(record, scheduler_for(record.world),
+                      storage=(lambda: storage_for(record)) if persisted else None)
+        parts.alarm = alarm
+    return alarm
+
+
+def existing_alarm(record: ObjectRecord) -> Alarm | None:
+    return parts_of(record).alarm
+
+
+def sockets_for(record: ObjectRecord) -> SocketRegistry:
+    """The object's accepted sockets (made on first use); they outlive evictions."""
+    parts = parts_of(record)
+    sockets = parts.sockets
+    if sockets is None:
+        sockets = parts.sockets = SocketRegistry(record)
+    return sockets
+
+
+def existing_sockets(record: ObjectRecord) -> SocketRegistry | None:
+    return parts_of(record).sockets
+
+
+def close_parts(record: ObjectRecord) -> None:
+    record.parts.close()
