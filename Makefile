@@ -1,10 +1,11 @@
 # make lab  — create .venv, install dosandbox with notebook extras, open JupyterLab on notebooks/
 # make test — create .venv, install dosandbox with test extras, run the whole test suite
+# make test-other-pythons — the fast suite on every other Python 3.11+ here, each in .venv-<version>
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: lab test lint bench clean
+.PHONY: lab test test-other-pythons lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,10 @@ test: $(VENV)/.test-installed
 		bash tests/conformance/setup.sh; fi
 	$(PY) -m pytest
 
+# Skips $(PYTHON)'s version (that is what `make test` runs on); see .ci/test-other-pythons.
+test-other-pythons:
+	PYTHON=$(PYTHON) bash .ci/test-other-pythons
+
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check dosandbox tests benchmarks
 
@@ -34,4 +39,4 @@ bench: $(VENV)/.test-installed
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-*/ .pytest_cache

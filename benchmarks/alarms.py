@@ -21,7 +21,7 @@ from typing import Any
 
 from dosandbox import DurableObject, Sandbox
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 PERIOD_MS = 60_000
 
 
@@ -48,7 +48,7 @@ def run(objects: int, times: int) -> tuple[int, float]:
     period_ms = max(PERIOD_MS, objects + 1_000)
     for i in range(objects):
         sb.run(ns.get(f"t{i}").start(i, times, period_ms))
-    fired_before = sum(r.parts["alarm"].fired for r in ns.records.values())
+    fired_before = sum(r.parts.alarm.fired for r in ns.records.values())
     gc.collect()
     gc.disable()  # measure the runtime, not when the collector happens to run
     try:
@@ -57,7 +57,7 @@ def run(objects: int, times: int) -> tuple[int, float]:
         elapsed = time.perf_counter() - t0
     finally:
         gc.enable()
-    fired = sum(r.parts["alarm"].fired for r in ns.records.values()) - fired_before
+    fired = sum(r.parts.alarm.fired for r in ns.records.values()) - fired_before
     expected = objects * times
     if fired != expected:
         raise SystemExit(f"fired {fired} alarms, expected {expected}")

@@ -24,7 +24,7 @@ from typing import Any
 
 from dosandbox import Response, Sandbox, WebSocketPair, define_durable_object
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 async def fetch(request: Any, ctx: Any) -> Response:

@@ -38,7 +38,7 @@ async def _touch(ctx: Any) -> int:
 
 
 def _sandbox() -> Sandbox:
-    sb = Sandbox(start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), seed=0)
+    sb = Sandbox(start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), seed=0)
     sb.register("big", define_durable_object(methods={"fill": _fill, "touch": _touch}))
     return sb
 

@@ -17,10 +17,9 @@ from ._core.errors import (
     DurableObjectNotFoundError,
     MethodNotFoundError,
 )
-from ._core.events import Event
+from ._core.events import Event, StepReport
 from ._core.ids import DurableObjectId
 from ._core.limits import Limits
-from ._core.stepper import StepReport
 from ._notebook.client import SimulatedClient
 from ._notebook.handle import Handle
 from ._project.discovery import discover

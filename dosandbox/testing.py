@@ -3,17 +3,19 @@
 Installing dosandbox registers this module with pytest (entry point ``pytest11``), so the
 fixtures need no import; see docs/testing.md for a full walk-through.
 
-``sandbox``: a fresh in-memory :class:`~dosandbox.Sandbox` with a manual clock at a fixed start
-(2026-01-01T00:00:00Z) and a fixed seed, closed after the test. ``clock``: its clock.
+``do_sandbox``: a fresh in-memory :class:`~dosandbox.Sandbox` with a manual clock at a fixed
+start (2026-01-01T00:00:00Z) and a fixed random seed, closed after the test. ``do_clock``: its
+clock. The names carry a ``do_`` prefix so they cannot clash with fixtures of your own called
+``sandbox`` or ``clock``.
 
 ``assert_events(source, expected, ...)``: the event log shows these kinds, in this order::
 
     from dosandbox.testing import assert_events
 
-    def test_increment_writes(sandbox):
-        sandbox.register("counter", counter)
-        stub = sandbox.durable_objects.counter.get("a")
-        sandbox.run(stub.increment(1))
+    def test_increment_writes(do_sandbox):
+        do_sandbox.register("counter", counter)
+        stub = do_sandbox.durable_objects.counter.get("a")
+        do_sandbox.run(stub.increment(1))
         assert_events(stub, ["instance.created", "kv.put", "rpc"])
 
 An expected kind matches an event kind exactly, or as a dotted prefix (``"kv"`` matches
@@ -36,13 +38,13 @@ from ._notebook.handle import Handle
 from ._runtime.namespace import Stub
 from ._sandbox import Sandbox
 
-__all__ = ["FIXED_START", "assert_events", "clock", "kind_matches", "sandbox"]
+__all__ = ["FIXED_START", "assert_events", "do_clock", "do_sandbox", "kind_matches"]
 
-FIXED_START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+FIXED_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+def do_sandbox() -> Iterator[Sandbox]:
     """A fresh in-memory sandbox, manual clock at 2026-01-01T00:00Z, seed 0."""
     sb = Sandbox(start=FIXED_START, seed=0)
     try:
@@ -52,9 +54,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def clock(sandbox: Sandbox) -> VirtualClock:
-    """The ``sandbox`` fixture's virtual clock."""
-    return sandbox.clock
+def do_clock(do_sandbox: Sandbox) -> VirtualClock:
+    """The ``do_sandbox`` fixture's virtual clock."""
+    return do_sandbox.clock
 
 
 # --- assertions on the event log ----------------------------------------------------------------
@@ -87,11 +89,9 @@ def _events_of(source: Any) -> tuple[list[Event], str]:
     if isinstance(source, Sandbox):
         return list(source.event_log), "the sandbox's event log"
     if isinstance(source, Stub):
-        log = source._namespace.sandbox.event_log
-        return log.select(object_id=str(source.id)), f"the events of {source!r}"
+        return Handle(source).event_list(), f"the events of {source!r}"
     if isinstance(source, Handle):
-        log = source._record.namespace.sandbox.event_log
-        return log.select(object_id=source.id), f"the events of {source!r}"
+        return source.event_list(), f"the events of {source!r}"
     if isinstance(source, Iterable) and not isinstance(source, (str, bytes)):
         events = list(source)
         if all(isinstance(e, Event) for e in events):

@@ -1,4 +1,4 @@
-"""The seed's counter, ported to Python as written (run: python examples/counter.py)."""
+"""Cloudwerk's counter, ported to Python as written (run: python examples/counter.py)."""
 
 from __future__ import annotations
 

@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 from . import display
 from .errors import ClockError
+from .events import StepReport
 from .timepatch import VirtualWallClock
 
 MODES = ("manual", "autojump", "realtime")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def ms_for_loop_time(origin_ms: int, when: float) -> int:
@@ -43,9 +44,9 @@ def ms_for_loop_time(origin_ms: int, when: float) -> int:
 class Steps(Protocol):
     """What moves the clock and runs what falls due (the sandbox's stepper)."""
 
-    def step_until(self, target_ms: int, what: str) -> Any: ...
-    def step_next(self) -> Any: ...
-    def run_until_idle(self, limit: int) -> Any: ...
+    def step_until(self, target_ms: int, what: str) -> StepReport: ...
+    def step_next(self) -> StepReport: ...
+    def run_until_idle(self, limit: int) -> StepReport: ...
     def mode_changed(self, mode: str) -> None: ...
     @property
     def following(self) -> bool: ...
@@ -187,7 +188,7 @@ class VirtualClock:
         hours: float = 0,
         days: float = 0,
         milliseconds: float = 0,
-    ) -> Any:
+    ) -> StepReport:
         """Move time forward, firing every timer and alarm due on the way, in order."""
         if isinstance(delta, dt.timedelta):
             ms = round(delta.total_seconds() * 1000)
@@ -205,7 +206,7 @@ class VirtualClock:
             )
         return self._require_steps().step_until(self._now_ms + ms, "advance()")
 
-    def run_until(self, when: dt.datetime | dt.timedelta | float) -> Any:
+    def run_until(self, when: dt.datetime | dt.timedelta | float) -> StepReport:
         """Run every timer and alarm up to ``when`` (a datetime, or epoch ms), then stop there."""
         target = to_epoch_ms(when, now_ms=self._now_ms, what="run_until()")
         if target < self._now_ms:
@@ -215,11 +216,11 @@ class VirtualClock:
             )
         return self._require_steps().step_until(target, "run_until()")
 
-    def run_next(self) -> Any:
+    def run_next(self) -> StepReport:
         """Jump to the next timer or alarm and run it (and whatever it makes ready)."""
         return self._require_steps().step_next()
 
-    def run_until_idle(self, limit: int = 100_000) -> Any:
+    def run_until_idle(self, limit: int = 100_000) -> StepReport:
         """Keep jumping to the next timer until none is left (at most ``limit`` jumps)."""
         return self._require_steps().run_until_idle(limit)
 

@@ -16,7 +16,7 @@ from .._runtime.parts import alarm_for, existing_alarm
 __all__ = ["ALARM_COLUMNS", "alarm_view", "alarms_frame", "delete_alarm", "fire_now",
            "pending_alarm_count"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ALARM_COLUMNS = ["object", "name", "id", "time", "in_seconds", "retry_count"]
 
 

@@ -18,7 +18,7 @@ from .._runtime.parts import existing_sockets
 from .._runtime.sockets import sockets_frame
 
 if TYPE_CHECKING:
-    from .._core.stepper import StepReport
+    from .._core.events import StepReport
     from .client import SimulatedClient
 
 __all__ = ["Handle"]

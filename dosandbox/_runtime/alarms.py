@@ -60,7 +60,7 @@ __all__ = ["Alarm", "AlarmInfo", "AlarmScheduler", "scheduler_for"]
 
 # Key of the alarm in the object's metadata table (storage's ``_meta_get``/``_meta_set``).
 META_KEY = "alarm"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class AlarmInfo(AliasMixin):

@@ -299,7 +299,7 @@ def _js_json(value: Any) -> Any:
     """What ``JSON.stringify`` does with a ``Date``: an ISO string in UTC with milliseconds."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
+            value = value.astimezone(dt.UTC)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         return value.isoformat()

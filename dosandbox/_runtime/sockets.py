@@ -389,7 +389,7 @@ def _frame(sockets: Iterable[WebSocket]) -> Any:
 def _datetime(ms: int | None) -> dt.datetime | None:
     if ms is None:
         return None
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
 # --- what DurableObjectContext and handles delegate to ---------------------------------------

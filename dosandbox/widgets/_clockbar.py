@@ -11,8 +11,7 @@ from ._base import Owner, ViewBase
 from ._render import esc, format_ms, message_html
 
 if TYPE_CHECKING:
-    from .._core.steps import StepReport
-    from .._sandbox import Sandbox
+    from .. import Sandbox, StepReport
 
 __all__ = ["ClockBar"]
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from .._core.errors import ValidationError
+from ..errors import ValidationError
 from ._base import Owner, ViewBase, heading, set_options
 from ._clockbar import ClockBar
 from ._inspector import Inspector
@@ -14,9 +14,7 @@ from ._render import format_ms, table_html
 from ._static import object_rows, objects_columns
 
 if TYPE_CHECKING:
-    from .._core.record import ObjectRecord
-    from .._notebook.handle import Handle
-    from .._sandbox import Sandbox
+    from .. import Handle, Sandbox
 
 __all__ = ["Dashboard"]
 
@@ -61,8 +59,7 @@ class Dashboard(ViewBase, W.VBox):
 
     def inspect(self, target: Any) -> Inspector:
         """Open the inspector for a stub, a handle, or an object id (the list's click)."""
-        record = self._record(target)
-        key = _key(record)
+        key = _key(self._handle(target))
         if self.picker.value != key:
             self.picker.value = key  # as a click on the list: its observer opens it
         elif self.inspector is None:
@@ -85,18 +82,21 @@ class Dashboard(ViewBase, W.VBox):
             self.inspector_slot.children = []
         if key is None:
             return
-        self.inspector = Inspector(handle_for(self._record(key)))
+        self.inspector = Inspector(self._handle(key))
         self.inspector_slot.children = [self.inspector]
 
-    def _record(self, target: Any) -> ObjectRecord:
-        record = getattr(target, "_record", None)  # a stub or a handle
-        if record is not None:
-            return record  # type: ignore[no-any-return]
+    def _handle(self, target: Any) -> Handle:
+        """A handle on ``target``: a handle, a stub, an object id or a picker key."""
+        from .. import Handle, Stub
+
+        if isinstance(target, Handle):
+            return target
+        if isinstance(target, Stub):
+            return self.sandbox.inspect(target)
         text = str(target)
-        for ns in self.sandbox.namespaces.values():
-            for rec in ns.records.values():
-                if _key(rec) == text or rec.hex == text:
-                    return rec
+        for handle in self.sandbox.handles():
+            if _key(handle) == text or handle.id == text:
+                return handle
         raise ValidationError(
             f"The dashboard knows no object {text!r}; pass a stub, a handle or an object id "
             "from sb.objects()."
@@ -105,16 +105,16 @@ class Dashboard(ViewBase, W.VBox):
     # --- refreshing ----------------------------------------------------------------------
 
     def refresh(self) -> None:
-        records = list(_records(self.sandbox))
+        handles = self.sandbox.handles()
         cols = objects_columns()
-        rows = object_rows(self.sandbox, records[:MAX_OBJECTS])
+        rows = object_rows(self.sandbox, handles[:MAX_OBJECTS])
         more = (
-            f'<div style="font-size:12px;color:#777">… {len(records) - MAX_OBJECTS:,} more '
-            "(sb.objects() lists them all)</div>" if len(records) > MAX_OBJECTS else ""
+            f'<div style="font-size:12px;color:#777">… {len(handles) - MAX_OBJECTS:,} more '
+            "(sb.objects() lists them all)</div>" if len(handles) > MAX_OBJECTS else ""
         )
         self.objects.value = table_html(cols, rows, empty="no objects yet",
                                         mono=("id",)) + more
-        options = [(_label(r), _key(r)) for r in records[:MAX_OBJECTS]]
+        options = [(_label(h), _key(h)) for h in handles[:MAX_OBJECTS]]
         set_options(self, self.picker, options, self.picker.value)
         self._render_events()
 
@@ -149,20 +149,11 @@ class Dashboard(ViewBase, W.VBox):
         return repr(self.sandbox)
 
 
-def _records(sandbox: Sandbox) -> Any:
-    for ns in sandbox.namespaces.values():
-        yield from ns.records.values()
+def _key(handle: Handle) -> str:
+    return f"{handle.name}:{handle.id}"
 
 
-def _key(record: ObjectRecord) -> str:
-    return f"{record.namespace.name}:{record.hex}"
-
-
-def _label(record: ObjectRecord) -> str:
-    name = record.id.name if record.id.name is not None else record.hex[:12] + "…"
-    return f"{record.namespace.name} · {name} · {record.status}"
-
-
-def handle_for(record: ObjectRecord) -> Handle:
-    sandbox = record.namespace.sandbox
-    return sandbox.inspect(record.namespace.get_by_id(record.id))
+def _label(handle: Handle) -> str:
+    key = handle.object_key
+    name = key if key is not None else handle.id[:12] + "…"
+    return f"{handle.name} · {name} · {handle.status}"

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._notebook.handle import Handle
-    from .._sandbox import Sandbox
+    from .. import Handle, Sandbox
 
 __all__ = ["Unavailable"]
 
@@ -121,12 +120,9 @@ def sockets(handle: Handle) -> Any:
 
 def socket_count(handle: Handle) -> int | None:
     """Accepted sockets of one object, counted without building a DataFrame."""
-    try:
-        from .._runtime.websocket import existing_registry
-    except ImportError:
+    if not hasattr(type(handle), "socket_count"):
         return None
-    registry = existing_registry(handle._record)
-    return 0 if registry is None else len(registry.sockets)
+    return int(handle.socket_count)
 
 
 # --- alarms --------------------------------------------------------------------------------
@@ -139,12 +135,8 @@ def alarm(handle: Handle) -> dict[str, Any] | None:
 
 def pending_alarms(sandbox: Sandbox) -> int | None:
     """How many alarms wait on the timeline (cheap: the scheduler's count, no DataFrame)."""
-    try:
-        from .._runtime.alarms import _schedulers
-    except ImportError:
-        return None
-    scheduler = _schedulers.get(sandbox)
-    return 0 if scheduler is None else int(scheduler.pending)
+    count = getattr(sandbox, "pending_alarm_count", None)
+    return None if count is None else int(count())
 
 
 def socket_id_column(frame: Any) -> str | None:
@@ -161,27 +153,7 @@ def socket_is_open(row: dict[str, Any]) -> bool:
 
 def _client_for(handle: Handle, socket_id: str) -> Any:
     """The simulated client (``sb.connect``) at the other end of an accepted socket."""
-    from .._core.errors import WebSocketError
-    from .._runtime.websocket import existing_registry
-
-    registry = existing_registry(handle._record)
-    sockets = list(registry.sockets) if registry is not None else []
-    for ws in sockets:
-        if ws.id == socket_id:
-            client = ws._peer._client
-            if client is None:
-                raise WebSocketError(
-                    f"{socket_id} has no simulated client at its other end, so the inspector "
-                    "cannot send as one; connect with sb.connect(stub, url) instead.",
-                    socket=socket_id,
-                )
-            return client
-    known = ", ".join(str(ws.id) for ws in sockets) or "none"
-    raise WebSocketError(
-        f"{handle.name} has no open socket {socket_id!r} (it closed meanwhile?); its open "
-        f"sockets: {known}.",
-        socket=socket_id,
-    )
+    return _need(handle, "client", "WebSockets")(socket_id)
 
 
 def socket_send(handle: Handle, socket_id: str, message: str) -> None:
@@ -200,10 +172,4 @@ def fire_alarm(handle: Handle) -> None:
 
 def delete_alarm(handle: Handle) -> None:
     """Delete the pending alarm, as ``ctx.storage.delete_alarm()`` would (a no-op if none)."""
-    own = getattr(handle, "delete_alarm", None)
-    if callable(own):
-        own()
-        return
-    from .._runtime.alarms import alarms_for
-
-    alarms_for(handle._record).delete_now(reason="the inspector's Delete button")
+    _need(handle, "delete_alarm", "Alarms")(by="the inspector's Delete button")

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from .._core.errors import ValidationError
+from ..errors import ValidationError
 from ._base import Owner, ViewBase
 from ._render import esc, status_badge
+from ._static import handle_html
 from ._tabs import TABS, Tab
 
 if TYPE_CHECKING:
-    from .._notebook.handle import Handle
+    from .. import Handle
 
 __all__ = ["Inspector"]
 
@@ -27,7 +28,7 @@ class Inspector(ViewBase, W.VBox):
     def __init__(self, handle: Handle, *, tab: str = "State") -> None:
         Owner.__init__(self)
         self.handle = handle
-        self.sandbox = handle._record.namespace.sandbox
+        self.sandbox = handle.sandbox
         self.title = self.html()
         self.evict_button = self.button(
             "Evict", self.evict, style="danger", icon="power-off",
@@ -37,7 +38,7 @@ class Inspector(ViewBase, W.VBox):
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
         for cls in TABS:
-            t = cls(self)
+            t = cls(self, handle)
             self.tabs_by_title[cls.title] = t
             tabs.append(t)
         self.tabs = self.own(W.Tab(children=[t.box for t in tabs]))
@@ -83,16 +84,14 @@ class Inspector(ViewBase, W.VBox):
     def refresh(self) -> None:
         """Redraw the header and the visible tab; the others redraw when shown."""
         h = self.handle
-        record = h._record
-        label = (
-            f' <span style="color:#555">"{esc(record.id.name)}"</span>' if record.id.name else ""
-        )
+        key = h.object_key
+        label = f' <span style="color:#555">"{esc(key)}"</span>' if key else ""
         self.title.value = (
             f'<div style="font-size:14px"><b>{esc(h.name)}</b>{label} '
             f'<span style="font-family:monospace;font-size:11px;color:#777" title="{esc(h.id)}">'
             f"{esc(h.id[:16])}…</span> {status_badge(h.status)} "
-            f'<span style="font-size:11px;color:#777">instance #{record.generation} · '
-            f"{record.events_delivered} events · {h.in_flight} in flight</span></div>"
+            f'<span style="font-size:11px;color:#777">instance #{h.instance_number} · '
+            f"{h.events_delivered} events · {h.in_flight} in flight</span></div>"
         )
         self.evict_button.disabled = not h.is_live
         for t in self.tabs_by_title.values():
@@ -107,8 +106,6 @@ class Inspector(ViewBase, W.VBox):
     # --- snapshot ------------------------------------------------------------------------
 
     def static_html(self) -> str:
-        from ._static import handle_html
-
         return handle_html(self.handle)
 
     def text_summary(self) -> str:

@@ -1,12 +1,13 @@
 """Keeping open views fresh, cheaply.
 
-One :class:`LiveHub` per sandbox is the only subscriber to its event log and clock, and only
-while at least one view is open: with nothing displayed, no callback runs at all.
+One :class:`LiveHub` per sandbox is its only subscriber (a single ``sb.subscribe`` for events,
+clock moves and the end of each drive), and only while at least one view is open: with nothing
+displayed, no callback runs at all.
 
 An event only marks the hub dirty (a set insert). The refresh happens once per burst:
 
-* inside a drive (``await stub.m()``, a clock step, a button) the driver's ``on_idle`` hook
-  fires when the outermost drive ends;
+* inside a drive (``await stub.m()``, a clock step, a button) the sandbox's ``on_idle``
+  callback (``sb.subscribe``) fires when the outermost drive ends;
 * then, in a kernel (an asyncio loop is running in this thread), the flush is queued with
   ``call_soon`` so a cell that makes 10,000 calls refreshes once, after the cell;
 * with no loop running (scripts, tests), it flushes right away: deterministic and testable.
@@ -24,8 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._core.events import Event
-    from .._sandbox import Sandbox
+    from .. import Event, Sandbox
 
 __all__ = ["LiveHub", "LiveView", "current_cell", "hub_for"]
 
@@ -159,18 +159,9 @@ class LiveHub:
         sandbox = self._sandbox()
         if sandbox is None:
             return
-        unsubscribe_events = sandbox.event_log.subscribe(self._on_event)
-        sandbox.clock._listeners.append(self._on_clock)
-        sandbox.driver.on_idle.append(self._on_idle)
-
-        def unsubscribe() -> None:
-            unsubscribe_events()
-            if self._on_clock in sandbox.clock._listeners:
-                sandbox.clock._listeners.remove(self._on_clock)
-            if self._on_idle in sandbox.driver.on_idle:
-                sandbox.driver.on_idle.remove(self._on_idle)
-
-        self._unsubscribe = unsubscribe
+        self._unsubscribe = sandbox.subscribe(
+            on_event=self._on_event, on_clock=self._on_clock, on_idle=self._on_idle
+        )
 
     def _unsubscribe_all(self) -> None:
         unsubscribe, self._unsubscribe = self._unsubscribe, None
@@ -197,8 +188,8 @@ class LiveHub:
         if self.scheduled:
             return
         sandbox = self._sandbox()
-        if sandbox is None or sandbox.driver.depth > 0:
-            return  # the driver's on_idle hook flushes when the outermost drive ends
+        if sandbox is None or sandbox.is_driving:
+            return  # on_idle flushes when the outermost drive ends
         self._schedule()
 
     def _on_idle(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "alarm_html",
     "badge",
     "duration",
     "esc",
@@ -23,7 +24,7 @@ __all__ = [
     "tree_html",
 ]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 _TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0"
 _TH = "text-align:left;padding:2px 8px;border-bottom:2px solid #aaa;font-weight:600"
@@ -137,6 +138,18 @@ def relative(seconds: float) -> str:
 
 def format_ms(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def alarm_html(info: Mapping[str, Any], now_ms: int) -> str:
+    """A pending alarm (``handle.alarm``): when it fires, how far off, its retry count."""
+    ms = int(info.get("time_ms", info.get("time", 0)))
+    seconds = (ms - now_ms) / 1000
+    retry = info.get("retry_count", 0)
+    return (
+        f'<div style="font-size:13px">Next alarm at <b>{esc(format_ms(ms))}</b> '
+        f"({esc(relative(seconds))})</div>"
+        f'<div style="font-size:12px;color:#555">retry count {esc(retry)}</div>'
+    )
 
 
 # --- the in-memory state as a collapsible tree ----------------------------------------------

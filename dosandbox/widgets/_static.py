@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _data
 from ._render import (
+    alarm_html,
     esc,
     format_ms,
     frame_rows,
@@ -22,9 +23,7 @@ from ._render import (
 )
 
 if TYPE_CHECKING:
-    from .._core.record import ObjectRecord
-    from .._notebook.handle import Handle
-    from .._sandbox import Sandbox
+    from .. import Handle, Sandbox
 
 __all__ = ["mimebundle", "static_html"]
 
@@ -53,13 +52,13 @@ def _guard(fn: Callable[[], str]) -> str:
 
 def handle_html(handle: Handle) -> str:
     """One object: header, state, a first page of KV, tables, sockets, alarm, recent events."""
-    record = handle._record
-    name = f' "{esc(record.id.name)}"' if record.id.name else ""
+    key = handle.object_key
+    name = f' "{esc(key)}"' if key else ""
     header = (
         f'<div style="font-size:14px"><b>{esc(handle.name)}</b>{name} '
         f'<code style="font-size:11px">{esc(handle.id)}</code> {status_badge(handle.status)} '
-        f'<span style="font-size:11px;color:#777">instance #{record.generation} · '
-        f"{record.events_delivered} events</span></div>"
+        f'<span style="font-size:11px;color:#777">instance #{handle.instance_number} · '
+        f"{handle.events_delivered} events</span></div>"
     )
 
     def state() -> str:
@@ -93,13 +92,10 @@ def handle_html(handle: Handle) -> str:
         info = _data.alarm(handle)
         if info is None:
             return message_html("No alarm set.")
-        from ._tabs import alarm_html
-
-        return alarm_html(info, handle)
+        return alarm_html(info, handle.sandbox.clock.now_ms)
 
     def events() -> str:
-        log = record.namespace.sandbox.event_log
-        newest = log.select(object_id=handle.id)[::-1][:SNAPSHOT_ROWS]
+        newest = handle.event_list()[::-1][:SNAPSHOT_ROWS]
         return table_html(["seq", "time", "kind", "message"],
                           [(e.seq, format_ms(e.time_ms), e.kind, e.message) for e in newest],
                           empty="no events", limit=160)
@@ -125,12 +121,11 @@ def objects_columns() -> list[str]:
     return ["object", "name", "id", "status", "storage", "sockets", "next alarm"]
 
 
-def object_rows(sandbox: Sandbox, records: list[ObjectRecord]) -> list[tuple[Any, ...]]:
+def object_rows(sandbox: Sandbox, handles: list[Handle]) -> list[tuple[Any, ...]]:
     """One summary row per object: name, id, status, storage size, sockets, next alarm."""
     now = sandbox.clock.now_ms
     rows = []
-    for record in records:
-        handle = sandbox.inspect(record.namespace.get_by_id(record.id))
+    for handle in handles:
         size = _data.storage_size(handle)
         sockets = _data.socket_count(handle)
         try:
@@ -141,11 +136,12 @@ def object_rows(sandbox: Sandbox, records: list[ObjectRecord]) -> list[tuple[Any
         if info is not None:
             ms = int(info.get("time_ms", info.get("time", 0)))
             nxt = f"{format_ms(ms)} ({relative((ms - now) / 1000)})"
+        key = handle.object_key
         rows.append((
-            record.namespace.name,
-            record.id.name if record.id.name is not None else "",
-            record.hex[:16] + "…",
-            record.status,
+            handle.name,
+            key if key is not None else "",
+            handle.id[:16] + "…",
+            handle.status,
             "" if size is None else _bytes(size),
             "" if sockets is None else sockets,
             nxt,
@@ -163,8 +159,8 @@ def _bytes(n: int) -> str:
 
 def sandbox_html(sandbox: Sandbox) -> str:
     """The dashboard's snapshot: clock, objects, recent events."""
-    records = [r for ns in sandbox.namespaces.values() for r in ns.records.values()]
-    objects = table_html(objects_columns(), object_rows(sandbox, records[:50]),
+    handles = sandbox.handles()
+    objects = table_html(objects_columns(), object_rows(sandbox, handles[:50]),
                          empty="no objects yet", mono=("id",))
     newest = list(sandbox.event_log)[::-1][:SNAPSHOT_ROWS]
     events = table_html(["seq", "time", "kind", "object", "message"],
@@ -178,14 +174,12 @@ def sandbox_html(sandbox: Sandbox) -> str:
 
 def static_html(target: Any) -> str:
     """A readable HTML snapshot of a handle, a stub or a sandbox (all user data escaped)."""
-    from .._notebook.handle import Handle
-    from .._runtime.namespace import Stub
-    from .._sandbox import Sandbox
+    from .. import Handle, Sandbox, Stub
 
     if isinstance(target, Handle):
         return handle_html(target)
     if isinstance(target, Stub):
-        return handle_html(target._namespace.sandbox.inspect(target))
+        return handle_html(Handle(target))
     if isinstance(target, Sandbox):
         return sandbox_html(target)
     return f"<pre>{esc(preview(target, 400))}</pre>"

@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from . import _data
-from ._base import close_widget, heading, set_options
+from ._base import Owner, close_widget, heading, set_options
 from ._render import (
+    alarm_html,
     esc,
     format_ms,
     frame_rows,
     message_html,
-    relative,
     table_html,
     tree_html,
     value_detail_html,
 )
 
 if TYPE_CHECKING:
-    from ._inspector import Inspector
+    from .. import Handle
 
 __all__ = ["TABS"]
 
@@ -32,11 +32,13 @@ PAGE = 50
 
 
 class Tab:
+    """One tab of an inspector: ``inspector`` owns its widgets, ``handle`` is what it shows."""
+
     title = ""
 
-    def __init__(self, inspector: Inspector) -> None:
+    def __init__(self, inspector: Owner, handle: Handle) -> None:
         self.inspector = inspector
-        self.handle = inspector.handle
+        self.handle = handle
         self.stale = True
         self.built = False
         # Filled the first time the tab is shown: an inspector opens with one tab's widgets.
@@ -404,19 +406,7 @@ class AlarmTab(Tab):
         if info is None:
             self.view.value = message_html("No alarm set.")
             return
-        self.view.value = alarm_html(info, self.handle)
-
-
-def alarm_html(info: dict[str, Any], handle: Any) -> str:
-    clock = handle._record.namespace.sandbox.clock
-    ms = int(info.get("time_ms", info.get("time", 0)))
-    seconds = (ms - clock.now_ms) / 1000
-    retry = info.get("retry_count", 0)
-    return (
-        f'<div style="font-size:13px">Next alarm at <b>{esc(format_ms(ms))}</b> '
-        f"({esc(relative(seconds))})</div>"
-        f'<div style="font-size:12px;color:#555">retry count {esc(retry)}</div>'
-    )
+        self.view.value = alarm_html(info, self.handle.sandbox.clock.now_ms)
 
 
 # --- Events ----------------------------------------------------------------------------------
@@ -441,8 +431,7 @@ class EventsTab(Tab):
         self.kind.value = kind
 
     def render(self) -> None:
-        log = self.handle._record.namespace.sandbox.event_log
-        events = log.select(object_id=self.handle.id)
+        events = self.handle.event_list()
         kinds = sorted({e.kind for e in events} | {k for k in self.kind.options if k != "all"})
         kind = self.kind.value or "all"
         set_options(self.inspector, self.kind, ["all", *kinds], kind)

@@ -19,7 +19,7 @@ import pytest
 
 from dosandbox import DurableObject, Sandbox
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
 
 

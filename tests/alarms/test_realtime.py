@@ -14,7 +14,7 @@ from typing import Any
 
 from dosandbox import DurableObject, Sandbox
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
 
 
@@ -45,43 +45,43 @@ async def wait_until(condition: Any, timeout: float = 20.0) -> bool:
     return True
 
 
-def test_realtime_follows_the_wall_clock_fires_alarms_and_pauses(sandbox: Sandbox) -> None:
+def test_realtime_follows_the_wall_clock_fires_alarms_and_pauses(do_sandbox: Sandbox) -> None:
     """realtime(speed) moves the clock and fires alarms while idle; pause() stops it dead."""
-    sandbox.register("beeper", Beeper)
-    stub = sandbox.durable_objects.beeper.get("b")
-    sandbox.run(stub.arm())
+    do_sandbox.register("beeper", Beeper)
+    stub = do_sandbox.durable_objects.beeper.get("b")
+    do_sandbox.run(stub.arm())
     record = stub._record
 
     async def notebook() -> None:
-        sandbox.clock.realtime(speed=50)
-        assert sandbox._realtime_task is not None
-        assert await wait_until(lambda: record.parts["alarm"].fired >= 3)
-        assert sandbox.clock.now_ms >= START_MS + 3_000
-        sandbox.clock.pause()
-        assert sandbox.clock.mode == "manual"
-        assert sandbox._realtime_task is None
-        frozen = sandbox.clock.now_ms
-        fired = record.parts["alarm"].fired
+        do_sandbox.clock.realtime(speed=50)
+        assert do_sandbox.clock.following_wall_clock
+        assert await wait_until(lambda: record.parts.alarm.fired >= 3)
+        assert do_sandbox.clock.now_ms >= START_MS + 3_000
+        do_sandbox.clock.pause()
+        assert do_sandbox.clock.mode == "manual"
+        assert not do_sandbox.clock.following_wall_clock
+        frozen = do_sandbox.clock.now_ms
+        fired = record.parts.alarm.fired
         await asyncio.sleep(0.2)  # real time passes; virtual time must not
-        assert sandbox.clock.now_ms == frozen
-        assert record.parts["alarm"].fired == fired
+        assert do_sandbox.clock.now_ms == frozen
+        assert record.parts.alarm.fired == fired
 
     asyncio.run(notebook())
-    assert sandbox.run(stub.count()) == record.parts["alarm"].fired
-    fired_times = [e.time_ms for e in sandbox.event_log if e.kind == "alarm.fired"]
+    assert do_sandbox.run(stub.count()) == record.parts.alarm.fired
+    fired_times = [e.time_ms for e in do_sandbox.event_log if e.kind == "alarm.fired"]
     assert fired_times == [START_MS + 1_000 * (i + 1) for i in range(len(fired_times))]
 
 
-def test_setting_the_mode_starts_and_stops_following(sandbox: Sandbox) -> None:
+def test_setting_the_mode_starts_and_stops_following(do_sandbox: Sandbox) -> None:
     """clock.mode = 'realtime' starts the follower on the running loop; 'manual' stops it."""
 
     async def notebook() -> None:
-        sandbox.clock.mode = "realtime"
-        task = sandbox._realtime_task
+        do_sandbox.clock.mode = "realtime"
+        task = do_sandbox._stepper._realtime_task
         assert task is not None
-        assert await wait_until(lambda: sandbox.clock.now_ms > START_MS)
-        sandbox.clock.mode = "manual"
-        assert sandbox._realtime_task is None
+        assert await wait_until(lambda: do_sandbox.clock.now_ms > START_MS)
+        do_sandbox.clock.mode = "manual"
+        assert not do_sandbox.clock.following_wall_clock
         await asyncio.sleep(0)
         assert task.cancelled() or task.done()
 
@@ -94,26 +94,26 @@ def test_realtime_sandbox_made_inside_a_running_loop_follows_at_once() -> None:
     async def notebook() -> None:
         sb = Sandbox(start=START, seed=0, clock_mode="realtime")
         try:
-            assert sb._realtime_task is not None
+            assert sb.clock.following_wall_clock
             assert await wait_until(lambda: sb.clock.now_ms > START_MS)
         finally:
             sb.close()
-        assert sb._realtime_task is None
+        assert not sb.clock.following_wall_clock
 
     asyncio.run(notebook())
 
 
-def test_realtime_without_a_running_loop_explains_itself(sandbox: Sandbox) -> None:
+def test_realtime_without_a_running_loop_explains_itself(do_sandbox: Sandbox) -> None:
     """In a plain script there is no loop to follow on: an event says what realtime does then."""
-    sandbox.clock.realtime()
-    assert sandbox._realtime_task is None
-    note = [e for e in sandbox.event_log if e.kind == "clock.realtime"]
+    do_sandbox.clock.realtime()
+    assert not do_sandbox.clock.following_wall_clock
+    note = [e for e in do_sandbox.event_log if e.kind == "clock.realtime"]
     assert len(note) == 1 and "only while a driven call waits on time" in note[0].message
-    sandbox.clock.pause()
-    assert sandbox.clock.mode == "manual"
+    do_sandbox.clock.pause()
+    assert do_sandbox.clock.mode == "manual"
 
 
-def test_bad_speed_is_a_clock_error(sandbox: Sandbox) -> None:
+def test_bad_speed_is_a_clock_error(do_sandbox: Sandbox) -> None:
     """realtime(speed=...) takes a positive finite number; the mode is unchanged after."""
     import pytest
 
@@ -121,5 +121,5 @@ def test_bad_speed_is_a_clock_error(sandbox: Sandbox) -> None:
 
     for bad in (0, -1, float("inf"), "fast", True):
         with pytest.raises(ClockError, match="positive number"):
-            sandbox.clock.realtime(speed=bad)
-    assert sandbox.clock.mode == "manual"
+            do_sandbox.clock.realtime(speed=bad)
+    assert do_sandbox.clock.mode == "manual"

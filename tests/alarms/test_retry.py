@@ -16,7 +16,7 @@ import pytest
 
 from dosandbox import DurableObject, Limits, Sandbox
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
 
 
@@ -51,32 +51,32 @@ class Flaky(DurableObject):
 
 
 @pytest.fixture
-def flaky(sandbox: Sandbox) -> Any:
-    sandbox.register("flaky", Flaky)
-    return sandbox.durable_objects.flaky.get("f")
+def flaky(do_sandbox: Sandbox) -> Any:
+    do_sandbox.register("flaky", Flaky)
+    return do_sandbox.durable_objects.flaky.get("f")
 
 
-def test_retry_schedule_is_2_4_8_16_32_64_seconds(sandbox: Sandbox, flaky: Any) -> None:
+def test_retry_schedule_is_2_4_8_16_32_64_seconds(do_sandbox: Sandbox, flaky: Any) -> None:
     """A handler that keeps failing runs 7 times: at t, t+2, +4, +8, +16, +32, +64 s."""
     t0 = START_MS + 1_000
-    sandbox.run(flaky.arm(t0, fail_times=100))
+    do_sandbox.run(flaky.arm(t0, fail_times=100))
     with pytest.warns(RuntimeWarning, match=r"ALARM_ERROR.*DROPPED after 7 failed attempts"):
-        sandbox.clock.run_until_idle()
-    runs = sandbox.run(flaky.runs_so_far())
+        do_sandbox.clock.run_until_idle()
+    runs = do_sandbox.run(flaky.runs_so_far())
     offsets = [at - t0 for at, _, _ in runs]
     assert offsets == [0, 2_000, 6_000, 14_000, 30_000, 62_000, 126_000]
     assert [(r, is_retry) for _, r, is_retry in runs] == [
         (0, False), (1, True), (2, True), (3, True), (4, True), (5, True), (6, True)
     ]
-    assert sandbox.inspect(flaky).alarm is None
-    assert len(sandbox.alarms()) == 0
+    assert do_sandbox.inspect(flaky).alarm is None
+    assert len(do_sandbox.alarms()) == 0
 
 
-def test_exhaustion_is_a_loud_alarm_error_event(sandbox: Sandbox, flaky: Any) -> None:
+def test_exhaustion_is_a_loud_alarm_error_event(do_sandbox: Sandbox, flaky: Any) -> None:
     """After the last retry an alarm.failed event with code ALARM_ERROR names the last error."""
-    sandbox.run(flaky.arm(START_MS + 10, fail_times=100))
+    do_sandbox.run(flaky.arm(START_MS + 10, fail_times=100))
     with pytest.warns(RuntimeWarning):
-        report = sandbox.clock.run_until_idle()
+        report = do_sandbox.clock.run_until_idle()
     kinds = [e.kind for e in report.fired]
     assert kinds.count("alarm.fired") == 7
     assert kinds.count("alarm.error") == 7
@@ -92,55 +92,57 @@ def test_exhaustion_is_a_loud_alarm_error_event(sandbox: Sandbox, flaky: Any) ->
     assert "jitter" in retry_msgs[0]
 
 
-def test_get_alarm_shows_the_pending_retry(sandbox: Sandbox, flaky: Any) -> None:
+def test_get_alarm_shows_the_pending_retry(do_sandbox: Sandbox, flaky: Any) -> None:
     """Between attempts the retry is the pending alarm (platform: 'failed, retry not begun')."""
-    sandbox.run(flaky.arm(START_MS + 1_000, fail_times=1))
-    sandbox.clock.advance(seconds=1)
-    view = sandbox.inspect(flaky).alarm
+    do_sandbox.run(flaky.arm(START_MS + 1_000, fail_times=1))
+    do_sandbox.clock.advance(seconds=1)
+    view = do_sandbox.inspect(flaky).alarm
     assert view is not None
     assert (view["time_ms"], view["retry_count"]) == (START_MS + 3_000, 1)
-    assert list(sandbox.alarms()["retry_count"]) == [1]
-    sandbox.clock.advance(seconds=2)
-    assert [r for _, r, _ in sandbox.run(flaky.runs_so_far())] == [0, 1]
-    assert sandbox.inspect(flaky).alarm is None
+    assert list(do_sandbox.alarms()["retry_count"]) == [1]
+    do_sandbox.clock.advance(seconds=2)
+    assert [r for _, r, _ in do_sandbox.run(flaky.runs_so_far())] == [0, 1]
+    assert do_sandbox.inspect(flaky).alarm is None
 
 
-def test_success_after_retries_resets_the_count(sandbox: Sandbox, flaky: Any) -> None:
+def test_success_after_retries_resets_the_count(do_sandbox: Sandbox, flaky: Any) -> None:
     """Two failures then success: three runs, no drop, and the next alarm starts at retry 0."""
-    sandbox.run(flaky.arm(START_MS + 1_000, fail_times=2))
-    report = sandbox.clock.run_until_idle()
+    do_sandbox.run(flaky.arm(START_MS + 1_000, fail_times=2))
+    report = do_sandbox.clock.run_until_idle()
     assert not any(e.kind == "alarm.failed" for e in report)
-    assert [r for _, r, _ in sandbox.run(flaky.runs_so_far())] == [0, 1, 2]
-    sandbox.run(flaky.arm(sandbox.clock.now_ms + 1_000, fail_times=0))
-    sandbox.clock.run_until_idle()
-    assert sandbox.run(flaky.runs_so_far())[-1][1:] == (0, False)
+    assert [r for _, r, _ in do_sandbox.run(flaky.runs_so_far())] == [0, 1, 2]
+    do_sandbox.run(flaky.arm(do_sandbox.clock.now_ms + 1_000, fail_times=0))
+    do_sandbox.clock.run_until_idle()
+    assert do_sandbox.run(flaky.runs_so_far())[-1][1:] == (0, False)
 
 
-def test_new_alarm_set_by_failing_handler_replaces_the_retry(sandbox: Sandbox, flaky: Any) -> None:
+def test_new_alarm_set_by_failing_handler_replaces_the_retry(
+    do_sandbox: Sandbox, flaky: Any
+) -> None:
     """A handler that sets a new alarm and then throws is not retried; the new alarm runs."""
     t0 = START_MS + 1_000
-    sandbox.run(flaky.arm(t0, fail_times=1, rearm_ms=t0 + 600_000))
-    report = sandbox.clock.advance(seconds=10)
+    do_sandbox.run(flaky.arm(t0, fail_times=1, rearm_ms=t0 + 600_000))
+    report = do_sandbox.clock.advance(seconds=10)
     errors = [e for e in report if e.kind == "alarm.error"]
     assert len(errors) == 1 and "replaces the retry" in errors[0].message
     assert not any(e.kind == "alarm.retry" for e in report)
-    view = sandbox.inspect(flaky).alarm
+    view = do_sandbox.inspect(flaky).alarm
     assert (view["time_ms"], view["retry_count"]) == (t0 + 600_000, 0)
-    sandbox.clock.run_until_idle()
-    runs = sandbox.run(flaky.runs_so_far())
+    do_sandbox.clock.run_until_idle()
+    runs = do_sandbox.run(flaky.runs_so_far())
     assert [(at - t0, r) for at, r, _ in runs] == [(0, 0), (600_000, 0)]
 
 
 def test_failing_handler_that_deleted_its_alarm_is_not_retried(
-    sandbox: Sandbox, flaky: Any
+    do_sandbox: Sandbox, flaky: Any
 ) -> None:
     """delete_alarm() inside a failing handler prevents the retry (best effort on the platform)."""
-    sandbox.run(flaky.arm(START_MS + 1_000, fail_times=1, delete_first=True))
-    report = sandbox.clock.run_until_idle()
+    do_sandbox.run(flaky.arm(START_MS + 1_000, fail_times=1, delete_first=True))
+    report = do_sandbox.clock.run_until_idle()
     error = next(e for e in report if e.kind == "alarm.error")
     assert "the handler deleted the alarm" in error.message
-    assert len(sandbox.run(flaky.runs_so_far())) == 1
-    assert sandbox.inspect(flaky).alarm is None
+    assert len(do_sandbox.run(flaky.runs_so_far())) == 1
+    assert do_sandbox.inspect(flaky).alarm is None
 
 
 def test_retry_limits_come_from_sandbox_limits() -> None:
@@ -158,7 +160,7 @@ def test_retry_limits_come_from_sandbox_limits() -> None:
         sb.close()
 
 
-def test_constructor_failure_counts_as_a_failed_attempt(sandbox: Sandbox) -> None:
+def test_constructor_failure_counts_as_a_failed_attempt(do_sandbox: Sandbox) -> None:
     """Firing an evicted object runs its constructor first; if that throws, the alarm retries."""
     state = {"broken": False, "runs": 0}
 
@@ -174,15 +176,15 @@ def test_constructor_failure_counts_as_a_failed_attempt(sandbox: Sandbox) -> Non
         async def alarm(self, info: Any) -> None:
             state["runs"] += 1
 
-    sandbox.register("fragile", Fragile)
-    stub = sandbox.durable_objects.fragile.get("x")
-    sandbox.run(stub.arm())
-    sandbox.inspect(stub).evict()
+    do_sandbox.register("fragile", Fragile)
+    stub = do_sandbox.durable_objects.fragile.get("x")
+    do_sandbox.run(stub.arm())
+    do_sandbox.inspect(stub).evict()
     state["broken"] = True
-    report = sandbox.clock.advance(seconds=1)
+    report = do_sandbox.clock.advance(seconds=1)
     assert any(e.kind == "alarm.retry" for e in report)
     assert "constructor" in next(e for e in report if e.kind == "alarm.error").message
     state["broken"] = False
-    sandbox.clock.advance(seconds=2)
+    do_sandbox.clock.advance(seconds=2)
     assert state["runs"] == 1
-    assert sandbox.inspect(stub).alarm is None
+    assert do_sandbox.inspect(stub).alarm is None

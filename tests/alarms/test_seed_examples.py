@@ -14,7 +14,7 @@ from typing import Any
 
 from dosandbox import Sandbox, define_durable_object
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
 
 
@@ -49,28 +49,28 @@ async def stats(ctx: Any) -> dict[str, Any]:
             "done": await ctx.storage.get("done") or 0}
 
 
-def test_periodic_processing_fires_every_minute(sandbox: Sandbox) -> None:
+def test_periodic_processing_fires_every_minute(do_sandbox: Sandbox) -> None:
     """The first alarm fires 60 s after init, then every 60 s, each exactly on the minute."""
-    sandbox.register("worker", define_durable_object(
+    do_sandbox.register("worker", define_durable_object(
         init=init, alarm=alarm, methods={"add_task": add_task, "stats": stats}))
-    worker = sandbox.durable_objects.worker.get("w")
-    sandbox.run(worker.add_task("a"))
-    sandbox.run(worker.add_task("b"))
-    assert sandbox.inspect(worker).alarm["time_ms"] == START_MS + 60_000
+    worker = do_sandbox.durable_objects.worker.get("w")
+    do_sandbox.run(worker.add_task("a"))
+    do_sandbox.run(worker.add_task("b"))
+    assert do_sandbox.inspect(worker).alarm["time_ms"] == START_MS + 60_000
 
-    assert sandbox.clock.advance(seconds=59).fired == []
-    report = sandbox.clock.advance(seconds=1)
+    assert do_sandbox.clock.advance(seconds=59).fired == []
+    report = do_sandbox.clock.advance(seconds=1)
     assert [(e.kind, e.time_ms) for e in report.fired] == [
         ("alarm.fired", START_MS + 60_000), ("alarm.set", START_MS + 60_000)
     ]
-    assert sandbox.run(worker.stats()) == {"processed_count": 1, "done": 2}
+    assert do_sandbox.run(worker.stats()) == {"processed_count": 1, "done": 2}
 
-    sandbox.run(worker.add_task("c"))
-    report = sandbox.clock.advance(minutes=10)
+    do_sandbox.run(worker.add_task("c"))
+    report = do_sandbox.clock.advance(minutes=10)
     fired_at = [e.time_ms - START_MS for e in report.fired if e.kind == "alarm.fired"]
     assert fired_at == [60_000 * m for m in range(2, 12)]
-    assert sandbox.run(worker.stats()) == {"processed_count": 11, "done": 3}
-    assert sandbox.inspect(worker).alarm["time_ms"] == START_MS + 12 * 60_000
+    assert do_sandbox.run(worker.stats()) == {"processed_count": 11, "done": 3}
+    assert do_sandbox.inspect(worker).alarm["time_ms"] == START_MS + 12 * 60_000
 
 
 async def cleanup_alarm(ctx: Any) -> None:
@@ -88,7 +88,7 @@ async def cleanup_alarm(ctx: Any) -> None:
 
 
 async def post(ctx: Any, text: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     await ctx.storage.put(f"msg:{now.isoformat()}", {"text": text, "timestamp": now.isoformat()})
     if await ctx.get_alarm() is None:
         await ctx.set_alarm(time.time() * 1000 + 60 * 60 * 1000)
@@ -98,21 +98,21 @@ async def texts(ctx: Any) -> list[str]:
     return [m["text"] for m in (await ctx.storage.list(prefix="msg:")).values()]
 
 
-def test_hourly_cleanup_deletes_messages_older_than_a_day(sandbox: Sandbox) -> None:
+def test_hourly_cleanup_deletes_messages_older_than_a_day(do_sandbox: Sandbox) -> None:
     """Hourly cleanup: a message goes at the first hourly run more than 24 h after it was posted."""
-    sandbox.register("room", define_durable_object(
+    do_sandbox.register("room", define_durable_object(
         alarm=cleanup_alarm, methods={"post": post, "texts": texts}))
-    room = sandbox.durable_objects.room.get("r")
-    sandbox.run(room.post("old"))  # 00:00
-    sandbox.clock.advance(hours=12, minutes=30)
-    sandbox.run(room.post("newer"))  # 12:30
-    report = sandbox.clock.advance(hours=24)  # to day 2, 12:30
+    room = do_sandbox.durable_objects.room.get("r")
+    do_sandbox.run(room.post("old"))  # 00:00
+    do_sandbox.clock.advance(hours=12, minutes=30)
+    do_sandbox.run(room.post("newer"))  # 12:30
+    report = do_sandbox.clock.advance(hours=24)  # to day 2, 12:30
     runs = [e.time_ms for e in report.fired if e.kind == "alarm.fired"]
     assert [(t - START_MS) // 3_600_000 for t in runs] == list(range(13, 37))  # every hour
     # "old" was 24 h old at 24:00 but not *older*; the 25:00 run deleted it.
-    assert sandbox.run(room.texts()) == ["newer"]
-    deleted_at = next(e.time_ms for e in sandbox.event_log
+    assert do_sandbox.run(room.texts()) == ["newer"]
+    deleted_at = next(e.time_ms for e in do_sandbox.event_log
                       if e.kind == "kv.delete" and "msg:" in e.message)
     assert deleted_at == START_MS + 25 * 3_600_000
-    sandbox.clock.advance(hours=12)
-    assert sandbox.run(room.texts()) == []
+    do_sandbox.clock.advance(hours=12)
+    assert do_sandbox.run(room.texts()) == []

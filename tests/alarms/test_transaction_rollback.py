@@ -28,12 +28,12 @@ class Obj(DurableObject):
         type(self).fired += 1
 
 
-def test_rolled_back_set_alarm_is_not_scheduled(sandbox):
+def test_rolled_back_set_alarm_is_not_scheduled(do_sandbox):
     """After the rollback neither the put nor the alarm exists, and nothing fires."""
     Obj.fired = 0
-    stub = sandbox.register("obj", Obj).get("a")
-    assert sandbox.run(stub.go()) == (None, None)
-    sandbox.clock.advance(minutes=2)
+    stub = do_sandbox.register("obj", Obj).get("a")
+    assert do_sandbox.run(stub.go()) == (None, None)
+    do_sandbox.clock.advance(minutes=2)
     assert Obj.fired == 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-
 import tomllib
 
 from dosandbox._project import jsonc as _jsonc

@@ -31,7 +31,7 @@ from dosandbox import (
 SCRIPT_NAME = "conformance"  # js/run.mjs uses the same script and class names
 BINDING = "runner"
 THROW_PREFIX = "scenario-throw: "
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # ================================================================== adapter: dosandbox API
 # Keep every dosandbox call here. Storage list options arrive with the platform's names.
@@ -180,7 +180,7 @@ def _float(v: float) -> Any:
 
 def _ms(value: dt.datetime) -> Any:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     delta = value - EPOCH
     return (delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000)
 

@@ -12,12 +12,12 @@ class Obj(DurableObject):
         return "pong"
 
 
-def test_call_after_close_raises_typed_error(sandbox):
+def test_call_after_close_raises_typed_error(do_sandbox):
     """A call after close() fails with a DurableObjectError saying the sandbox is closed."""
-    stub = sandbox.register("obj", Obj).get("a")
-    assert sandbox.run(stub.ping()) == "pong"
-    sandbox.close()
+    stub = do_sandbox.register("obj", Obj).get("a")
+    assert do_sandbox.run(stub.ping()) == "pong"
+    do_sandbox.close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DurableObjectError, match="closed"):
-            sandbox.run(stub.ping())
+            do_sandbox.run(stub.ping())

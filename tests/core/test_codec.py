@@ -16,7 +16,7 @@ from dosandbox._core.codec import clone, dumps, loads
 ROUND_TRIP = [
     None, True, False, 0, -1, 2**100, 1.5, float("inf"), -0.0, "", "héllo 🌍", b"\x00\xff",
     bytearray(b"ab"), [1, [2, 3]], (1, "a"), {"a": 1}, {1: "int key", (1, 2): "tuple key"},
-    {1, 2}, frozenset({3}), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+    {1, 2}, frozenset({3}), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
     dt.datetime(2026, 1, 2, 3, 4, 5), dt.date(2026, 1, 2), dt.timedelta(seconds=90),
     Decimal("1.10"), uuid.UUID(int=5), re.compile("a+", re.I), ValueError("bad"),
 ]

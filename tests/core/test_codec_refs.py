@@ -21,7 +21,7 @@ def test_shared_ref_after_dataclass_round_trips():
     assert back[1] is back[2]
 
 
-def test_storage_put_get_shared_ref_after_dataclass(sandbox):
+def test_storage_put_get_shared_ref_after_dataclass(do_sandbox):
     """ctx.storage round-trips the same value intact."""
     from dosandbox import DurableObject
 
@@ -33,10 +33,10 @@ def test_storage_put_get_shared_ref_after_dataclass(sandbox):
         async def get(self):
             return await self.ctx.storage.get("v")
 
-    ns = sandbox.register("box", Box)
+    ns = do_sandbox.register("box", Box)
     stub = ns.get("a")
-    sandbox.run(stub.put())
-    got = sandbox.run(stub.get())
+    do_sandbox.run(stub.put())
+    got = do_sandbox.run(stub.get())
     assert got[2] == {"k": "v"}, got
 
 

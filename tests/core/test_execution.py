@@ -20,7 +20,7 @@ from dosandbox.errors import (
     WaitingOnTimeError,
 )
 
-START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 class Log(DurableObject):
@@ -107,7 +107,7 @@ def test_time_read_inside_a_method_is_the_virtual_clock() -> None:
         def now(self) -> tuple[float, str, float]:
             return (
                 time.time(),
-                dt.datetime.now(dt.timezone.utc).isoformat(),
+                dt.datetime.now(dt.UTC).isoformat(),
                 asyncio.get_running_loop().time(),
             )
 
@@ -325,7 +325,7 @@ def test_run_next_and_run_until_idle_fire_timers_in_order() -> None:
 
 def test_loop_time_is_small_not_epoch_seconds() -> None:
     """The loop's time() is seconds since start, so float resolution never stalls timers."""
-    sb = Sandbox(start=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+    sb = Sandbox(start=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
     assert sb.loop.time() == 0.0
     sb.clock.advance(milliseconds=1)
     assert sb.loop.time() == 0.001

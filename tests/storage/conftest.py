@@ -59,9 +59,9 @@ class Inside:
 
 
 @pytest.fixture
-def inside(sandbox: Sandbox) -> Inside:
-    """Run functions inside a probe object of the ``sandbox`` fixture."""
-    return Inside(sandbox)
+def inside(do_sandbox: Sandbox) -> Inside:
+    """Run functions inside a probe object of the ``do_sandbox`` fixture."""
+    return Inside(do_sandbox)
 
 
 @pytest.fixture

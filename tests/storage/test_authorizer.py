@@ -236,7 +236,7 @@ def test_refusals_leave_the_object_working(inside: Any) -> None:
     assert inside(body) == [True, {"n": 0}]
 
 
-def test_handle_sql_is_read_only_unless_write(sandbox: Sandbox, inside: Any) -> None:
+def test_handle_sql_is_read_only_unless_write(do_sandbox: Sandbox, inside: Any) -> None:
     """handle.sql() refuses writes and PRAGMA changes unless write=True."""
     inside(run("CREATE TABLE t (x)"))
     handle = inside.handle()

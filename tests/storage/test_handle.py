@@ -42,7 +42,7 @@ def test_kv_page_and_count(inside: Any) -> None:
         handle.kv_page(offset=-1)
 
 
-def test_a_large_store_stays_cheap_to_look_at(sandbox: Sandbox, inside: Any) -> None:
+def test_a_large_store_stays_cheap_to_look_at(do_sandbox: Sandbox, inside: Any) -> None:
     """With 20,000 keys, handle.kv returns the first 1,000 and pages reach the end."""
     handle = inside.handle()
     handle.seed_kv({f"k{i:05d}": i for i in range(20_000)})
@@ -76,7 +76,7 @@ def test_handle_writes_are_logged_and_committed(inside: Any) -> None:
     assert inside.handle().tables["msgs"].to_dict("records") == [{"id": 2, "body": "yo"}]
 
 
-def test_seed_kv_before_the_first_event(sandbox: Sandbox, inside: Any) -> None:
+def test_seed_kv_before_the_first_event(do_sandbox: Sandbox, inside: Any) -> None:
     """seed_kv prepares storage before the object exists; init can read it."""
     handle = inside.handle("fresh")
     assert handle.status == "not created"

@@ -29,7 +29,7 @@ def test_values_round_trip_through_the_codec(inside: Any) -> None:
     """Rich values (bytes, datetime, Decimal, tuples, sets, nested, big ints) round-trip."""
     value = {
         "bytes": b"\x00\xff",
-        "when": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        "when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         "price": Decimal("9.99"),
         "pair": (1, 2),
         "tags": {"x", "y"},

@@ -10,9 +10,9 @@ def add_user(ctx, name):  # type: ignore[no-untyped-def]
     return ctx.sql.prepare("INSERT INTO users (name) VALUES (?)").bind(name).run()
 
 
-def test_run_result_returned_over_rpc_arrives_as_a_dict(sandbox: Sandbox) -> None:
+def test_run_result_returned_over_rpc_arrives_as_a_dict(do_sandbox: Sandbox) -> None:
     """prepare().bind().run() returned from a method arrives as {'changes', 'last_row_id'}."""
-    sandbox.register("users", define_durable_object(methods={"add_user": add_user}))
-    stub = sandbox.durable_objects.users.get("u")
-    assert sandbox.run(stub.add_user("ada")) == {"changes": 1, "last_row_id": 1}
-    assert sandbox.run(stub.add_user("bob")) == {"changes": 1, "last_row_id": 2}
+    do_sandbox.register("users", define_durable_object(methods={"add_user": add_user}))
+    stub = do_sandbox.durable_objects.users.get("u")
+    assert do_sandbox.run(stub.add_user("ada")) == {"changes": 1, "last_row_id": 1}
+    assert do_sandbox.run(stub.add_user("bob")) == {"changes": 1, "last_row_id": 2}

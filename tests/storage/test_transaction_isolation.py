@@ -29,13 +29,13 @@ class Obj(DurableObject):
         return await self.ctx.storage.get(["slow", "t"])
 
 
-def test_rollback_keeps_other_events_committed_write(sandbox):
+def test_rollback_keeps_other_events_committed_write(do_sandbox):
     """A write acknowledged by another event survives a later transaction rollback."""
-    stub = sandbox.register("obj", Obj).get("a")
+    stub = do_sandbox.register("obj", Obj).get("a")
     for call in (stub.slow(), stub.txn()):
         with contextlib.suppress(WaitingOnTimeError):
-            sandbox.run(call)
-    sandbox.clock.advance(seconds=3)
+            do_sandbox.run(call)
+    do_sandbox.clock.advance(seconds=3)
     # slow() returned "ok" at t=1 s (see the event log): its write must not vanish.
-    assert any(e.message == "slow done" for e in sandbox.event_log.select(kind="rpc"))
-    assert sandbox.run(stub.read()) == {"slow": "written"}
+    assert any(e.message == "slow done" for e in do_sandbox.event_log.select(kind="rpc"))
+    assert do_sandbox.run(stub.read()) == {"slow": "written"}

@@ -113,11 +113,11 @@ class Room(DurableObject):
 
 
 @pytest.fixture
-def sb(sandbox: Sandbox) -> Sandbox:
+def sb(do_sandbox: Sandbox) -> Sandbox:
     Room.journal = []
     Room.inits = 0
-    sandbox.register("room", Room)
-    return sandbox
+    do_sandbox.register("room", Room)
+    return do_sandbox
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ async def web_socket_message(ws: Any, message: Any, ctx: Any) -> None:
             "id": str(uuid.uuid4()),
             "userId": data["userId"],
             "content": data["content"],
-            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
         }
         ctx.state["messages"].append(msg)
         await ctx.storage.put("messages", ctx.state["messages"])
@@ -66,24 +66,24 @@ chat_room = define_durable_object(
 
 
 @pytest.fixture
-def room(sandbox: Sandbox) -> Any:
+def room(do_sandbox: Sandbox) -> Any:
     LOG.clear()
-    sandbox.register("chat_room", chat_room)
-    return sandbox.durable_objects.chat_room.get("lobby")
+    do_sandbox.register("chat_room", chat_room)
+    return do_sandbox.durable_objects.chat_room.get("lobby")
 
 
 def test_three_clients_each_receive_exactly_the_broadcast_sequence(
-    sandbox: Sandbox, room: Any
+    do_sandbox: Sandbox, room: Any
 ) -> None:
     """Every client's messages is the full broadcast sequence, in order, and nothing else."""
-    alice = sandbox.connect(room, "/ws?userId=alice")
-    bob = sandbox.connect(room, "/ws?userId=bob")
-    carol = sandbox.connect(room, "/ws?userId=carol")
+    alice = do_sandbox.connect(room, "/ws?userId=alice")
+    bob = do_sandbox.connect(room, "/ws?userId=bob")
+    carol = do_sandbox.connect(room, "/ws?userId=carol")
     script = [(alice, "hi all"), (bob, "hey alice"), (carol, "hello!"), (alice, "bye")]
     for client, text in script:
         user = client.url.split("userId=")[1]
         client.send({"type": "chat", "userId": user, "content": text})
-    handle = sandbox.inspect(room)
+    handle = do_sandbox.inspect(room)
     stored = handle.state["messages"]
     assert [(m["userId"], m["content"]) for m in stored] == [
         ("alice", "hi all"), ("bob", "hey alice"), ("carol", "hello!"), ("alice", "bye"),
@@ -92,35 +92,35 @@ def test_three_clients_each_receive_exactly_the_broadcast_sequence(
     for client in (alice, bob, carol):
         assert [json.loads(m) for m in client.messages] == expected
     # The storage write was committed before the broadcast left the object (output gate).
-    assert sandbox.run(_stored_messages(room)) == stored
+    assert do_sandbox.run(_stored_messages(room)) == stored
 
 
 async def _stored_messages(stub: Any) -> Any:
     return await stub.read_messages()
 
 
-def test_close_and_tags_in_the_chat_room(sandbox: Sandbox, room: Any) -> None:
+def test_close_and_tags_in_the_chat_room(do_sandbox: Sandbox, room: Any) -> None:
     """A client that leaves gets no more broadcasts; the close handler logs its code."""
-    alice = sandbox.connect(room, "/ws?userId=alice")
-    bob = sandbox.connect(room, "/ws?userId=bob")
+    alice = do_sandbox.connect(room, "/ws?userId=alice")
+    bob = do_sandbox.connect(room, "/ws?userId=bob")
     bob.close(1000, "gone home")
     assert bob.closed and bob.close_code == 1000 and bob.close_reason == "gone home"
     assert LOG == ["WebSocket closed: 1000 gone home"]
     alice.send({"type": "chat", "userId": "alice", "content": "anyone?"})
     assert len(alice.messages) == 1
     assert bob.messages == []
-    sockets = sandbox.inspect(room).sockets
+    sockets = do_sandbox.inspect(room).sockets
     assert list(sockets["tags"]) == [["alice", "all"]]
     with pytest.raises(Exception, match="closed"):
         bob.send({"type": "chat", "userId": "bob", "content": "still here?"})
 
 
-def test_unknown_path_is_404(sandbox: Sandbox, room: Any) -> None:
+def test_unknown_path_is_404(do_sandbox: Sandbox, room: Any) -> None:
     """The fetch handler's fallback answers 404; sb.connect there says it wanted 101."""
-    response = sandbox.run(room.fetch("/state"))
+    response = do_sandbox.run(room.fetch("/state"))
     assert response.status == 404
     with pytest.raises(Exception, match="expected server to reply with HTTP status code 101"):
-        sandbox.connect(room, "/nope")
+        do_sandbox.connect(room, "/nope")
 
 
 # An RPC method to read storage from outside (added to the ported definition).

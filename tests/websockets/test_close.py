@@ -129,7 +129,7 @@ def test_disconnect_without_close_frame_is_1006(sb: Sandbox, room: Any) -> None:
     )
 
 
-def test_a_reset_closes_every_socket(sandbox: Sandbox) -> None:
+def test_a_reset_closes_every_socket(do_sandbox: Sandbox) -> None:
     """When the object is reset (init throws after an eviction), clients see 1006 (reference §7)."""
     state = {"fail": False}
 
@@ -148,13 +148,13 @@ def test_a_reset_closes_every_socket(sandbox: Sandbox) -> None:
     async def web_socket_message(ws: Any, message: Any, ctx: Any) -> None:
         ws.send(message)
 
-    sandbox.register(
+    do_sandbox.register(
         "fragile", define_durable_object(init=init, fetch=fetch,
                                          web_socket_message=web_socket_message)
     )
-    stub = sandbox.durable_objects.fragile.get("f")
-    a, b = sandbox.connect(stub, "/"), sandbox.connect(stub, "/")
-    handle = sandbox.inspect(stub)
+    stub = do_sandbox.durable_objects.fragile.get("f")
+    a, b = do_sandbox.connect(stub, "/"), do_sandbox.connect(stub, "/")
+    handle = do_sandbox.inspect(stub)
     handle.evict()
     state["fail"] = True
     a.send("wake up")
@@ -163,6 +163,6 @@ def test_a_reset_closes_every_socket(sandbox: Sandbox) -> None:
     assert "reset" in (a.close_reason or "")
     assert len(handle.sockets) == 0
     state["fail"] = False
-    c = sandbox.connect(stub, "/")
+    c = do_sandbox.connect(stub, "/")
     c.send("back")
     assert c.messages == ["back"]

@@ -139,7 +139,7 @@ def test_handle_sockets_shows_tags_attachment_state_and_traffic(sb: Sandbox, roo
     assert frame.loc[0, "last_activity"] == sb.clock.now
 
 
-def test_connect_errors_are_typed_and_leave_the_object_working(sandbox: Sandbox) -> None:
+def test_connect_errors_are_typed_and_leave_the_object_working(do_sandbox: Sandbox) -> None:
     """No fetch, a non-101 answer, or a half never accepted: each a typed error."""
 
     class NoFetch(DurableObject):
@@ -153,21 +153,21 @@ def test_connect_errors_are_typed_and_leave_the_object_working(sandbox: Sandbox)
             pair = WebSocketPair()  # forgets ctx.accept_web_socket(pair[1])
             return Response(None, status=101, web_socket=pair[0])
 
-    sandbox.register("nofetch", NoFetch)
-    sandbox.register("forgetful", Forgetful)
-    nofetch = sandbox.durable_objects.nofetch.get("n")
-    forgetful = sandbox.durable_objects.forgetful.get("f")
+    do_sandbox.register("nofetch", NoFetch)
+    do_sandbox.register("forgetful", Forgetful)
+    nofetch = do_sandbox.durable_objects.nofetch.get("n")
+    forgetful = do_sandbox.durable_objects.forgetful.get("f")
     with pytest.raises(HttpError, match=r"does not export a fetch\(\) function"):
-        sandbox.connect(nofetch, "/ws")
-    assert sandbox.run(nofetch.ping()) == "pong"
+        do_sandbox.connect(nofetch, "/ws")
+    assert do_sandbox.run(nofetch.ping()) == "pong"
     with pytest.raises(HttpError, match="received 200 instead"):
-        sandbox.connect(forgetful, "/plain")
+        do_sandbox.connect(forgetful, "/plain")
     with pytest.raises(WebSocketError, match="never accepted the other half"):
-        sandbox.connect(forgetful, "/ws")
-    assert sandbox.run(forgetful.fetch("/plain")).body == b"hello"
+        do_sandbox.connect(forgetful, "/ws")
+    assert do_sandbox.run(forgetful.fetch("/plain")).body == b"hello"
 
 
-def test_object_send_refuses_non_text_non_bytes(sandbox: Sandbox) -> None:
+def test_object_send_refuses_non_text_non_bytes(do_sandbox: Sandbox) -> None:
     """ws.send(dict) is refused with a hint to json.dumps; unaccepted sockets cannot send."""
 
     async def try_send(ctx: Any) -> list[str]:
@@ -185,13 +185,13 @@ def test_object_send_refuses_non_text_non_bytes(sandbox: Sandbox) -> None:
         pair[1].send(bytearray(b"ok"))
         return out
 
-    sandbox.register("sender", define_durable_object(methods={"try_send": try_send}))
-    early, wrong_type = sandbox.run(sandbox.durable_objects.sender.get("s").try_send())
+    do_sandbox.register("sender", define_durable_object(methods={"try_send": try_send}))
+    early, wrong_type = do_sandbox.run(do_sandbox.durable_objects.sender.get("s").try_send())
     assert "accept_web_socket() on this WebSocket before sending" in early
     assert "json.dumps" in wrong_type
 
 
-def test_seed_shaped_close_handler_with_three_arguments(sandbox: Sandbox) -> None:
+def test_seed_shaped_close_handler_with_three_arguments(do_sandbox: Sandbox) -> None:
     """The seed's webSocketClose(ws, code, reason, ctx) shape works alongside the platform's."""
     seen: list[Any] = []
 
@@ -203,10 +203,10 @@ def test_seed_shaped_close_handler_with_three_arguments(sandbox: Sandbox) -> Non
     async def close(ws: Any, code: int, reason: str, ctx: Any) -> None:
         seen.append((code, reason, ws.readyState, len(ctx.getWebSockets("all"))))
 
-    sandbox.register("seedish", define_durable_object(fetch=fetch, webSocketClose=close))
-    stub = sandbox.durable_objects.seedish.get("s")
-    client = sandbox.connect(stub, "/")
+    do_sandbox.register("seedish", define_durable_object(fetch=fetch, webSocketClose=close))
+    stub = do_sandbox.durable_objects.seedish.get("s")
+    client = do_sandbox.connect(stub, "/")
     client.send(json.dumps({"type": "chat"}))  # no message handler: dropped, as on the platform
-    assert "ws.dropped" in list(sandbox.events()["kind"])
+    assert "ws.dropped" in list(do_sandbox.events()["kind"])
     client.close(3001, "later")
     assert seen == [(3001, "later", 2, 1)]  # CLOSING and still listed, as in workerd

@@ -41,7 +41,7 @@ def test_hibernate_is_evict(sb: Sandbox, room: Any) -> None:
     assert handle.is_live
 
 
-def test_woken_object_sees_the_same_socket_objects(sandbox: Sandbox) -> None:
+def test_woken_object_sees_the_same_socket_objects(do_sandbox: Sandbox) -> None:
     """After re-init, handlers and get_web_sockets() see the same logical WebSocket objects."""
     seen: list[Any] = []
     listed: list[Any] = []
@@ -61,14 +61,14 @@ def test_woken_object_sees_the_same_socket_objects(sandbox: Sandbox) -> None:
         listed.append(ctx.get_web_sockets("all"))
         ws.send(json.dumps([ctx.state["greeted"], ws.deserialize_attachment()]))
 
-    sandbox.register(
+    do_sandbox.register(
         "lobby", define_durable_object(init=init, fetch=fetch,
                                        web_socket_message=web_socket_message)
     )
-    stub = sandbox.durable_objects.lobby.get("l")
-    first, second = sandbox.connect(stub, "/"), sandbox.connect(stub, "/")
+    stub = do_sandbox.durable_objects.lobby.get("l")
+    first, second = do_sandbox.connect(stub, "/"), do_sandbox.connect(stub, "/")
     first.send("a")
-    sandbox.inspect(stub).evict()
+    do_sandbox.inspect(stub).evict()
     first.send("b")
     second.send("c")
     assert seen[0] is seen[1]

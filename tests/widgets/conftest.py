@@ -43,11 +43,11 @@ def counter_definition() -> Any:
 
 
 @pytest.fixture
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The plugin's sandbox with ``counter`` registered; every view closed afterwards."""
-    sandbox.register("counter", counter_definition())
-    yield sandbox
-    for view in hub_for(sandbox).views():
+def sb(do_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The plugin's ``do_sandbox`` with ``counter`` registered; every view closed afterwards."""
+    do_sandbox.register("counter", counter_definition())
+    yield do_sandbox
+    for view in hub_for(do_sandbox).views():
         view.close()  # type: ignore[attr-defined]
 
 

@@ -31,21 +31,46 @@ def test_import_dosandbox_loads_no_widgets_pandas_or_ipython() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_nothing_subscribes_until_a_view_opens_and_closing_unsubscribes(sb: Sandbox) -> None:
+def _count_subscriptions(sb: Sandbox, monkeypatch: Any) -> list[dict[str, bool]]:
+    """Wrap ``sb.subscribe``: the list holds one entry per subscription still open."""
+    open_now: list[dict[str, bool]] = []
+    real = sb.subscribe
+
+    def subscribe(**callbacks: Any) -> Any:
+        entry = {name: fn is not None for name, fn in callbacks.items()}
+        open_now.append(entry)
+        unsubscribe = real(**callbacks)
+
+        def undo() -> None:
+            open_now.remove(entry)
+            unsubscribe()
+
+        return undo
+
+    monkeypatch.setattr(sb, "subscribe", subscribe)
+    return open_now
+
+
+def test_nothing_subscribes_until_a_view_opens_and_closing_unsubscribes(
+    sb: Sandbox, monkeypatch: Any
+) -> None:
     """With no view open the sandbox has no subscriber, clock listener or idle hook."""
     stub = sb.durable_objects.counter.get("alice")
+    subscriptions = _count_subscriptions(sb, monkeypatch)
     base = sb.event_log.subscriber_count
     sb.run(stub.inc())
-    assert not hub_for(sb).subscribed
+    assert not hub_for(sb).subscribed and subscriptions == []
     w = sb.inspect(stub).widget()
     bar = sb.clock.widget()
-    assert sb.event_log.subscriber_count == base + 1  # one hub for every view
-    assert len(sb.driver.on_idle) == 1
+    # One hub for every view: a single subscription, to events, the clock and drive ends.
+    assert subscriptions == [{"on_event": True, "on_clock": True, "on_idle": True}]
+    assert sb.event_log.subscriber_count == base + 1
+    assert len(sb.driver.on_idle) == 1  # internal check: the sandbox's own drive-end hooks
     w.close()
-    assert hub_for(sb).subscribed
+    assert hub_for(sb).subscribed and len(subscriptions) == 1
     bar.close()
-    assert sb.event_log.subscriber_count == base
-    assert sb.driver.on_idle == [] and sb.clock._listeners == []
+    assert subscriptions == []
+    assert sb.event_log.subscriber_count == base and sb.driver.on_idle == []
     before = w.refresh_count
     sb.run(stub.inc())
     sb.clock.advance(seconds=5)

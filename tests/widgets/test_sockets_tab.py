@@ -35,13 +35,13 @@ def _echo(sandbox: Sandbox) -> Any:
 
 
 def test_sockets_tab_lists_sockets_with_tags_attachment_and_counts(
-    sandbox: Sandbox, rows: Any
+    do_sandbox: Sandbox, rows: Any
 ) -> None:
     """Each accepted socket shows its id, tags, attachment, state and message counts."""
-    stub = _echo(sandbox)
-    client = sandbox.connect(stub, "/ws")
+    stub = _echo(do_sandbox)
+    client = do_sandbox.connect(stub, "/ws")
     client.send("hi")
-    w = sandbox.inspect(stub).widget()
+    w = do_sandbox.inspect(stub).widget()
     tab = w.select_tab("Sockets")
     table = rows(tab.table.value)
     header, first = table[0], dict(zip(table[0], table[1], strict=True))
@@ -53,11 +53,11 @@ def test_sockets_tab_lists_sockets_with_tags_attachment_and_counts(
     assert "[room:lobby, user:alice]" in tab.row("ws-1").summary.value
 
 
-def test_send_box_delivers_a_message_to_the_object(sandbox: Sandbox) -> None:
+def test_send_box_delivers_a_message_to_the_object(do_sandbox: Sandbox) -> None:
     """Typing in a socket's send box and clicking Send runs web_socket_message."""
-    stub = _echo(sandbox)
-    client = sandbox.connect(stub, "/ws")
-    w = sandbox.inspect(stub).widget()
+    stub = _echo(do_sandbox)
+    client = do_sandbox.connect(stub, "/ws")
+    w = do_sandbox.inspect(stub).widget()
     tab = w.select_tab("Sockets")
     row = tab.row("ws-1")
     row.message.value = "hello from the inspector"
@@ -68,11 +68,11 @@ def test_send_box_delivers_a_message_to_the_object(sandbox: Sandbox) -> None:
     assert "in 1 · out 1" in tab.row("ws-1").summary.value  # the tab refreshed live
 
 
-def test_close_button_closes_the_socket_and_removes_its_row(sandbox: Sandbox) -> None:
+def test_close_button_closes_the_socket_and_removes_its_row(do_sandbox: Sandbox) -> None:
     """Close closes from the client side; the row goes; sending again is a typed error."""
-    stub = _echo(sandbox)
-    client = sandbox.connect(stub, "/ws")
-    w = sandbox.inspect(stub).widget()
+    stub = _echo(do_sandbox)
+    client = do_sandbox.connect(stub, "/ws")
+    w = do_sandbox.inspect(stub).widget()
     tab = w.select_tab("Sockets")
     row = tab.row("ws-1")
     row.close_button.click()
@@ -82,6 +82,6 @@ def test_close_button_closes_the_socket_and_removes_its_row(sandbox: Sandbox) ->
     assert "no sockets connected" in tab.table.value
     with pytest.raises(WebSocketError, match="no open socket 'ws-1'"):
         row.send("too late")  # the old row's twin: that socket is gone
-    again = sandbox.connect(stub, "/ws")  # the object and the tab keep working
+    again = do_sandbox.connect(stub, "/ws")  # the object and the tab keep working
     tab.row("ws-2").send("back")
     assert again.messages == ["echo:back"]
