@@ -44,3 +44,31 @@ def test_aliases_stay_out_of_dir() -> None:
     assert "getDurableObject" not in dir(sb)
     assert sb.getDurableObject == sb.get_durable_object
     assert "get_durable_object" in dir(sb)
+
+
+def test_every_type_a_user_holds_is_exported() -> None:
+    """ctx.storage, ctx.sql, a cursor, a transaction and a simulated client are dosandbox types."""
+    import dosandbox as d
+
+    class Holder(d.DurableObject):
+        async def types(self) -> list[bool]:
+            ctx = self.ctx
+            seen: list[bool] = []
+            await ctx.storage.transaction(lambda txn: seen.append(isinstance(txn, d.Transaction)))
+            return [
+                type(ctx.storage) is d.Storage,
+                type(ctx.sql) is d.SqlStorage,
+                type(ctx.sql.exec("SELECT 1")) is d.SqlCursor,
+                *seen,
+            ]
+
+        async def fetch(self, request: d.Request) -> d.Response:
+            pair = d.WebSocketPair()
+            self.ctx.accept_web_socket(pair[1])
+            return d.Response(None, status=101, web_socket=pair[0])
+
+    with d.Sandbox(seed=0) as sb:
+        sb.register("holder", Holder)
+        stub = sb.durable_objects.holder.get("h")
+        assert sb.run(stub.types()) == [True, True, True, True]
+        assert type(sb.connect(stub, "/ws")) is d.SimulatedClient
