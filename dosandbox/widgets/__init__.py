@@ -85,7 +85,7 @@ def _bundle(factory: Any, fallback: Any = None) -> dict[str, Any]:
 
 
 def _stub_handle(stub: Any) -> Any:
-    from .. import Handle
+    from .._notebook.handle import Handle
 
     return Handle(stub)
 

@@ -11,7 +11,8 @@ from ._base import Owner, ViewBase
 from ._render import esc, format_ms, message_html
 
 if TYPE_CHECKING:
-    from .. import Sandbox, StepReport
+    from .._core.events import StepReport
+    from .._sandbox import Sandbox
 
 __all__ = ["ClockBar"]
 

@@ -14,7 +14,8 @@ from ._render import format_ms, table_html
 from ._static import object_rows, objects_columns
 
 if TYPE_CHECKING:
-    from .. import Handle, Sandbox
+    from .._notebook.handle import Handle
+    from .._sandbox import Sandbox
 
 __all__ = ["Dashboard"]
 
@@ -87,7 +88,8 @@ class Dashboard(ViewBase, W.VBox):
 
     def _handle(self, target: Any) -> Handle:
         """A handle on ``target``: a handle, a stub, an object id or a picker key."""
-        from .. import Handle, Stub
+        from .._notebook.handle import Handle
+        from .._runtime.namespace import Stub
 
         if isinstance(target, Handle):
             return target

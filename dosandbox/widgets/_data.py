@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .. import Handle, Sandbox
+    from .._notebook.handle import Handle
+    from .._sandbox import Sandbox
 
 __all__ = ["Unavailable"]
 

@@ -13,7 +13,7 @@ from ._static import handle_html
 from ._tabs import TABS, Tab
 
 if TYPE_CHECKING:
-    from .. import Handle
+    from .._notebook.handle import Handle
 
 __all__ = ["Inspector"]
 

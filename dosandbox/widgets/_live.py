@@ -25,7 +25,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .. import Event, Sandbox
+    from .._core.events import Event
+    from .._sandbox import Sandbox
 
 __all__ = ["LiveHub", "LiveView", "current_cell", "hub_for"]
 

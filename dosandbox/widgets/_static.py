@@ -23,7 +23,8 @@ from ._render import (
 )
 
 if TYPE_CHECKING:
-    from .. import Handle, Sandbox
+    from .._notebook.handle import Handle
+    from .._sandbox import Sandbox
 
 __all__ = ["mimebundle", "static_html"]
 
@@ -174,7 +175,9 @@ def sandbox_html(sandbox: Sandbox) -> str:
 
 def static_html(target: Any) -> str:
     """A readable HTML snapshot of a handle, a stub or a sandbox (all user data escaped)."""
-    from .. import Handle, Sandbox, Stub
+    from .._notebook.handle import Handle
+    from .._runtime.namespace import Stub
+    from .._sandbox import Sandbox
 
     if isinstance(target, Handle):
         return handle_html(target)

@@ -24,7 +24,7 @@ from ._render import (
 )
 
 if TYPE_CHECKING:
-    from .. import Handle
+    from .._notebook.handle import Handle
 
 __all__ = ["TABS"]
 

@@ -67,8 +67,11 @@ def package_imports(path: Path) -> Iterator[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             target = resolve(importer, is_package, node)
             if target == PACKAGE or target.startswith(PACKAGE + "."):
-                # "from . import errors" names a submodule: count each imported name as one.
-                if node.module is None:
+                # "from . import errors" names a submodule: count each imported name as one;
+                # "from .. import Handle" below the top takes a name from the public package.
+                if node.module is None and target == PACKAGE and importer != PACKAGE:
+                    yield node.lineno, PACKAGE
+                elif node.module is None:
                     for alias in node.names:
                         yield node.lineno, f"{target}.{alias.name}"
                 else:
@@ -87,8 +90,13 @@ def test_every_import_points_down_or_sideways():
         own = layer_of(importer)
         for line, target in package_imports(path):
             other = layer_of(target)
-            if target == PACKAGE:
-                other = "faces"
+            if target == PACKAGE and importer != PACKAGE:
+                where = path.relative_to(PACKAGE_DIR.parent)
+                upward.append(
+                    f"{where}:{line}: imports the public package itself; import the name from "
+                    "the module that defines it"
+                )
+                continue
             sideways = own != other and rank_of(own) == rank_of(other) and own in LAYER_RANK
             if rank_of(other) > rank_of(own) or sideways:
                 where = path.relative_to(PACKAGE_DIR.parent)
@@ -118,8 +126,9 @@ def test_no_module_imports_itself_in_a_circle():
         state[node] = 1
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
-            # Importing a child module loads its package __init__ first; parents are not edges.
-            if node.startswith(nxt + "."):
+            # Importing a child module loads its package __init__ first, so a parent is not an
+            # edge; the public package itself is: code inside it must not import its faces back.
+            if node.startswith(nxt + ".") and nxt != PACKAGE:
                 continue
             if state.get(nxt) == 1:
                 cycles.append([*stack[stack.index(nxt):], nxt])
