@@ -16,11 +16,12 @@ Sources: Cloudflare's Durable Objects storage documentation; workerd ``actor-sta
   ``put({"a": None})`` stores it too (JS skips ``undefined`` entries, but keeps ``null``).
 
 Limits (``Sandbox(limits=...)``, each a :class:`~dosandbox.errors.StorageLimitError`): key ≤ 2,048
-bytes, value ≤ 131,072 bytes serialized, ≤ 128 keys per batch call, the cloudwerk API's 1,000 KV
-operations per event (each get/put/delete/list/delete_all call counts one), and the database
-size (``max_page_count``). The platform documents the key, value and batch limits for every
-backend; workerd's local SQLite backend does not enforce them, production may: we enforce them
-so code that works here works there.
+bytes, value ≤ 131,072 bytes serialized, ≤ 128 keys per batch call, the database size
+(``max_page_count``), and, only when ``Limits(max_kv_ops_per_event=1_000)`` asks for it, the
+cloudwerk API's 1,000 KV operations per event (each get/put/delete/list/delete_all call counts
+one; the platform has no such limit). The platform documents the key, value and batch limits
+for every backend; workerd's local SQLite backend does not enforce them, production may: we
+enforce them so code that works here works there.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ class Storage(AliasMixin):
     # --- checks ------------------------------------------------------------------------------
 
     def _count_op(self, what: str) -> None:
+        if self._max_ops is None:  # the platform counts nothing (opt-in, see Limits)
+            return
         scope = current_scope.get()
         if scope is None:
             return
@@ -144,8 +147,9 @@ class Storage(AliasMixin):
             scope.kv_ops -= 1  # the refused call did nothing
             raise StorageLimitError(
                 f"Too many KV operations in one event: {what} would be operation "
-                f"#{scope.kv_ops + 1:,}; the limit is {self._max_ops:,} per request (the "
-                "cloudwerk API's limit, Limits.max_kv_ops_per_event). Batch keys (get([...]), "
+                f"#{scope.kv_ops + 1:,}; the limit is {self._max_ops:,} per request, the "
+                "cloudwerk API's documented rule that Limits.max_kv_ops_per_event turned on (the "
+                "platform itself has no such limit). Batch keys (get([...]), "
                 "put({...}), delete([...]) count once each), use list(prefix=...), or spread "
                 "the work over several events (e.g. an alarm).",
                 object_name=self._record.namespace.name,

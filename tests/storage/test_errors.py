@@ -96,8 +96,20 @@ def test_one_bad_pair_fails_the_whole_batch(inside: Any) -> None:
     assert inside(lambda ctx: ctx.storage.get("fresh")) is None
 
 
-def test_the_1001st_kv_operation_in_one_event(inside: Any) -> None:
-    """The seed allows 1,000 KV operations per request; the 1,001st fails, the rest stay."""
+def test_the_platform_has_no_kv_operation_limit(inside: Any) -> None:
+    """By default 10,000 awaited puts in one event all succeed, as in workerd."""
+
+    async def body(ctx: Any) -> int:
+        for i in range(10_000):
+            await ctx.storage.put(f"op{i:05d}", i)
+        return len(await ctx.storage.list(prefix="op"))
+
+    assert inside(body) == 10_000
+
+
+def test_the_1001st_kv_operation_in_one_event_when_the_limit_is_on(inside_for: Any) -> None:
+    """With Limits(max_kv_ops_per_event=1_000), the 1,001st fails, the rest stay."""
+    inside = inside_for(Sandbox(seed=0, limits=Limits(max_kv_ops_per_event=1_000)))
 
     async def body(ctx: Any) -> None:
         for i in range(1_001):
@@ -106,7 +118,7 @@ def test_the_1001st_kv_operation_in_one_event(inside: Any) -> None:
     inside(seed)
     err = inside.error(body)
     assert isinstance(err, StorageLimitError)
-    for fragment in ("#1,001", "1,000 per request", "max_kv_ops_per_event"):
+    for fragment in ("#1,001", "1,000 per request", "max_kv_ops_per_event", "no such limit"):
         assert fragment in str(err)
     # The 1,000 writes before the refused one were made and committed; the next event starts
     # a fresh count.
