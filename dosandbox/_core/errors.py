@@ -1,32 +1,5 @@
-"""Every error dosandbox raises, each with a stable ``code``.
-
-The tree::
-
-    DurableObjectError (DURABLE_OBJECT_ERROR)
-    ├── ConfigError (CONFIG_ERROR)                  a definition or registration is wrong
-    │   └── NoHandlerError (NO_HANDLER)             a definition with nothing to call
-    ├── DurableObjectNotFoundError (DURABLE_OBJECT_NOT_FOUND)
-    ├── MethodNotFoundError (METHOD_NOT_FOUND)      also a subclass of AttributeError
-    ├── InvalidIdError (INVALID_ID)                 also a subclass of TypeError
-    ├── DurableObjectMethodError (RPC_ERROR)        an exception raised inside a method
-    ├── DurableObjectResetError (OBJECT_RESET)      the instance was reset under the call
-    ├── DataCloneError (DATA_CLONE_ERROR)           also a subclass of TypeError
-    ├── ValidationError (VALIDATION_ERROR)          also a subclass of ValueError
-    ├── StorageError (STORAGE_ERROR)
-    │   ├── StorageLimitError (STORAGE_LIMIT)       also a subclass of ValueError
-    │   ├── TransactionError (TRANSACTION_ERROR)
-    │   └── SqlError (SQL_ERROR)
-    │       └── SqlNotAuthorizedError (SQL_NOT_AUTHORIZED)
-    ├── AlarmError (ALARM_ERROR)
-    ├── WebSocketError (WEBSOCKET_ERROR)
-    │   └── WebSocketLimitError (WEBSOCKET_LIMIT)
-    ├── HttpError (HTTP_ERROR)
-    ├── ClockError (CLOCK_ERROR)                    time cannot move that way
-    └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
-        └── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
-
-Errors that mirror a JavaScript ``TypeError``/``RangeError`` on the platform also subclass
-Python's ``TypeError``/``ValueError``, so ``except ValueError`` works as it would in plain code.
+"""Every error dosandbox raises. Users import them from ``dosandbox.errors``, whose docstring
+draws the tree; each class here sets its stable ``code``.
 """
 
 from __future__ import annotations
@@ -178,6 +151,14 @@ class DriverError(DurableObjectError, RuntimeError):
 
 class WaitingOnTimeError(DriverError):
     code = "WAITING_ON_TIME"
+
+
+def sandbox_closed(what: str) -> DriverError:
+    """The error for using a closed sandbox, naming what was tried."""
+    return DriverError(
+        f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
+        "folder to find the objects' data again)."
+    )
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

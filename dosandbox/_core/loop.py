@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .clock import VirtualClock, ms_for_loop_time
-from .errors import DriverError, WaitingOnTimeError
+from .errors import DriverError, WaitingOnTimeError, sandbox_closed
 
 T = TypeVar("T")
 
@@ -308,10 +308,7 @@ class Driver:
         if self.loop.is_closed():
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()  # never sent: no "was never awaited" warning
-            raise DriverError(
-                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
-                "folder to find the objects' data again)."
-            )
+            raise sandbox_closed(what)
         with self:
             loop = self.loop
             direct = getattr(awaitable, "_dosandbox_coroutine", None)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import VirtualClock
-from .errors import DriverError
+from .errors import sandbox_closed
 from .events import EventLog
 from .limits import Limits
 from .loop import Driver, SandboxLoop
@@ -67,10 +67,7 @@ class World:
     def check_open(self, what: str) -> None:
         """Raise DriverError naming ``what`` when the sandbox is closed."""
         if self.closed:
-            raise DriverError(
-                f"{what}: this sandbox is closed. Make a new Sandbox() (with the same persist= "
-                "folder to find the objects' data again)."
-            )
+            raise sandbox_closed(what)
 
     def __repr__(self) -> str:
         return f"<World {self.clock!r} {'closed' if self.closed else 'open'}>"

@@ -11,7 +11,7 @@ from .._core.record import ObjectRecord
 from .._core.stepper import StepReport, step_report
 from .._core.world import World
 from .._runtime.alarms import Alarm, _iso, existing_scheduler
-from .._runtime.parts import alarm_for, existing_alarm
+from .._runtime.parts import existing_alarm
 
 __all__ = ["ALARM_COLUMNS", "alarm_view", "alarms_frame", "delete_alarm", "fire_now",
            "pending_alarm_count"]
@@ -53,8 +53,9 @@ def fire_now(record: ObjectRecord) -> StepReport:
 
 def delete_alarm(record: ObjectRecord, why: str) -> None:
     """Delete the pending alarm from outside, as ``ctx.storage.delete_alarm()`` would."""
-    if existing_alarm(record) is not None:
-        alarm_for(record).delete_now(reason=why)
+    alarm = existing_alarm(record)
+    if alarm is not None:
+        alarm.delete_now(reason=why)
 
 
 def alarm_view(record: ObjectRecord) -> dict[str, Any] | None:
