@@ -268,10 +268,12 @@ class Alarm:
         "_hex",
         "_log",
         "_name",
+        "_open_storage",
         "_pending_fire",
         "_set_in_run",
         "_storage",
         "_task",
+        "ever_set",
         "fired",
         "last_fired_ms",
         "record",
@@ -286,10 +288,15 @@ class Alarm:
         record: ObjectRecord,
         scheduler: AlarmScheduler,
         storage: Callable[[], Storage] | None = None,
+        open_storage: Callable[[], Storage | None] | None = None,
     ) -> None:
         self.record = record
         # Where the alarm row is written (None: not persisted, the timer alone is the alarm).
         self._storage = storage
+        # In memory: the object's storage if it is open, to show _cf_METADATA once an alarm
+        # was set (as workerd makes that table), without opening a database per alarm.
+        self._open_storage = open_storage
+        self.ever_set = False
         self.scheduler = scheduler
         self._log = scheduler.log
         self._name = record.namespace.name
@@ -311,20 +318,7 @@ class Alarm:
         when = "none" if self.time_ms is None else _iso(self.time_ms)
         return f"<Alarm {self.record.object_name} {self.record.hex[:12]}… at {when}>"
 
-    # --- the API (storage's set_alarm / get_alarm / delete_alarm call these) ---------------
-
-    async def set(self, scheduled_time: Any) -> None:
-        self.set_now(scheduled_time)
-
-    async def get(self) -> int | None:
-        return self.time_ms
-
-    async def delete(self) -> None:
-        self.delete_now()
-
-    async def clear(self) -> None:
-        """``delete_all()`` removes the alarm too (compatibility date >= 2026-02-24)."""
-        self.delete_now(reason="delete_all()")
+    # --- the API (storage's set_alarm / get_alarm / delete_alarm call these, at call time) ---
 
     def set_now(self, scheduled_time: Any) -> None:
         now = self.scheduler.clock._now_ms
@@ -336,8 +330,13 @@ class Alarm:
         if self.running:
             self._set_in_run = True
         self._schedule(due, 0)
+        self.ever_set = True
         if self._storage is not None:
             self._persist()
+        elif self._open_storage is not None:
+            storage = self._open_storage()
+            if storage is not None and not storage._meta_table:
+                storage._ensure_meta_table()
         self._log.emit("alarm.set", partial(_set_message, ms, due, now), object_name=self._name,
                        object_id=self._hex, time_ms=due)
 
@@ -457,6 +456,8 @@ class Alarm:
         record = self.record
 
         def call(obj: Any) -> Any:
+            if self._moved_while_delivered(info):
+                return _NO_HANDLER
             handler = getattr(obj, "alarm", None)
             if handler is None:
                 self._no_handler()
@@ -492,6 +493,23 @@ class Alarm:
             self.retry_count = 0
             if self._storage is not None:
                 self._persist()  # success: the alarm is cleared (on disk too)
+
+    def _moved_while_delivered(self, info: AlarmInfo) -> bool:
+        """Set or deleted between firing and the handler (say, by the constructor of an
+        evicted object): workerd cancels this run; a new time fires then, as scheduled."""
+        if self._set_in_run and self.time_ms != info.scheduled_time:
+            moved = "no alarm" if self.time_ms is None else f"{_iso(self.time_ms)}"
+            why = f"moved to {moved}"
+        elif self._deleted_in_run and not self._set_in_run:
+            why = "deleted"
+        else:
+            return False
+        self._emit(
+            "alarm.cancelled",
+            f"alarm handler not run: the alarm was {why} while it was being delivered (e.g. by "
+            "the constructor), as on the platform",
+        )
+        return True
 
     def _no_handler(self) -> None:
         self._persist()

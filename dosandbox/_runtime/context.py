@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.aliases import AliasMixin
+from .._core.done import DONE
 from .._core.errors import ValidationError
 from .._storage.sql import SqlStorage
 from .._storage.storage import Storage
@@ -93,14 +94,17 @@ class DurableObjectContext(AliasMixin):
     # Straight to the alarm scheduler rather than through ctx.storage, which would open a
     # SQLite database for objects that only use alarms (the scheduler persists through storage
     # itself when the sandbox persists).
-    async def set_alarm(self, scheduled_time: Any) -> None:
+    # Like storage's, the changes happen at call time; the awaitable returned is already done.
+    def set_alarm(self, scheduled_time: Any) -> Awaitable[None]:
         alarm_for(self._record).set_now(scheduled_time)
+        return DONE
 
     async def get_alarm(self) -> int | None:
         return alarm_for(self._record).time_ms
 
-    async def delete_alarm(self) -> None:
+    def delete_alarm(self) -> Awaitable[None]:
         alarm_for(self._record).delete_now()
+        return DONE
 
     # --- WebSockets (the hibernation API; sockets live on the record, not the instance) ------
 
@@ -126,6 +130,14 @@ class DurableObjectContext(AliasMixin):
     def get_web_socket_auto_response_timestamp(self, ws: Any) -> Any:
         """When ``ws`` was last answered by the auto-response (UTC datetime), or None."""
         return auto_response_timestamp(ws)
+
+    def set_hibernatable_web_socket_event_timeout(self, timeout_ms: Any = None) -> None:
+        """Cancel a socket handler still running after ``timeout_ms``; None or 0 unsets it."""
+        sockets_for(self._record).set_event_timeout(timeout_ms)
+
+    def get_hibernatable_web_socket_event_timeout(self) -> int | None:
+        reg = existing_sockets(self._record)
+        return None if reg is None else reg.event_timeout_ms
 
     # --- concurrency ------------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ def storage_for(record: ObjectRecord) -> Storage:
         # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
         # too; its timer is outside SQLite and is restored through these.
         storage.keep_across_rollback(parts._alarm_snapshot, parts._alarm_restore)
+        if parts.alarm is not None and parts.alarm.ever_set:
+            storage._ensure_meta_table()  # as if the in-memory alarm had written its row
         parts.storage = storage
     return storage
 
@@ -107,7 +109,8 @@ def alarm_for(record: ObjectRecord) -> Alarm:
         # written only when objects persist (three statements a firing, saved otherwise).
         persisted = record.world.persist is not None
         alarm = Alarm(record, scheduler_for(record.world),
-                      storage=(lambda: storage_for(record)) if persisted else None)
+                      storage=(lambda: storage_for(record)) if persisted else None,
+                      open_storage=lambda: parts.storage)
         parts.alarm = alarm
     return alarm
 

@@ -55,13 +55,6 @@ _BEGIN = tag("BEGIN")
 _COMMIT = tag("COMMIT")
 _ROLLBACK = tag("ROLLBACK")
 
-_SCHEMA = (
-    tag("CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"),
-    tag(
-        "CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
-    ),
-)
-
 # workerd's SQLite limits besides those in Limits: expression depth, compound
 # SELECT terms, LIKE pattern length, trigger depth; the string/BLOB size is the documented 2 MB.
 _FIXED_LIMITS = {
@@ -162,8 +155,6 @@ class Database:
         page_size = self.scalar("PRAGMA page_size")
         max_pages = max(1, self.limits.max_storage_bytes // page_size)
         conn.execute(tag(f"PRAGMA max_page_count={max_pages}")).fetchall()
-        for stmt in _SCHEMA:
-            conn.execute(stmt)
         conn.limit(apsw.SQLITE_LIMIT_SQL_LENGTH, self.limits.max_sql_statement_bytes)
         conn.limit(apsw.SQLITE_LIMIT_VARIABLE_NUMBER, self.limits.max_sql_bindings)
         conn.limit(apsw.SQLITE_LIMIT_COLUMN, self.limits.max_sql_columns)
@@ -268,10 +259,14 @@ class Database:
         return rows[0][0] if rows else None
 
     def size_bytes(self) -> int:
-        """(page_count − freelist_count) × page_size, as ``sql.databaseSize`` reports."""
+        """(page_count − freelist_count) × page_size, as ``sql.databaseSize`` reports.
+
+        At least one page: workerd's database always has its header page (a fresh object
+        reports 4096), while SQLite writes page 1 only with the first table.
+        """
         pages = self.scalar("PRAGMA page_count")
         free = self.scalar("PRAGMA freelist_count")
-        return int((pages - free) * self.scalar("PRAGMA page_size"))
+        return int(max(pages - free, 1) * self.scalar("PRAGMA page_size"))
 
     def close(self) -> None:
         if self.closed:

@@ -232,6 +232,11 @@ class SqlCursor(AliasMixin):
         self._pos = pos + 1
         return dict(zip(self.column_names, self._rows[pos], strict=True))
 
+    def next(self) -> dict[str, Any]:
+        """The JavaScript iterator step: ``{"done": False, "value": row}``, then
+        ``{"done": True, "value": None}`` once the rows are used up (as ported code reads)."""
+        return _js_step(self)
+
     def _take(self) -> list[tuple[Any, ...]]:
         rows = self._rows[self._pos :] if self._pos else self._rows
         self._pos = len(self._rows)
@@ -288,8 +293,18 @@ class RawCursor(AliasMixin):
         cursor._pos = pos + 1
         return list(cursor._rows[pos])
 
+    def next(self) -> dict[str, Any]:
+        """``{"done": False, "value": [values]}``, then ``{"done": True, "value": None}``."""
+        return _js_step(self)
+
     def to_list(self) -> list[list[Any]]:
         return [list(row) for row in self._cursor._take()]
+
+
+def _js_step(rows: Iterator[Any]) -> dict[str, Any]:
+    for row in rows:
+        return {"done": False, "value": row}
+    return {"done": True, "value": None}
 
 
 @dataclass(frozen=True, slots=True)

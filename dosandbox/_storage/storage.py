@@ -5,9 +5,15 @@ Sources: Cloudflare's Durable Objects storage documentation; workerd ``actor-sta
 
 * KV lives in the reserved table ``_cf_KV(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID``
   of the same database as ``ctx.sql``, so one batch or ``transaction()`` covers both.
-* Every method is ``async def`` but never suspends, so awaiting storage never lets another
-  event in (the input gate stays closed), as on the platform. ``transaction_sync`` and ``sql``
-  are synchronous.
+* Writes (``put``, ``delete``, ``delete_all``, ``set_alarm``, ``delete_alarm``) do their work
+  when they are called and return an awaitable that is already done (``_core.done.Done``), as
+  a platform call starts its work and returns a promise: an un-awaited ``put`` still writes,
+  and a bad argument raises at the call. Reads are ``async def`` that never suspend. Neither
+  lets another event in (the input gate stays closed), as on the platform. ``transaction_sync``,
+  ``sql`` and ``kv`` (the synchronous KV API) are synchronous.
+* ``_cf_KV`` is created by the first KV write and ``_cf_METADATA`` by the first alarm, as in
+  workerd, so a fresh object's ``sqlite_master`` is empty and its ``database_size`` 4096.
+* Number keys are coerced to strings as the platform does (``put(1, v)`` stores ``"1"``).
 * Values go through the structured-clone codec (``codec.dumps``): dataclasses are stored as
   plain dicts, as the platform stores class instances as plain objects; ``get`` returns a
   fresh copy every time.
@@ -26,35 +32,49 @@ enforce them so code that works here works there.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._core.aliases import AliasMixin
 from .._core.codec import dumps
+from .._core.done import DONE, Done
 from .._core.errors import StorageLimitError, TransactionError, ValidationError
 from .._core.fastcodec import decode_value, encode_value
 from .._core.record import DropReason, current_scope
 from .database import Database, sqlite_error, tag
+from .keys import is_number_key, number_key
 from .kvlist import key_range
 from .sql import SqlStorage
 
 if TYPE_CHECKING:
     from .._core.record import ObjectRecord
 
-__all__ = ["AlarmApi", "Storage", "Transaction", "database_path", "persisted_object_ids"]
+__all__ = [
+    "AlarmApi",
+    "Storage",
+    "SyncKvStorage",
+    "Transaction",
+    "database_path",
+    "persisted_object_ids",
+]
 
 
 class AlarmApi(Protocol):
     """The object's alarm, as storage's ``get_alarm``/``set_alarm``/``delete_alarm`` use it."""
 
-    async def get(self) -> int | None: ...
-    async def set(self, scheduled_time: Any) -> None: ...
-    async def delete(self) -> None: ...
+    @property
+    def time_ms(self) -> int | None: ...
+    def set_now(self, scheduled_time: Any) -> None: ...
+    def delete_now(self, *, reason: str = ...) -> None: ...
+
 
 _MISSING: Any = object()
+T = TypeVar("T")
 
 _GET = tag("SELECT value FROM _cf_KV WHERE key = ?")
 _PUT = tag("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)")
@@ -62,10 +82,19 @@ _DELETE = tag("DELETE FROM _cf_KV WHERE key = ?")
 _META_GET = tag("SELECT value FROM _cf_METADATA WHERE key = ?")
 _META_PUT = tag("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (?, ?)")
 _META_DELETE = tag("DELETE FROM _cf_METADATA WHERE key = ?")
+# Made by the first write that needs them, as workerd does (a fresh object's schema is empty).
+_KV_TABLE = tag(
+    "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
+)
+_META_TABLE = tag(
+    "CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
+)
+_TABLE_EXISTS = tag("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
 
 # Options the platform accepts; they are hints with no effect in one process.
 _READ_OPTIONS = frozenset({"allow_concurrency", "allowConcurrency", "no_cache", "noCache"})
 _WRITE_OPTIONS = frozenset({"allow_unconfirmed", "allowUnconfirmed", "no_cache", "noCache"})
+_LIST_OPTIONS = ("prefix", "start", "start_after", "end", "limit", "reverse")
 _LIST_NAMES = {"startAfter": "start_after"}
 
 
@@ -113,15 +142,56 @@ class Storage(AliasMixin):
         # which also holds events that were suspended when it began).
         self._txn_owner: Any = None
         self._txn_depth = 0
+        # Whether _cf_KV / _cf_METADATA surely exist (False: absent, or unknown after a
+        # rollback, so the next write runs its CREATE TABLE IF NOT EXISTS again).
+        self._kv_table = self._table_exists("_cf_KV")
+        self._meta_table = self._table_exists("_cf_METADATA")
+        self._db.snapshot_hooks.append((lambda: None, self._forget_tables))
         self.sql = SqlStorage(self._db, record.namespace.name)
+        self.kv = SyncKvStorage(self)
+
+    def _table_exists(self, name: str) -> bool:
+        return bool(self._conn.execute(_TABLE_EXISTS, (name,)).fetchall())
+
+    def _forget_tables(self, _snapshot: object = None) -> None:
+        """A rollback may have undone the CREATE TABLE of a lazily made table."""
+        self._kv_table = self._meta_table = False
+
+    def _make_kv_table(self) -> None:
+        """Inside the open write batch: the first KV write creates _cf_KV (rolls back with it)."""
+        self._conn.execute(_KV_TABLE)
+        self._kv_table = True
+
+    def _kv_readable(self) -> bool:
+        """Whether _cf_KV exists, for reads (which never create it, as in workerd)."""
+        if not self._kv_table:
+            self._kv_table = self._table_exists("_cf_KV")
+        return self._kv_table
+
+    def _must_wait(self) -> bool:
+        """Another event's transaction() is running: this event's storage call waits for it."""
+        if self._txn_owner is None or current_scope.get() is self._txn_owner:
+            return False
+        instance = self._record.instance
+        return instance is not None and not instance.gate.is_open
 
     async def _wait_for_transaction(self) -> None:
         """Hold a storage call of another event until the running transaction() settles."""
-        while self._txn_owner is not None and current_scope.get() is not self._txn_owner:
+        while self._must_wait():
             instance = self._record.instance
-            if instance is None or instance.gate.is_open:
-                return
+            assert instance is not None
             await instance.gate.wait_open()
+
+    def _after_transaction(self, work: Callable[[], T]) -> Awaitable[T]:
+        """A write made while another event's transaction() runs: done once it settles.
+
+        It still happens if nobody awaits it (a task, like the platform's queued promise).
+        """
+        async def later() -> T:
+            await self._wait_for_transaction()
+            return work()
+
+        return asyncio.get_running_loop().create_task(later())
 
     def keep_across_rollback(self, take: Callable[[], Any], restore: Callable[[Any], None]) -> None:
         """State outside SQLite that a rolled-back transaction must undo too (the alarm timer).
@@ -160,9 +230,11 @@ class Storage(AliasMixin):
         if type(key) is not str:
             if isinstance(key, str):
                 return self._check_key(str(key), what)
+            if is_number_key(key):  # the platform converts keys with String(key)
+                return self._check_key(number_key(key), what)
             raise ValidationError(
-                f"{what}: keys are strings, not {type(key).__name__} {key!r:.60}. Convert it "
-                f"(f'user:{{id}}'); the platform coerces keys to strings."
+                f"{what}: keys are strings (or numbers, stored as their text), not "
+                f"{type(key).__name__} {key!r:.60}. Convert it (f'user:{{id}}')."
             )
         if len(key) * 4 > self._max_key:  # a UTF-8 character is at most 4 bytes
             try:
@@ -231,6 +303,7 @@ class Storage(AliasMixin):
     def _on_batch_lost(self, exc: BaseException) -> None:
         # As on the platform, a write that cannot be committed breaks the output gate: the
         # instance is reset and its in-memory state goes with the lost writes.
+        self._forget_tables()
         self._emit(
             "error", f"storage write batch rolled back ({exc}); the instance was reset"
         )
@@ -245,9 +318,13 @@ class Storage(AliasMixin):
         if options:
             self._check_options(options, _READ_OPTIONS, "get")
         self._count_op("get()")
+        if type(key) is not str and is_number_key(key):
+            key = number_key(key)
         if type(key) is str:
             if len(key) * 4 > self._max_key:
                 self._check_key(key, "get()")
+            if not self._kv_table and not self._kv_readable():
+                return None
             try:
                 # fetchall, not fetchone: it steps the statement to its end, so the reused
                 # cursor leaves no read statement open between calls.
@@ -257,6 +334,8 @@ class Storage(AliasMixin):
             return decode_value(rows[0][0]) if rows else None
         keys = self._key_list(key, "get")
         found: dict[str, Any] = {}
+        if not self._kv_readable():
+            return found
         execute = self._conn.execute
         for k in sorted(set(keys)):
             row = execute(_GET, (k,)).fetchone()
@@ -276,75 +355,67 @@ class Storage(AliasMixin):
         return [self._check_key(k, f"{what}()") for k in keys]
 
     async def list(
-        self,
-        options_: Mapping[str, Any] | None = None,
-        /,
-        *,
-        prefix: str | None = None,
-        start: str | None = None,
-        start_after: str | None = None,
-        end: str | None = None,
-        limit: int | None = None,
-        reverse: bool = False,
-        **options: Any,
+        self, options_: Mapping[str, Any] | None = None, /, **options: Any
     ) -> dict[str, Any]:
         """Keys and values in UTF-8 byte order (see ``_kvlist`` for the platform's rules).
 
-        Options go as keywords (``list(prefix="user:", limit=10)``); a dict works too, as in
-        ported code (``list({"prefix": "user:", "startAfter": "user:5"})``).
+        Options go as keywords (``list(prefix="user:", limit=10)``: prefix, start, start_after,
+        end, limit, reverse); a dict works too, as in ported code (``list({"prefix": "user:",
+        "startAfter": "user:5"})``).
         """
         if self._txn_owner is not None:
             await self._wait_for_transaction()
+        return {k: decode_value(v) for k, v in self._list_rows(options_, options, "list")}
+
+    def _list_rows(
+        self, options_: Mapping[str, Any] | None, options: dict[str, Any], what: str
+    ) -> builtins.list[tuple[str, bytes]]:
+        """The rows ``list()`` / ``kv.list()`` ask for; ``options_`` is the dict form."""
         if options_ is not None:
             if not isinstance(options_, Mapping):
                 raise ValidationError(
-                    f"list() takes keyword options (or one dict of them), not "
+                    f"{what}() takes keyword options (or one dict of them), not "
                     f"{type(options_).__name__}."
                 )
-            merged: dict[str, Any] = dict(options_)
-            explicit = {"prefix": prefix, "start": start, "start_after": start_after,
-                        "end": end, "limit": limit}
-            merged.update({k: v for k, v in explicit.items() if v is not None})
-            if reverse:
-                merged["reverse"] = True
-            merged.update(options)
-            return await self.list(**merged)
+            options = {**options_, **options}
+        named = {name: options.pop(name) for name in _LIST_OPTIONS if name in options}
+        for camel, snake in _LIST_NAMES.items():
+            if camel in options:
+                if snake in named:
+                    raise ValidationError(f"{what}() got both {snake} and {camel}.")
+                named[snake] = options.pop(camel)
         if options:
-            for camel in _LIST_NAMES:
-                if camel in options:
-                    if start_after is not None:
-                        raise ValidationError("list() got both start_after and startAfter.")
-                    start_after = options.pop(camel)
-            self._check_options(options, _READ_OPTIONS, "list")
-        self._count_op("list()")
-        kr = key_range(
-            prefix=prefix, start=start, start_after=start_after, end=end, limit=limit,
-            reverse=reverse,
-        )
-        if kr.empty:
-            return {}
+            self._check_options(options, _READ_OPTIONS, what)
+        self._count_op(f"{what}()")
+        if named.get("reverse") is None:
+            named.pop("reverse", None)  # list(reverse=None) as "not given"
+        kr = key_range(**named)
+        if kr.empty or not self._kv_readable():
+            return []
         sql, params = kr.sql()
         try:
             rows: Any = self._conn.execute(tag(sql), params).fetchall()
         except UnicodeEncodeError as exc:
             raise ValidationError(
-                "list(): a bound key contains a lone surrogate, which has no UTF-8 form."
+                f"{what}(): a bound key contains a lone surrogate, which has no UTF-8 form."
             ) from exc
-        return {k: decode_value(v) for k, v in rows}
+        return rows
 
     # --- writes ------------------------------------------------------------------------------
 
-    async def put(
+    def put(
         self, key: str | Mapping[str, Any], value: Any = _MISSING, /, **options: Any
-    ) -> None:
-        """Store ``value`` under ``key``, or every pair of a dict (≤ 128) atomically."""
-        if self._txn_owner is not None:
-            await self._wait_for_transaction()
-        if options:
-            self._check_options(options, _WRITE_OPTIONS, "put")
-        if type(key) is str and value is not _MISSING:
+    ) -> Awaitable[None]:
+        """Store ``value`` under ``key``, or every pair of a dict (≤ 128) atomically.
+
+        The write happens now; the returned awaitable is already done (``await`` is optional).
+        """
+        if self._txn_owner is not None and self._must_wait():
+            return self._after_transaction(partial(self._put, key, value, options))
+        if not options and type(key) is str and value is not _MISSING:
             # The hot path, inlined: count, check, encode, write, log.
-            self._count_op("put()")
+            if self._max_ops is not None:
+                self._count_op("put()")
             if len(key) * 4 > self._max_key:
                 self._check_key(key, "put()")
             data = encode_value(value)
@@ -354,6 +425,8 @@ class Storage(AliasMixin):
             if not db.batch_open:
                 db.begin_write()
             try:
+                if not self._kv_table:
+                    self._make_kv_table()
                 self._kv_cursor.execute(_PUT, (key, data))
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "put()") from exc
@@ -363,7 +436,13 @@ class Storage(AliasMixin):
             if self._log_run.query is not None:
                 self._log_run.flush()
             self._log_emit("kv.put", f"put {key!r}" if len(key) <= 40 else f"put {_short(key)}")
-            return
+            return DONE
+        self._put(key, value, options)
+        return DONE
+
+    def _put(self, key: Any, value: Any, options: dict[str, Any]) -> None:
+        if options:
+            self._check_options(options, _WRITE_OPTIONS, "put")
         if isinstance(key, Mapping):
             if value is not _MISSING:
                 raise ValidationError(
@@ -377,28 +456,26 @@ class Storage(AliasMixin):
                 k = self._check_key(k, "put()")
                 rows.append((k, self._encode(k, v, "put()")))
             if rows:
-                db = self._db
-                db.begin_write()
-                try:
-                    self._conn.executemany(_PUT, rows)
-                except Exception as exc:
-                    db.check_batch(exc)
-                    raise sqlite_error(exc) from exc
-                self._emit(
-                    "kv.put", f"put {len(rows)} keys: {_keys_text(key, len(rows))}"
-                )
+                self._write_many(_PUT, rows)
+                shown = _keys_text((k for k, _ in rows), len(rows))
+                self._emit("kv.put", f"put {len(rows)} keys: {shown}")
             return
         if value is _MISSING:
             raise ValidationError(
                 "put() takes a key and a value, put('k', v), or a dict of entries, put({...})."
             )
-        self._check_key(key, "put()")  # raises the typed error for a non-str key
+        self._count_op("put()")
+        key = self._check_key(key, "put()")
+        self._write(_PUT, (key, self._encode(key, value, "put()")), key)
+        self._emit("kv.put", f"put {_short(key)}")
 
     def _write(self, sql: str, params: tuple[Any, ...], key: str) -> None:
         db = self._db
         if not db.batch_open:
             db.begin_write()
         try:
+            if not self._kv_table:
+                self._make_kv_table()
             self._conn.execute(sql, params)
         except UnicodeEncodeError as exc:
             raise self._surrogate(key, "put()") from exc
@@ -406,15 +483,37 @@ class Storage(AliasMixin):
             db.check_batch(exc)
             raise sqlite_error(exc) from exc
 
-    async def delete(self, key: str | Iterable[str], **options: Any) -> bool | int:
-        """Delete ``key`` (True if it existed) or a list of keys (how many existed)."""
-        if self._txn_owner is not None:
-            await self._wait_for_transaction()
+    def _write_many(self, sql: str, rows: builtins.list[tuple[Any, ...]]) -> None:
+        db = self._db
+        db.begin_write()
+        try:
+            if not self._kv_table:
+                self._make_kv_table()
+            self._conn.executemany(sql, rows)
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                "a key contains a lone surrogate, which has no UTF-8 form; fix the string "
+                "(e.g. key.encode('utf-8', 'replace').decode())."
+            ) from exc
+        except Exception as exc:
+            db.check_batch(exc)
+            raise sqlite_error(exc) from exc
+
+    def delete(self, key: str | Iterable[str], **options: Any) -> Awaitable[bool | int]:
+        """Delete ``key`` (True if it existed) or a list of keys (how many existed).
+
+        The delete happens now; the returned awaitable is already done and gives the answer.
+        """
+        if self._txn_owner is not None and self._must_wait():
+            return self._after_transaction(partial(self._delete, key, options))
+        return Done(self._delete(key, options))
+
+    def _delete(self, key: Any, options: dict[str, Any]) -> bool | int:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete")
         self._count_op("delete()")
-        if type(key) is str:
-            self._check_key(key, "delete()")
+        if type(key) is str or is_number_key(key):
+            key = self._check_key(key, "delete()")
             before = self._conn.total_changes()
             self._write(_DELETE, (key,), key)
             existed = self._conn.total_changes() != before
@@ -423,22 +522,23 @@ class Storage(AliasMixin):
         keys = sorted(set(self._key_list(key, "delete")))
         if not keys:
             return 0
-        db = self._db
-        db.begin_write()
         before = self._conn.total_changes()
-        try:
-            self._conn.executemany(_DELETE, [(k,) for k in keys])
-        except Exception as exc:
-            db.check_batch(exc)
-            raise sqlite_error(exc) from exc
+        self._write_many(_DELETE, [(k,) for k in keys])
         count = self._conn.total_changes() - before
         self._emit("kv.delete", f"delete {len(keys)} keys: {_keys_text(keys, len(keys))}")
         return count
 
-    async def delete_all(self, **options: Any) -> None:
-        """Delete every key, every SQL table and the alarm, atomically (compat ≥ 2026-02-24)."""
-        if self._txn_owner is not None:
-            await self._wait_for_transaction()
+    def delete_all(self, **options: Any) -> Awaitable[None]:
+        """Delete every key, every SQL table and the alarm, atomically (compat ≥ 2026-02-24).
+
+        As in workerd the database is then as a fresh object's: no tables, 4096 bytes.
+        """
+        if self._txn_owner is not None and self._must_wait():
+            return self._after_transaction(partial(self._delete_all, options))
+        self._delete_all(options)
+        return DONE
+
+    def _delete_all(self, options: dict[str, Any]) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_all")
         if self._db.savepoints:
@@ -455,11 +555,14 @@ class Storage(AliasMixin):
             db.check_batch(exc)
             raise sqlite_error(exc) from exc
         self._emit("kv.delete_all", "delete_all: every key and SQL table deleted")
-        await self.delete_alarm()
+        self._alarm().delete_now(reason="delete_all()")
 
     def _wipe(self) -> None:
         conn = self._conn
-        conn.execute(tag("DELETE FROM _cf_KV"))
+        # The internal tables go too: afterwards the schema is a fresh object's (workerd).
+        conn.execute(tag("DROP TABLE IF EXISTS _cf_KV"))
+        conn.execute(tag("DROP TABLE IF EXISTS _cf_METADATA"))
+        self._kv_table = self._meta_table = False
         conn.execute(tag("PRAGMA defer_foreign_keys=ON"))  # drop tables in any order
         user = tag(
             "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' "
@@ -559,33 +662,61 @@ class Storage(AliasMixin):
     # --- alarms (storage operations on the platform; the alarm itself is given to storage) ----
 
     async def get_alarm(self, **options: Any) -> int | None:
+        """The pending alarm's time in epoch ms, or None."""
         if options:
             self._check_options(options, _READ_OPTIONS, "get_alarm")
-        return await self._alarm().get()
+        return self._alarm().time_ms
 
-    async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
+    def set_alarm(self, scheduled_time: Any, **options: Any) -> Awaitable[None]:
+        """Set (replace) the alarm now; the returned awaitable is already done."""
         if options:
             self._check_options(options, _WRITE_OPTIONS, "set_alarm")
-        await self._alarm().set(scheduled_time)
+        self._alarm().set_now(scheduled_time)
+        return DONE
 
-    async def delete_alarm(self, **options: Any) -> None:
+    def delete_alarm(self, **options: Any) -> Awaitable[None]:
+        """Delete the alarm now (a no-op if none); the returned awaitable is already done."""
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_alarm")
-        await self._alarm().delete()
+        self._alarm().delete_now()
+        return DONE
 
     # --- metadata for other capabilities (alarms) --------------------------------------------
 
     def _meta_get(self, key: str) -> bytes | None:
+        if not self._meta_table:
+            self._meta_table = self._table_exists("_cf_METADATA")
+            if not self._meta_table:
+                return None
         row = self._conn.execute(_META_GET, (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def _ensure_meta_table(self) -> None:
+        """_cf_METADATA exists from the first alarm on (in memory, alarms write no row)."""
+        if self._meta_table:
+            return
+        db = self._db
+        db.begin_write()
+        self._conn.execute(_META_TABLE)
+        self._meta_table = True
+        if _outside_loop(db):
+            db.commit()
+
     def _meta_set(self, key: str, value: bytes | None) -> None:
-        """Write inside the current batch (commits with the KV/SQL writes around it)."""
+        """Write inside the current batch (commits with the KV/SQL writes around it).
+
+        The first value written creates _cf_METADATA; deleting from a missing table is a no-op.
+        """
+        if value is None and not self._meta_table:
+            self._meta_table = self._table_exists("_cf_METADATA")
+            if not self._meta_table:
+                return
         db = self._db
         db.begin_write()
         if value is None:
             self._conn.execute(_META_DELETE, (key,))
         else:
+            self._ensure_meta_table()
             self._conn.execute(_META_PUT, (key, value))
         if _outside_loop(db):
             db.commit()
@@ -595,6 +726,8 @@ class Storage(AliasMixin):
     def _kv_rows(
         self, offset: int, limit: int, prefix: str | None
     ) -> builtins.list[tuple[str, bytes]]:
+        if not self._kv_readable():
+            return []
         if prefix:
             kr = key_range(prefix=prefix)
             sql, params = kr.sql()
@@ -607,6 +740,8 @@ class Storage(AliasMixin):
         return rows
 
     def _kv_count(self, prefix: str | None) -> int:
+        if not self._kv_readable():
+            return 0
         if prefix:
             kr = key_range(prefix=prefix)
             sql, params = kr.sql()
@@ -623,14 +758,8 @@ class Storage(AliasMixin):
         for k, v in entries.items():
             k = self._check_key(k, "seed_kv()")
             rows.append((k, self._encode(k, v, "seed_kv()")))
-        db = self._db
-        db.begin_write()
-        try:
-            self._conn.executemany(_PUT, rows)
-        except Exception as exc:
-            db.check_batch(exc)
-            raise sqlite_error(exc) from exc
-        db.commit()
+        self._write_many(_PUT, rows)
+        self._db.commit()
         self._emit("kv.seed", f"seeded {len(rows)} keys: {_keys_text(entries, len(rows))}")
         return len(rows)
 
@@ -674,11 +803,11 @@ class Transaction(AliasMixin):
     async def get(self, key: Any, **options: Any) -> Any:
         return await self._check("get").get(key, **options)
 
-    async def put(self, key: Any, value: Any = _MISSING, /, **options: Any) -> None:
-        await self._check("put").put(key, value, **options)
+    def put(self, key: Any, value: Any = _MISSING, /, **options: Any) -> Awaitable[None]:
+        return self._check("put").put(key, value, **options)
 
-    async def delete(self, key: Any, **options: Any) -> bool | int:
-        return await self._check("delete").delete(key, **options)
+    def delete(self, key: Any, **options: Any) -> Awaitable[bool | int]:
+        return self._check("delete").delete(key, **options)
 
     async def list(
         self, options_: Mapping[str, Any] | None = None, /, **options: Any
@@ -688,11 +817,84 @@ class Transaction(AliasMixin):
     async def get_alarm(self, **options: Any) -> int | None:
         return await self._check("getAlarm").get_alarm(**options)
 
-    async def set_alarm(self, scheduled_time: Any, **options: Any) -> None:
-        await self._check("setAlarm").set_alarm(scheduled_time, **options)
+    def set_alarm(self, scheduled_time: Any, **options: Any) -> Awaitable[None]:
+        return self._check("setAlarm").set_alarm(scheduled_time, **options)
 
-    async def delete_alarm(self, **options: Any) -> None:
-        await self._check("deleteAlarm").delete_alarm(**options)
+    def delete_alarm(self, **options: Any) -> Awaitable[None]:
+        return self._check("deleteAlarm").delete_alarm(**options)
+
+
+class SyncKvStorage(AliasMixin):
+    """``ctx.storage.kv``: the synchronous KV API of SQLite-backed objects, one key at a time.
+
+    The same data as the async API (``await storage.get(k)`` sees ``kv.put(k, v)`` at once),
+    the same limits and key rules. No batch forms: ``get``/``put``/``delete`` take one key.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __repr__(self) -> str:
+        return f"<SyncKvStorage of {self._storage!r}>"
+
+    def _key(self, key: Any, what: str) -> str:
+        if type(key) is str:
+            return key
+        if is_number_key(key) or isinstance(key, str):
+            return self._storage._check_key(key, what)
+        raise ValidationError(
+            f"{what} takes one key, a string (numbers are stored as their text), not "
+            f"{type(key).__name__} {key!r:.60}. The synchronous KV API has no batch form: for "
+            "several keys use `await ctx.storage.get([...])` or call it once per key."
+        )
+
+    def get(self, key: str) -> Any:
+        """The value stored under ``key``, or None."""
+        storage = self._storage
+        key = self._key(key, "kv.get()")
+        storage._count_op("kv.get()")
+        storage._check_key(key, "kv.get()")
+        if not storage._kv_readable():
+            return None
+        try:
+            rows: Any = storage._conn.execute(_GET, (key,)).fetchall()
+        except UnicodeEncodeError as exc:
+            raise storage._surrogate(key, "kv.get()") from exc
+        return decode_value(rows[0][0]) if rows else None
+
+    def put(self, key: str, value: Any = _MISSING, /) -> None:
+        """Store ``value`` (None too) under ``key``, now."""
+        if isinstance(key, Mapping) or value is _MISSING:
+            raise ValidationError(
+                "kv.put() takes a key and a value, kv.put('k', v); the synchronous KV API has "
+                "no batch form: for a dict of entries use `ctx.storage.put({...})`."
+            )
+        storage = self._storage
+        key = self._key(key, "kv.put()")
+        storage._count_op("kv.put()")
+        storage._check_key(key, "kv.put()")
+        storage._write(_PUT, (key, storage._encode(key, value, "kv.put()")), key)
+        storage._emit("kv.put", f"kv.put {_short(key)}")
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key``; True if it existed."""
+        storage = self._storage
+        key = self._key(key, "kv.delete()")
+        storage._count_op("kv.delete()")
+        storage._check_key(key, "kv.delete()")
+        before = storage._conn.total_changes()
+        storage._write(_DELETE, (key,), key)
+        existed = storage._conn.total_changes() != before
+        storage._emit("kv.delete", f"kv.delete {_short(key)}")
+        return existed
+
+    def list(
+        self, options_: Mapping[str, Any] | None = None, /, **options: Any
+    ) -> Iterator[tuple[str, Any]]:
+        """``(key, value)`` pairs in key order, with ``list()``'s options (prefix, start,
+        start_after, end, limit, reverse); an iterator, as the platform's."""
+        rows = self._storage._list_rows(options_, options, "kv.list")
+        return ((k, decode_value(v)) for k, v in rows)
 
 
 def _quote(name: str) -> str:

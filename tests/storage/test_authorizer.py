@@ -138,6 +138,7 @@ def test_reading_cf_kv(inside: Any) -> None:
         "access to _cf_KV.key is prohibited: SQLITE_AUTH"
     )
     refused(inside, "SELECT count(*) FROM _Cf_Kv")
+    inside(lambda ctx: ctx.storage.set_alarm(4102444800000))  # creates _cf_METADATA
     refused(inside, "SELECT * FROM _cf_METADATA")
     refused(inside, "PRAGMA table_info(_cf_KV)")
 
@@ -156,6 +157,7 @@ def test_views_and_triggers_cannot_reach_cf_tables(inside: Any) -> None:
 
 def test_reserved_names_cannot_be_created_or_renamed_to(inside: Any) -> None:
     """Tables, indexes, views and renames into _cf_ are refused; other case is allowed."""
+    inside(lambda ctx: ctx.storage.put("a", 1))  # _cf_KV exists from the first KV write
     for statement in ("CREATE TABLE _cf_mine (x)", "CREATE INDEX _cf_i ON _cf_KV(value)",
                       "CREATE VIEW _cf_v AS SELECT 1", "DROP TABLE _cf_KV"):
         refused(inside, statement)
@@ -224,6 +226,7 @@ def test_virtual_tables(inside: Any) -> None:
 
 def test_refusals_leave_the_object_working(inside: Any) -> None:
     """After every kind of refusal the object's KV and SQL still work."""
+    inside(lambda ctx: ctx.storage.put("a", 1))
     for statement in ("BEGIN", "ATTACH 'x.db' AS x", "PRAGMA user_version",
                       "SELECT * FROM _cf_KV", "CREATE TEMP TABLE tt (x)"):
         refused(inside, statement)
@@ -239,6 +242,7 @@ def test_refusals_leave_the_object_working(inside: Any) -> None:
 def test_handle_sql_is_read_only_unless_write(do_sandbox: Sandbox, inside: Any) -> None:
     """handle.sql() refuses writes and PRAGMA changes unless write=True."""
     inside(run("CREATE TABLE t (x)"))
+    inside(lambda ctx: ctx.storage.put("a", 1))
     handle = inside.handle()
     for statement in ("INSERT INTO t VALUES (1)", "DROP TABLE t", "CREATE TABLE u (x)",
                       "PRAGMA foreign_keys = OFF"):

@@ -32,6 +32,8 @@ def committed_keys(path: Path) -> list[str]:
     """The KV keys another connection can see right now."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_cf_KV'").fetchall():
+            return []  # no KV write yet: the table is made by the first one
         return [k for (k,) in conn.execute("SELECT key FROM _cf_KV ORDER BY key")]
     finally:
         conn.close()

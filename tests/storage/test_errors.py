@@ -154,9 +154,12 @@ def test_start_with_start_after(inside: Any) -> None:
 
 
 def test_non_string_key(inside: Any) -> None:
-    """Keys are strings: an int key is a typed error that says how to fix it."""
-    check(inside, lambda ctx: ctx.storage.put(1, "x"), ValidationError, "keys are strings")
-    check(inside, lambda ctx: ctx.storage.get(1), ValidationError, "list of keys")
+    """Keys are strings or numbers: None, a bool or an object is a typed error with the fix."""
+    check(inside, lambda ctx: ctx.storage.put(None, "x"), ValidationError, "keys are strings")
+    check(inside, lambda ctx: ctx.storage.put(True, "x"), ValidationError, "keys are strings")
+    check(inside, lambda ctx: ctx.storage.delete(object()), ValidationError, "list of keys")
+    check(inside, lambda ctx: ctx.storage.get(None), ValidationError, "list of keys")
+    assert inside(lambda ctx: ctx.storage.get("x")) is None  # nothing was written
 
 
 def test_put_without_a_value(inside: Any) -> None:

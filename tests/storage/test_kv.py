@@ -270,12 +270,13 @@ def test_each_write_call_is_one_event_and_reads_are_none(inside: Any) -> None:
 
 
 def test_storage_calls_never_suspend(inside: Any) -> None:
-    """Every storage coroutine finishes on its first step: awaiting it lets nothing else in."""
+    """Every storage awaitable finishes on its first step: awaiting it lets nothing else in."""
 
     async def body(ctx: Any) -> Any:
         s = ctx.storage
         steps = []
-        for coro in (s.put("a", 1), s.get("a"), s.list(), s.delete("a"), s.sync()):
+        for call in (s.put("a", 1), s.get("a"), s.list(), s.delete("a"), s.sync()):
+            coro = call.__await__()
             try:
                 coro.send(None)
             except StopIteration:

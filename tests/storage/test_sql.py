@@ -210,7 +210,7 @@ def test_database_size_grows_and_is_shared_with_kv(inside: Any) -> None:
         before = ctx.sql.database_size
         await ctx.storage.put({f"k{i}": "x" * 1000 for i in range(50)})
         after_kv = ctx.storage.sql.databaseSize
-        return [before > 0, after_kv > before + 40_000]
+        return [before == 4096, after_kv > before + 40_000]
 
     assert inside(body) == [True, True]
 
@@ -313,3 +313,23 @@ def test_handle_sql_of_an_empty_result_keeps_its_columns(inside: Any) -> None:
     inside(make_table)
     df = inside.handle().sql("SELECT id, name FROM users WHERE id < 0")
     assert list(df.columns) == ["id", "name"] and len(df) == 0
+
+
+def test_cursor_next_has_the_javascript_iterator_shape(inside: Any) -> None:
+    """cursor.next() and raw().next() give {done, value}, then done with value None."""
+
+    def body(ctx: Any) -> Any:
+        ctx.sql.exec("CREATE TABLE t (x INTEGER)")
+        ctx.sql.exec("INSERT INTO t VALUES (1), (2)")
+        cursor = ctx.sql.exec("SELECT x FROM t ORDER BY x")
+        raw = ctx.sql.exec("SELECT x FROM t ORDER BY x").raw()
+        return [cursor.next(), cursor.next(), cursor.next(), raw.next(), list(raw), raw.next()]
+
+    assert inside(body) == [
+        {"done": False, "value": {"x": 1}},
+        {"done": False, "value": {"x": 2}},
+        {"done": True, "value": None},
+        {"done": False, "value": [1]},
+        [[2]],
+        {"done": True, "value": None},
+    ]

@@ -1,0 +1,44 @@
+"""An awaitable that has already finished: what storage writes return.
+
+On the platform ``storage.put(...)`` starts its work when it is called and returns a promise;
+code may drop the promise (``void storage.put(...)``) and the write still happens. A Python
+coroutine does nothing until awaited, so writes do their work at call time and return a
+:class:`Done`: awaiting it gives the result at once and never suspends (the input gate stays
+closed, as when the write was a coroutine that never suspended).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, Generic, TypeVar
+
+__all__ = ["DONE", "Done"]
+
+T = TypeVar("T")
+
+
+class Done(Generic[T]):
+    """The finished result of a call whose work is already done; ``await`` returns it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._value
+        yield  # a generator that returns at once: `await` never suspends
+
+    def done(self) -> bool:
+        """Always True (as ``asyncio.Future.done``): the work happened at call time."""
+        return True
+
+    def result(self) -> T:
+        """The call's result, without awaiting."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<Done {self._value!r}>"
+
+
+DONE: Done[None] = Done(None)

@@ -1,0 +1,142 @@
+"""Writes take effect when they are called, as a platform call starts its work at once.
+
+workerd (conformance scenario storage-void-writes): ``void storage.put(k, v)`` followed by a
+``get`` in the same event sees the value; an un-awaited ``setAlarm`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from dosandbox import DurableObject, Sandbox
+from dosandbox._core.done import DONE, Done
+from dosandbox.errors import AlarmError, DataCloneError, ValidationError
+
+
+def test_unawaited_put_and_delete_write(inside: Any) -> None:
+    """put and delete without await still write; a later event sees it."""
+
+    def body(ctx: Any) -> Any:
+        ctx.storage.put("a", 1)
+        ctx.storage.put({"b": 2, "c": 3})
+        ctx.storage.delete("c")
+        return "sync handler, nothing awaited"
+
+    inside(body)
+    assert inside(lambda ctx: ctx.storage.list()) == {"a": 1, "b": 2}
+
+
+def test_awaiting_still_gives_the_result(inside: Any) -> None:
+    """Awaiting a write gives what it always gave: None, True/False, a count."""
+
+    async def body(ctx: Any) -> Any:
+        s = ctx.storage
+        return [await s.put("a", 1), await s.delete("a"), await s.delete("a"),
+                await s.put({"x": 1, "y": 2}), await s.delete(["x", "y", "z"]),
+                await s.delete_all()]
+
+    assert inside(body) == [None, True, False, None, 2, None]
+
+
+def test_a_write_returns_a_finished_awaitable(inside: Any) -> None:
+    """The returned awaitable is already done and its result is readable without await."""
+
+    def body(ctx: Any) -> Any:
+        put = ctx.storage.put("a", 1)
+        deleted = ctx.storage.delete("a")
+        return [put is DONE, put.done(), isinstance(deleted, Done), deleted.result()]
+
+    assert inside(body) == [True, True, True, True]
+
+
+def test_errors_raise_at_the_call_and_nothing_is_written(inside: Any) -> None:
+    """A bad put or set_alarm raises where it is called, awaited or not; nothing lands."""
+    err = inside.error(lambda ctx: ctx.storage.put("f", lambda: 1))
+    assert isinstance(err, DataCloneError)
+    err = inside.error(lambda ctx: ctx.storage.set_alarm(0))
+    assert isinstance(err, AlarmError) and "alarm time <= 0" in str(err)
+    err = inside.error(lambda ctx: ctx.storage.put("k"))
+    assert isinstance(err, ValidationError)
+    assert inside(lambda ctx: ctx.storage.list()) == {}
+    assert inside(lambda ctx: ctx.storage.get_alarm()) is None
+
+
+def test_unawaited_set_alarm_in_the_constructor_fires() -> None:
+    """A constructor that calls set_alarm without await arms it, as on the platform."""
+    runs: list[int] = []
+
+    class Ticker(DurableObject):
+        def __init__(self, ctx: Any, env: Any) -> None:
+            super().__init__(ctx, env)
+            ctx.storage.set_alarm(time.time() * 1000 + 5_000)
+
+        async def ping(self) -> str:
+            return "pong"
+
+        async def alarm(self) -> None:
+            runs.append(int(time.time() * 1000))
+
+    with Sandbox() as sb:
+        sb.register("ticker", Ticker)
+        stub = sb.durable_objects.ticker.get_by_name("t")
+        start = sb.clock.now_ms
+        assert sb.run(stub.ping()) == "pong"
+        assert sb.inspect(stub).alarm is not None
+        sb.clock.advance(seconds=6)
+        assert runs == [start + 5_000]
+
+
+def test_unawaited_context_alarm_calls(inside: Any) -> None:
+    """ctx.set_alarm / ctx.delete_alarm (the cloudwerk API's) also act at call time."""
+
+    def body(ctx: Any) -> Any:
+        ctx.set_alarm(time.time() * 1000 + 60_000)
+        return "set"
+
+    inside(body)
+    assert inside(lambda ctx: ctx.get_alarm()) is not None
+    inside(lambda ctx: [ctx.delete_alarm(), None][1])
+    assert inside(lambda ctx: ctx.get_alarm()) is None
+
+
+def test_wait_until_accepts_a_write(inside: Any) -> None:
+    """ctx.wait_until(storage.put(...)) is fine: the write is already done."""
+    inside(lambda ctx: ctx.wait_until(ctx.storage.put("w", 1)))
+    assert inside(lambda ctx: ctx.storage.get("w")) == 1
+
+
+def test_a_write_during_another_events_transaction_waits_and_still_lands() -> None:
+    """A write made while another event's transaction() runs lands after it, even unawaited."""
+    seen: list[Any] = []
+
+    class Race(DurableObject):
+        async def long_transaction(self) -> None:
+            async def fn(txn: Any) -> None:
+                await txn.put("txn", 1)
+                await asyncio.sleep(1)
+                raise RuntimeError("roll back")
+
+            await self.ctx.storage.transaction(fn)
+
+        async def writer(self) -> str:
+            await asyncio.sleep(0.5)  # wakes while the transaction runs
+            pending = self.ctx.storage.put("outside", 2)  # not awaited
+            seen.append(pending.done())  # type: ignore[attr-defined]
+            return "queued"
+
+    with Sandbox(clock_mode="autojump") as sb:
+        sb.register("race", Race)
+        stub = sb.durable_objects.race.get_by_name("r")
+
+        async def both() -> list[Any]:
+            return await asyncio.gather(stub.writer(), stub.long_transaction(),
+                                        return_exceptions=True)
+
+        results = sb.run(both())
+        assert results[0] == "queued"
+        assert isinstance(results[1], Exception) and "roll back" in str(results[1])
+        assert seen == [False]  # it had to wait for the transaction
+        frame = sb.inspect(stub).kv
+        assert list(zip(frame["key"], frame["value"], strict=True)) == [("outside", 2)]
