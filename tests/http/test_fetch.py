@@ -181,10 +181,14 @@ def test_unknown_fetch_options_are_refused(sb: Sandbox) -> None:
         stub.fetch(42)
 
 
-def test_non_http_urls_are_refused() -> None:
-    """Only http(s) URLs reach an object."""
-    with pytest.raises(HttpError, match="Fetch API cannot load"):
-        Request("ftp://files.example/x")
+def test_non_http_urls_are_refused_by_fetch_not_by_request(sb: Sandbox) -> None:
+    """Request('ftp://...') is fine (as on the platform); fetching it: 'Fetch API cannot load'."""
+    assert Request("ftp://files.example/x").url == "ftp://files.example/x"
+    stub = sb.durable_objects.echo.get("a")
+    for url in ("ftp://files.example/x", "ws://example.com/", "about:blank"):
+        with pytest.raises(HttpError, match=f"Fetch API cannot load: {url}"):
+            stub.fetch(url)
+    assert sb.run(stub.fetch("/echo")).status == 200
 
 
 def test_get_with_a_body_is_refused() -> None:
