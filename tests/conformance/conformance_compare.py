@@ -13,8 +13,11 @@ side with Python type names (``None``, ``int``, ``float``, ``dict``, ``bytes``, 
 * ``object`` (string keys) and ``map`` / ``dict`` → ``dict``: an ordered list of
   ``[key, value]`` pairs, key order kept (order is part of what is compared);
 * ``set`` → ``set`` with its items sorted (a Python set has no order);
-* errors → ``{"error": CODE, "message": ...}`` where CODE is the dosandbox error code; JS errors
-  get their code from :data:`JS_ERROR_RULES`. Messages are shown in diffs but not compared.
+* errors → ``{"error": CODE, "message": ..., "flags": [...]}`` where CODE is the dosandbox error
+  code (JS errors get theirs from :data:`JS_ERROR_RULES`; one with ``durableObjectReset`` is
+  ``OBJECT_RESET``) and ``flags`` the platform's error flags that are true (``remote``,
+  ``retryable``, ``overloaded``, ``durableObjectReset``), compared. Messages are shown in diffs
+  but not compared.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ JS_ERROR_RULES: list[tuple[str, str, str, str]] = [
      "WEBSOCKET_LIMIT"),
     (r"^ws\.", r".*", r".*", "WEBSOCKET_ERROR"),
     (r"^id\.", r".*", r"Invalid Durable Object ID|not valid for this namespace", "INVALID_ID"),
+    (r".*", r".*", r"does not implement the method", "METHOD_NOT_FOUND"),
+    (r".*", r".*", r"are limited to 32MiB", "DATA_CLONE_ERROR"),
+    (r".*", r".*", r"Jurisdiction restrictions are not implemented", "VALIDATION_ERROR"),
+    (r"^ctx\.setEventTimeout$", r".*", r"should not exceed|negative", "WEBSOCKET_LIMIT"),
+    (r"^ctx\.setEventTimeout$", r".*", r".*", "WEBSOCKET_ERROR"),
+    (r"^(http\.|stub\.fetch$)", r"^(TypeError|RangeError)$", r".*", "HTTP_ERROR"),
     (r".*", r".*", r"not authorized|SQLITE_AUTH|is prohibited|To execute a transaction",
      "SQL_NOT_AUTHORIZED"),
     (r".*", r".*", r"cannot be larger than|Maximum number of key|SQLITE_TOOBIG", "STORAGE_LIMIT"),
@@ -116,6 +125,19 @@ def normalize_value(v: Any, side: str = "python") -> Any:
             for e in val]}
     if t == "ws-messages":
         return {"type": t, "value": [normalize_value(x, side) for x in val]}
+    if t == "no-await":
+        return {"type": t, "call": v["call"], "at": v["at"],
+                "outcome": normalize_result(v["outcome"], v["call"], side),
+                "then": normalize_trace(v["then"], side)}
+    if t == "kv-iterator":
+        return {"type": t, "array": v["array"], "entries": normalize_value(v["entries"], side)}
+    if t == "cursor-steps":
+        return {"type": t, "steps": [normalize_value(x, side) for x in v["steps"]],
+                "rest": normalize_value(v["rest"], side)}
+    if t == "http":
+        return {k: (normalize_value(x, side) if k == "body" else x) for k, x in v.items()}
+    if t == "jurisdiction":
+        return {"type": t, "id": normalize_value(v["id"], side)}
     if t == "ws-log":
         return {"type": t, "value": [
             {k: (normalize_value(x, side) if k == "data" else x) for k, x in e.items()}
@@ -128,11 +150,16 @@ def normalize_result(op_result: Any, op: str = "", side: str = "python") -> Any:
     if isinstance(op_result, dict) and "error" in op_result:
         message = str(op_result.get("message", ""))
         code = op_result["error"]
+        flags = sorted(op_result.get("flags", []))
         if op_result.get("remote"):
-            return {"error": f"remote:{code}", "message": message}
-        if side == "js":
-            code = js_error_code(op, code, message)
-        return {"error": code, "message": message}
+            code = f"remote:{code}"
+        elif side == "js":
+            reset = "durableObjectReset" in flags
+            code = "OBJECT_RESET" if reset else js_error_code(op, code, message)
+        out: dict[str, Any] = {"error": code, "message": message}
+        if flags:
+            out["flags"] = flags
+        return out
     return normalize_value(op_result, side)
 
 
@@ -147,7 +174,7 @@ def normalize_trace(trace: list[dict[str, Any]], side: str) -> list[dict[str, An
 def _strip_messages(v: Any) -> Any:
     if isinstance(v, dict):
         if "error" in v:
-            return {"error": v["error"]}
+            return {k: x for k, x in v.items() if k in ("error", "flags")}
         return {k: _strip_messages(x) for k, x in v.items()}
     if isinstance(v, list):
         return [_strip_messages(x) for x in v]
@@ -158,7 +185,8 @@ def compact(v: Any) -> str:
     """A short human form of a normalised value, for diffs."""
     if isinstance(v, dict):
         if "error" in v:
-            return f"!{v['error']}({v.get('message', '')[:120]})"
+            flags = "".join(f"[{f}]" for f in v.get("flags", []))
+            return f"!{v['error']}{flags}({v.get('message', '')[:120]})"
         t = v.get("t")
         if t == "null":
             return "null"

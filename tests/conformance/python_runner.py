@@ -44,7 +44,58 @@ def make_sandbox() -> Any:
 
 
 def register(sb: Any, cls: type) -> None:
-    sb.register(BINDING, cls)
+    sb.register(BINDING, cls, class_name="Runner")  # ids derive from "conformance-Runner"
+
+
+def env_namespace(obj: Any) -> Any:
+    """The object's own namespace, as its env binding (JS ``env.DO``)."""
+    return getattr(obj.env, BINDING.upper())
+
+
+def sync_kv(obj: Any) -> Any:
+    return storage(obj).kv
+
+
+def database_size(obj: Any) -> int:
+    return int(storage(obj).sql.database_size)
+
+
+def cursor_next(cursor: Any) -> Any:
+    return cursor.next()
+
+
+def cursor_rest(cursor: Any) -> list[Any]:
+    return list(cursor.to_list())
+
+
+def abort(obj: Any, reason: str | None) -> None:
+    if reason is None:
+        obj.ctx.abort()
+    else:
+        obj.ctx.abort(reason)
+
+
+def set_event_timeout(obj: Any, op: dict[str, Any]) -> Any:
+    if "ms" in op:
+        return obj.ctx.set_hibernatable_web_socket_event_timeout(decode(op["ms"]))
+    return obj.ctx.set_hibernatable_web_socket_event_timeout()
+
+
+def get_event_timeout(obj: Any) -> Any:
+    return obj.ctx.get_hibernatable_web_socket_event_timeout()
+
+
+def stub_fetch(sb: Any, stub: Any, op: dict[str, Any]) -> dict[str, Any]:
+    init: dict[str, Any] = {}
+    if op.get("redirect"):
+        init["redirect"] = op["redirect"]
+    if op.get("cf"):
+        init["cf"] = op["cf"]
+    resp = drive(sb, stub.fetch(op["url"], **init))
+    kind = resp.headers.get("content-type") or ""
+    body = drive(sb, resp.json() if kind.startswith("application/json") else resp.text())
+    return {"type": "http", "status": resp.status, "redirected": resp.redirected,
+            "url": resp.url, "location": resp.headers.get("location"), "body": render(body)}
 
 
 def namespace(sb: Any) -> Any:
@@ -90,8 +141,13 @@ def cursor_raw(cursor: Any) -> list[Any]:
     return [list(row) for row in cursor.raw()]
 
 
-def ws_connect(sb: Any, stub: Any, client: str, tags: list[str] | None) -> Any:
-    query = {"client": client} if tags is None else {"client": client, "tags": json.dumps(tags)}
+def ws_connect(sb: Any, stub: Any, op: dict[str, Any]) -> Any:
+    # A simulated client stands for a network client, so "via" has nothing to choose here.
+    query = {"client": op["client"]}
+    if op.get("tags") is not None:
+        query["tags"] = json.dumps(op["tags"])
+    if op.get("api") == "standard":
+        query["api"] = "standard"
     return sb.connect(stub, "/ws?" + urlencode(query))
 
 
@@ -105,7 +161,7 @@ def ws_close_info(client: Any) -> dict[str, Any]:
 def ws_unread(client: Any) -> dict[str, Any]:
     out = []
     while client.unread:
-        out.append(render(client.receive()))
+        out.append(render_message(client.receive()))
     return {"type": "ws-messages", "value": out}
 
 
@@ -162,6 +218,10 @@ def decode(x: Any) -> Any:
                 return {decode(i) for i in v}
             if tag == "$object":
                 return {k: decode(val) for k, val in v}
+            if tag == "$function":
+                return lambda: 1
+            if tag == "$repeat":
+                return v[0] * v[1]
             if tag == "$undefined":
                 raise NotApplicable("JavaScript undefined has no Python counterpart")
             raise ValueError(f"unknown input tag {tag}")
@@ -212,9 +272,32 @@ def render(v: Any) -> dict[str, Any]:
     return {"type": f"python:{type(v).__name__}", "value": repr(v)}
 
 
-def render_error(e: BaseException) -> dict[str, Any]:
+# The platform's error flags, as dosandbox spells them → as workerd does (only true ones shown).
+ERROR_FLAGS = {"remote": "remote", "retryable": "retryable", "overloaded": "overloaded",
+               "durable_object_reset": "durableObjectReset"}
+
+
+def error_flags(e: BaseException) -> list[str]:
+    return [js for py, js in ERROR_FLAGS.items() if getattr(e, py, False) is True]
+
+
+def render_error(e: BaseException, flags_from: BaseException | None = None) -> dict[str, Any]:
+    """An error; ``flags_from`` is the exception the caller saw, when ``e`` is its cause."""
     code = getattr(e, "code", None) or f"python:{type(e).__name__}"
-    return {"error": code, "class": type(e).__name__, "message": str(e)}
+    out: dict[str, Any] = {"error": code, "class": type(e).__name__, "message": str(e)}
+    flags = error_flags(e if flags_from is None else flags_from)
+    if flags:
+        out["flags"] = flags
+    return out
+
+
+LONG_TEXT = 4096  # a longer text message is rendered by its length (worker.mjs: the same)
+
+
+def render_message(m: Any) -> dict[str, Any]:
+    if isinstance(m, str) and len(m) > LONG_TEXT:
+        return {"type": "long-string", "length": len(m)}
+    return render(m)
 
 
 def mutate(v: Any) -> Any:
@@ -245,16 +328,48 @@ PY_TO_JS_ERROR = {"TypeError": "TypeError", "ValueError": "RangeError", "Runtime
 # ================================================================== the object
 
 
-class Runner(DurableObject):
-    """Executes scenario operations in one object (the Python twin of worker.mjs's Runner)."""
+CTOR_KEY = "ctor"  # the KV key that configures the next instance's constructor (worker.mjs)
+
+
+class RunnerCore(DurableObject):
+    """Executes scenario operations in one object (the Python twin of worker.mjs's Runner).
+
+    The socket handlers are added by the subclasses, spelled as Python code (``Runner``) or as
+    the platform spells them (``CamelRunner``).
+    """
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
+        self.counter = 0  # in-memory state (mem.inc): gone with the instance
         self.alarm_handler_ops: list[dict[str, Any]] = []
         self.alarm_log: list[dict[str, Any]] = []
         self.times: dict[int, str] = {}
         self.sockets: dict[str, Any] = {}  # scenario client name -> accepted server WebSocket
         self.ws_log: list[dict[str, Any]] = []  # what the web_socket_* handlers saw
+        cfg = sync_kv(self).get(CTOR_KEY)
+        if cfg:
+            self._configure(cfg)
+
+    def _configure(self, cfg: dict[str, Any]) -> None:
+        """The constructor hook of worker.mjs: restore the handler, move the alarm, or fail."""
+        ctx = self.ctx
+        if cfg.get("handler"):
+            self.alarm_handler_ops = cfg["handler"]
+        if "alarm_in_ms" in cfg:
+            t = now_ms() + cfg["alarm_in_ms"]
+            self.times[t] = cfg.get("name") or "ctor"
+
+            async def move() -> None:
+                await storage(self).set_alarm(t)
+                kv = sync_kv(self)
+                kv.put("ctor-runs", (kv.get("ctor-runs") or 0) + 1)
+
+            ctx.block_concurrency_while(move)
+        if "throw" in cfg:
+            async def fail() -> None:
+                raise ScenarioThrow(THROW_PREFIX + cfg["throw"])
+
+            ctx.block_concurrency_while(fail)
 
     def _render_time(self, t: Any) -> dict[str, Any]:
         if t is None:
@@ -287,6 +402,27 @@ class Runner(DurableObject):
         """Raise the Python counterpart of a JS error class."""
         raise PY_ERRORS.get(spec["class"], RuntimeError)(spec["message"])
 
+    @property
+    def answer(self) -> int:
+        """A property read over RPC (``await stub.answer``)."""
+        return 42
+
+    async def size(self, x: Any) -> int:
+        """The length of what arrived."""
+        return len(x)
+
+    async def make_stub(self) -> Any:
+        """Return a stub (the platform refuses to send it)."""
+        return env_namespace(self).get("conformance-other")
+
+    async def pass_peer(self) -> dict[str, Any]:
+        """Pass a stub to another object from inside this one; the error is the result."""
+        peer = env_namespace(self).get("conformance-peer")
+        try:
+            return render(await peer.echo(peer))
+        except Exception as e:
+            return render_error(e)
+
     async def alarm(self, *args: Any, **kwargs: Any) -> None:
         info = args[0] if args else kwargs.get("alarm_info")
         results = [{"op": op["op"], "result": await self.run_op(op)}
@@ -301,15 +437,48 @@ class Runner(DurableObject):
     async def fetch(self, request: Any) -> Any:
         """GET /ws?client=<name>&tags=<json> with Upgrade: websocket accepts pair[1]."""
         if request.headers.get("upgrade") != "websocket":
-            return Response("no upgrade", status=426)
+            return self._http(request)
         params = request.parsed_url.params
         client, server = WebSocketPair()
-        if "tags" in params:
+        if params.get("api") == "standard":
+            self._accept_standard(server, params["client"])
+        elif "tags" in params:
             self.ctx.accept_web_socket(server, json.loads(params["tags"]))
         else:
             self.ctx.accept_web_socket(server)
         self.sockets[params["client"]] = server
         return Response(None, status=101, web_socket=client)
+
+    def _http(self, request: Any) -> Any:
+        """/redirect?to=<url>&status=<n> answers Response.redirect; /echo describes the request."""
+        url = request.parsed_url
+        if url.path == "/redirect":
+            to = url.params["to"]
+            if "status" in url.params:
+                return Response.redirect(to, int(url.params["status"]))
+            return Response.redirect(to)
+        if url.path in ("/echo", "/"):
+            cf = None if request.cf is None else dict(request.cf)
+            return Response.json({"url": request.url, "method": request.method, "cf": cf})
+        return Response("no upgrade", status=426)
+
+    def _accept_standard(self, server: Any, client: str) -> None:
+        """The standard WebSocket API: accept() and listeners; not hibernatable, not listed."""
+        server.accept()
+
+        def on_message(event: Any) -> None:
+            self.ws_log.append({"event": "message", "client": client,
+                                "data": render_message(event.data)})
+            server.send(event.data)
+
+        def on_close(event: Any) -> None:
+            self.ws_log.append({"event": "close", "client": client, "code": event.code,
+                                "reason": event.reason, "wasClean": event.was_clean,
+                                "readyState": server.ready_state,
+                                "listed": server in self.ctx.get_web_sockets()})
+
+        server.add_event_listener("message", on_message)
+        server.add_event_listener("close", on_close)
 
     def _client_name(self, ws: Any) -> str:
         return next((name for name, s in self.sockets.items() if s is ws), "?")
@@ -319,20 +488,20 @@ class Runner(DurableObject):
             raise ValueError(f"scenario bug: no client {name}")
         return self.sockets[name]
 
-    async def web_socket_message(self, ws: Any, message: str | bytes) -> None:
+    async def _on_message(self, ws: Any, message: str | bytes) -> None:
         self.ws_log.append({"event": "message", "client": self._client_name(ws),
-                            "data": render(message)})
+                            "data": render_message(message)})
         if message == "raise":
             raise ScenarioThrow(THROW_PREFIX + "in web_socket_message")
         ws.send(message)
 
-    async def web_socket_close(self, ws: Any, code: int, reason: str, was_clean: bool) -> None:
+    async def _on_close(self, ws: Any, code: int, reason: str, was_clean: bool) -> None:
         self.ws_log.append({"event": "close", "client": self._client_name(ws), "code": code,
                             "reason": reason, "wasClean": was_clean,
                             "readyState": ws.ready_state,
                             "listed": ws in self.ctx.get_web_sockets()})
 
-    async def web_socket_error(self, ws: Any, error: Any) -> None:
+    async def _on_error(self, ws: Any, error: Any) -> None:
         self.ws_log.append({"event": "error", "client": self._client_name(ws)})
 
     def _ws_op(self, op: dict[str, Any]) -> dict[str, Any]:
@@ -374,13 +543,13 @@ class Runner(DurableObject):
         if kind == "kv.put":
             if "entries" in op:
                 return render(await s.put({k: decode(v) for k, v in op["entries"]}))
-            return render(await s.put(op["key"], decode(op["value"])))
+            return render(await s.put(decode(op["key"]), decode(op["value"])))
         if kind == "kv.get":
             if "keys" in op:
                 return {**render(await s.get(list(op["keys"]))), "type": "map"}
-            return render(await s.get(op["key"]))
+            return render(await s.get(decode(op["key"])))
         if kind == "kv.delete":
-            return render(await s.delete(list(op["keys"]) if "keys" in op else op["key"]))
+            return render(await s.delete(list(op["keys"]) if "keys" in op else decode(op["key"])))
         if kind == "kv.list":
             options = {LIST_OPTION_NAMES[k]: v for k, v in op.get("options", {}).items()}
             return {**render(await s.list(**options)), "type": "map"}
@@ -420,7 +589,94 @@ class Runner(DurableObject):
             return {"type": "alarm-log", "value": self.alarm_log}
         if kind == "throw":
             raise ScenarioThrow(THROW_PREFIX + op["message"])
+        if kind == "noAwait":
+            return await self._no_await(op)
+        if kind.startswith("kvs."):
+            return self._sync_kv(op)
+        if kind == "sql.size":
+            return render(database_size(self))
+        if kind == "sql.next":
+            cursor = sql_exec(self, op["query"], [decode(b) for b in op.get("bindings", [])])
+            source = cursor.raw() if op.get("raw") else cursor
+            steps = [render(cursor_next(source)) for _ in range(op["count"])]
+            return {"type": "cursor-steps", "steps": steps, "rest": render(cursor_rest(source))}
+        if kind == "mem.inc":
+            self.counter += 1
+            return render(self.counter)
+        if kind == "ctx.abort":
+            abort(self, op.get("reason"))
+            return render("still running after abort()")
+        if kind == "bcw.throw":
+            async def fail() -> None:
+                raise ScenarioThrow(THROW_PREFIX + op["message"])
+
+            await self.ctx.block_concurrency_while(fail)
+            return render("blockConcurrencyWhile returned")
+        if kind == "ctx.setEventTimeout":
+            return render(set_event_timeout(self, op))
+        if kind == "ctx.getEventTimeout":
+            return render(get_event_timeout(self))
+        if kind == "http.redirect":
+            r = (Response.redirect(op["url"], op["status"]) if "status" in op
+                 else Response.redirect(op["url"]))
+            return {"type": "http", "status": r.status, "location": r.headers.get("location")}
         raise ValueError(f"scenario bug: unknown op {kind}")
+
+    def _sync_kv(self, op: dict[str, Any]) -> dict[str, Any]:
+        kv = sync_kv(self)
+        kind = op["op"]
+        if kind == "kvs.get":
+            return render(kv.get(decode(op["key"])))
+        if kind == "kvs.put":
+            if "value" in op:
+                return render(kv.put(decode(op["key"]), decode(op["value"])))
+            return render(kv.put(decode(op["key"])))
+        if kind == "kvs.delete":
+            return render(kv.delete(decode(op["key"])))
+        if kind == "kvs.list":
+            options = {LIST_OPTION_NAMES[k]: v for k, v in op.get("options", {}).items()}
+            it = kv.list(**options)
+            return {"type": "kv-iterator", "array": isinstance(it, list),
+                    "entries": render(list(it))}
+        raise ValueError(f"scenario bug: unknown op {kind}")
+
+    def _start_call(self, call: dict[str, Any]) -> Any:
+        """A storage write, called and not awaited; what it returned is kept."""
+        s = storage(self)
+        kind = call["op"]
+        if kind == "kv.put":
+            return s.put(decode(call["key"]), decode(call["value"]))
+        if kind == "kv.delete":
+            return s.delete(decode(call["key"]))
+        if kind == "kv.deleteAll":
+            return s.delete_all()
+        if kind == "alarm.set":
+            t = decode(call["at"]) if "at" in call else now_ms() + call["in_ms"]
+            if call.get("name"):
+                self.times[_ms(t) if isinstance(t, dt.datetime) else t] = call["name"]
+            return s.set_alarm(t)
+        if kind == "alarm.delete":
+            return s.delete_alarm()
+        raise ValueError(f"scenario bug: noAwait {kind}")
+
+    async def _no_await(self, op: dict[str, Any]) -> dict[str, Any]:
+        """worker.mjs's noAwait: the write is not awaited; ``then`` ops run after it."""
+        pending = None
+        outcome: Any = None
+        at = None
+        try:
+            pending = self._start_call(op["call"])
+        except Exception as e:  # dosandbox raises a bad argument at the call
+            outcome, at = render_error(e), "call"
+        then = [{"op": inner["op"], "result": await self.run_op(inner)}
+                for inner in op.get("then", [])]
+        if pending is not None:
+            try:
+                outcome = render(await pending)
+            except Exception as e:
+                outcome, at = render_error(e), "await"
+        return {"type": "no-await", "call": op["call"]["op"], "at": at, "outcome": outcome,
+                "then": then}
 
     def _sql(self, op: dict[str, Any]) -> dict[str, Any]:
         cursor = sql_exec(self, op["query"], [decode(b) for b in op.get("bindings", [])])
@@ -440,6 +696,37 @@ class Runner(DurableObject):
         return out
 
 
+class Runner(RunnerCore):
+    """The socket handlers spelled as Python code spells them."""
+
+    async def web_socket_message(self, ws: Any, message: str | bytes) -> None:
+        await self._on_message(ws, message)
+
+    async def web_socket_close(self, ws: Any, code: int, reason: str, was_clean: bool) -> None:
+        await self._on_close(ws, code, reason, was_clean)
+
+    async def web_socket_error(self, ws: Any, error: Any) -> None:
+        await self._on_error(ws, error)
+
+
+class CamelRunner(RunnerCore):
+    """The socket handlers spelled as the platform (and worker.mjs) spells them."""
+
+    async def webSocketMessage(self, ws: Any, message: str | bytes) -> None:
+        await self._on_message(ws, message)
+
+    async def webSocketClose(
+        self, ws: Any, code: int, reason: str, was_clean: bool
+    ) -> None:
+        await self._on_close(ws, code, reason, was_clean)
+
+    async def webSocketError(self, ws: Any, error: Any) -> None:
+        await self._on_error(ws, error)
+
+
+RUNNERS: dict[str, type[RunnerCore]] = {"snake": Runner, "camel": CamelRunner}
+
+
 # ================================================================== the driver (a caller)
 
 
@@ -448,16 +735,17 @@ def _ws_driver_op(sb: Any, stub: Any, clients: dict[str, Any], op: dict[str, Any
     kind = op["op"]
     if kind == "ws.connect":
         try:
-            clients[op["client"]] = ws_connect(sb, stub, op["client"], op.get("tags"))
+            clients[op["client"]] = ws_connect(sb, stub, op)
         except Exception as e:  # refused in fetch: the caller sees the object's error
             cause = method_error_cause(e)
             if cause is None:
                 raise
-            return render_error(cause)
+            return render_error(cause, flags_from=e)
         return {"type": "ws-open", "status": 101}
     if kind == "ws.send":
         client = clients[op["client"]]
-        client.send(decode(op["data"]))  # returns once the handler ran and its output arrived
+        data = decode(op["data"])
+        client.send(data * op["repeat"] if "repeat" in op else data)  # returns once handled
         return ws_unread(client)
     if kind == "ws.received":
         return ws_unread(clients[op["client"]])
@@ -468,12 +756,52 @@ def _ws_driver_op(sb: Any, stub: Any, clients: dict[str, Any], op: dict[str, Any
     return NotImplemented  # ws.log and the in-object ops go through run_op
 
 
-def _driver_op(sb: Any, stub: Any, scenario: dict[str, Any], op: dict[str, Any],
+def _stub_driver_op(sb: Any, run: dict[str, Any], scenario: dict[str, Any],
+                    op: dict[str, Any]) -> Any:
+    """The caller's ``stub.*`` / ``ns.*`` operations (worker.mjs driverOp), or NotImplemented."""
+    ns = namespace(sb)
+    stub = run["stub"]
+    kind = op["op"]
+    if kind == "stub.renew":
+        run["stub"] = ns.get(scenario["name"])
+        return render(None)
+    if kind == "sleep":
+        advance_clock(sb, op["ms"])
+        return render(None)
+    if kind == "stub.property":
+        return render(drive(sb, getattr(stub, op["name"])))
+    if kind == "stub.passStub":
+        if op["where"] == "arg":
+            return render(drive(sb, stub.echo(stub)))
+        if op["where"] == "result":
+            return render(drive(sb, stub.make_stub()))
+        return drive(sb, stub.pass_peer())
+    if kind == "stub.payload":
+        value = bytes(op["length"]) if op["kind"] == "bytes" else "x" * op["length"]
+        return render(drive(sb, stub.size(value)))
+    if kind == "stub.fetch":
+        return stub_fetch(sb, stub, op)
+    if kind == "stub.locationHint":
+        hinted = ns.get(scenario["name"], location_hint=op["hint"])
+        return render(drive(sb, hinted.run_op({"op": "mem.inc"}))["value"])
+    if kind == "ns.jurisdiction":
+        sub = ns.jurisdiction(op["value"])
+        made = sub.id_from_name(scenario["name"])
+        return {"type": "jurisdiction", "id": render(made.jurisdiction)}
+    if kind == "id.jurisdiction":
+        return render(ns.id_from_name(op["name"]).jurisdiction)
+    return NotImplemented
+
+
+def _driver_op(sb: Any, run: dict[str, Any], scenario: dict[str, Any], op: dict[str, Any],
                clients: dict[str, Any]) -> Any:
     ns = namespace(sb)
+    stub = run["stub"]
     kind = op["op"]
     if kind.startswith("ws."):
         return _ws_driver_op(sb, stub, clients, op)
+    if kind.startswith(("stub.", "ns.", "sleep")) or kind == "id.jurisdiction":
+        return _stub_driver_op(sb, run, scenario, op)
     if kind == "rpc.mutate":
         target = ns.get(f"{scenario['name']}#peer") if op.get("target") == "peer" else stub
         arg = decode(op["value"])
@@ -516,23 +844,27 @@ def _remote_error(e: BaseException) -> dict[str, Any]:
     if cause is None:
         return render_error(e)
     name = type(cause).__name__
-    return {"remote": True, "error": PY_TO_JS_ERROR.get(name, f"python:{name}"),
-            "message": str(cause)}
+    out = {"remote": True, "error": PY_TO_JS_ERROR.get(name, f"python:{name}"),
+           "message": str(cause)}
+    flags = error_flags(e)
+    if flags:
+        out["flags"] = flags
+    return out
 
 
 def run_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
     """Run one scenario in a fresh sandbox; the trace uses Python type names."""
     sb = make_sandbox()
     try:
-        register(sb, Runner)
-        stub = namespace(sb).get(scenario["name"])
+        register(sb, RUNNERS[scenario.get("python_class", "snake")])
+        run = {"stub": namespace(sb).get(scenario["name"])}  # stub.renew replaces it
         trace = []
         clients: dict[str, Any] = {}
         for op in scenario["ops"]:
             try:
-                result = _driver_op(sb, stub, scenario, op, clients)
+                result = _driver_op(sb, run, scenario, op, clients)
                 if result is NotImplemented:
-                    result = drive(sb, stub.run_op(op))
+                    result = drive(sb, run["stub"].run_op(op))
             except Exception as e:
                 result = _remote_error(e) if op["op"].startswith("rpc.") else render_error(e)
             trace.append({"op": op["op"], "result": result})

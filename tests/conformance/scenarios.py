@@ -53,11 +53,17 @@ def obj(*pairs: tuple[str, Any]) -> dict[str, Any]:
 
 
 UNDEFINED = {"$undefined": True}
+FUNCTION = {"$function": True}  # a value no side can clone: JS () => 1, Python lambda: 1
+
+
+def repeat(text: str, n: int) -> dict[str, Any]:
+    """``text`` repeated ``n`` times, built by the runner (keeps large inputs out of the JSON)."""
+    return {"$repeat": [text, n]}
 
 # ------------------------------------------------------------------ operation helpers
 
 
-def put(key: str, value: Any) -> Op:
+def put(key: Any, value: Any) -> Op:
     return {"op": "kv.put", "key": key, "value": value}
 
 
@@ -65,19 +71,19 @@ def put_many(*pairs: tuple[str, Any]) -> Op:
     return {"op": "kv.put", "entries": [list(p) for p in pairs]}
 
 
-def get(key: str) -> Op:
+def get(key: Any) -> Op:
     return {"op": "kv.get", "key": key}
 
 
-def get_many(keys: list[str]) -> Op:
+def get_many(keys: list[Any]) -> Op:
     return {"op": "kv.get", "keys": keys}
 
 
-def delete(key: str) -> Op:
+def delete(key: Any) -> Op:
     return {"op": "kv.delete", "key": key}
 
 
-def delete_many(keys: list[str]) -> Op:
+def delete_many(keys: list[Any]) -> Op:
     return {"op": "kv.delete", "keys": keys}
 
 
@@ -166,16 +172,30 @@ def id_from_string(value: str) -> Op:
 # socket of that name (see README.md, "WebSockets").
 
 
-def ws_connect(client: str, tags: list[str] | None = None) -> Op:
+def ws_connect(client: str, tags: list[str] | None = None, *, api: str | None = None,
+               via: str | None = None, binary_type: str | None = None) -> Op:
+    """``api="standard"``: the object uses accept() and listeners (``binary_type``: the JS
+    socket's binaryType); ``via="network"``: the JS client connects through workerd's HTTP
+    listener (Python's simulated client always stands for a network client)."""
     op: Op = {"op": "ws.connect", "client": client}
     if tags is not None:
         op["tags"] = tags
+    if api is not None:
+        op["api"] = api
+    if binary_type is not None:
+        op["binaryType"] = binary_type
+    if via is not None:
+        op["via"] = via
     return op
 
 
-def ws_send(client: str, data: Any, expect: int = 1) -> Op:
-    """The client sends ``data``; the trace holds the ``expect`` messages it then receives."""
-    return {"op": "ws.send", "client": client, "data": data, "expect": expect}
+def ws_send(client: str, data: Any, expect: int = 1, repeat: int | None = None) -> Op:
+    """The client sends ``data`` (``repeat`` times over); the trace holds the ``expect``
+    messages it then receives."""
+    op: Op = {"op": "ws.send", "client": client, "data": data, "expect": expect}
+    if repeat is not None:
+        op["repeat"] = repeat
+    return op
 
 
 def ws_client_close(client: str, code: int | None = None, reason: str | None = None) -> Op:
@@ -217,8 +237,110 @@ def ws_in(kind: str, client: str, **fields: Any) -> Op:
     return {"op": kind, "client": client, **fields}
 
 
-def sc(name: str, doc: str, *ops: Op) -> Scenario:
-    return {"name": name, "doc": doc, "ops": list(ops)}
+# Writes not awaited, the synchronous KV API, resets, and the caller's other operations.
+
+
+def no_await(call: Op, *then: Op) -> Op:
+    """``void storage.put(...)``: ``call`` is not awaited; ``then`` run after it in the same
+    event; the trace holds their results and the call's outcome (read at the end)."""
+    return {"op": "noAwait", "call": call, "then": list(then)}
+
+
+def kvs_get(key: Any) -> Op:
+    return {"op": "kvs.get", "key": key}
+
+
+def kvs_put(key: Any, *value: Any) -> Op:
+    """``ctx.storage.kv.put(key, value)``; no value given: ``put(key)``."""
+    return {"op": "kvs.put", "key": key, **({"value": value[0]} if value else {})}
+
+
+def kvs_delete(key: Any) -> Op:
+    return {"op": "kvs.delete", "key": key}
+
+
+def kvs_list(**options: Any) -> Op:
+    return {"op": "kvs.list", "options": options} if options else {"op": "kvs.list"}
+
+
+def sql_size() -> Op:
+    return {"op": "sql.size"}
+
+
+def sql_next(query: str, count: int, *, raw: bool = False) -> Op:
+    """``count`` calls of ``cursor.next()`` (of ``raw()`` if asked), then ``toArray()``."""
+    return {"op": "sql.next", "query": query, "count": count, "raw": raw}
+
+
+MASTER = "SELECT type, name FROM sqlite_master ORDER BY name"
+
+
+def master() -> Op:
+    return sql(MASTER)
+
+
+def mem_inc() -> Op:
+    """Increment an in-memory counter (gone when the instance is)."""
+    return {"op": "mem.inc"}
+
+
+def abort(reason: str | None = None) -> Op:
+    return {"op": "ctx.abort"} if reason is None else {"op": "ctx.abort", "reason": reason}
+
+
+def bcw_throw(message: str) -> Op:
+    return {"op": "bcw.throw", "message": message}
+
+
+def ctor(**config: Any) -> Op:
+    """Configure the next instance's constructor (see worker.mjs, CTOR_KEY)."""
+    return put("ctor", config)
+
+
+def renew() -> Op:
+    """The caller takes a new stub for the same id."""
+    return {"op": "stub.renew"}
+
+
+def sleep(ms: int) -> Op:
+    """The caller waits (JS: real time; Python: the virtual clock); the object is not called."""
+    return {"op": "sleep", "ms": ms}
+
+
+def set_event_timeout(*ms: Any) -> Op:
+    return {"op": "ctx.setEventTimeout", **({"ms": ms[0]} if ms else {})}
+
+
+def get_event_timeout() -> Op:
+    return {"op": "ctx.getEventTimeout"}
+
+
+def http_redirect(url: str, status: int | None = None) -> Op:
+    """``Response.redirect(url, status)`` inside the object."""
+    return {"op": "http.redirect", "url": url, **({"status": status} if status else {})}
+
+
+def stub_fetch(url: str, **init: Any) -> Op:
+    """``stub.fetch(url, init)`` (init: redirect, cf); the object answers /echo and /redirect."""
+    return {"op": "stub.fetch", "url": url, **init}
+
+
+def stub_property(name: str) -> Op:
+    return {"op": "stub.property", "name": name}
+
+
+def pass_stub(where: str) -> Op:
+    """A stub as an RPC argument ("arg"), a result ("result"), or from object to peer."""
+    return {"op": "stub.passStub", "where": where}
+
+
+def payload(length: int, kind: str = "string") -> Op:
+    """An RPC call whose argument is a string (or ArrayBuffer / bytes) of ``length``."""
+    return {"op": "stub.payload", "length": length, "kind": kind}
+
+
+def sc(name: str, doc: str, *ops: Op, **extra: Any) -> Scenario:
+    return {"name": name, "doc": doc, "ops": list(ops), **extra}
 
 
 # ------------------------------------------------------------------ data used below
@@ -237,6 +359,211 @@ T_TABLE = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, data B
 def _keys(keys: list[str]) -> Op:
     return put_many(*[(k, k) for k in keys])
 
+
+ECHO = "http://conformance.local/echo"
+MIB32 = 32 * 1024 * 1024
+
+# Platform-parity scenarios. Each doc names the fact and where it comes from: "workerd" is this
+# suite's oracle run; docs pages are developers.cloudflare.com/durable-objects/...
+PARITY_SCENARIOS: list[Scenario] = [
+    # ------------------------------------------------------------ writes take effect at the call
+    sc("noawait-put", "an un-awaited put is seen by a sync and an async get in the same event "
+       "and by later events (workerd; api/storage-api: writes start when called)",
+       no_await(put("a", 1), kvs_get("a"), get("a")), get("a"), kvs_get("a")),
+    sc("noawait-delete", "an un-awaited delete takes effect at once (workerd)",
+       put("a", 1), no_await(delete("a"), kvs_get("a"), get("a")), get("a")),
+    sc("noawait-set-alarm", "an un-awaited setAlarm is set, seen in the same event (workerd)",
+       no_await(alarm_set(600_000, name="later"), alarm_get()), alarm_get()),
+    sc("noawait-delete-alarm", "an un-awaited deleteAlarm removes the alarm at once (workerd)",
+       alarm_set(600_000, name="x"), no_await(alarm_delete(), alarm_get()), alarm_get()),
+    sc("noawait-put-uncloneable", "an un-awaited put of a function fails with DataCloneError and "
+       "writes nothing (workerd: the returned promise rejects)",
+       no_await(put("f", FUNCTION), kvs_get("f")), get("f"), lst()),
+    sc("noawait-set-alarm-invalid", "an un-awaited setAlarm(0) fails (workerd: TypeError "
+       "'setAlarm() cannot be called with an alarm time <= 0') and sets nothing",
+       no_await(alarm_set(at=0), alarm_get()), alarm_get()),
+    sc("noawait-put-then-abort", "writes of the call that aborts are discarded: the new instance "
+       "sees neither the un-awaited put nor the earlier kv.put (workerd)",
+       put("kept", 1), no_await(put("a", 1), kvs_put("b", 2), abort("evict")), renew(),
+       get("a"), get("b"), get("kept")),
+    # ---------------------------------------------------------------- ctx.storage.kv
+    sc("kvs-basic", "sync KV get/put/delete single keys; delete says whether the key existed "
+       "(workerd; api/sqlite-storage-api: synchronous KV API)",
+       kvs_put("a", 1), kvs_get("a"), kvs_get("missing"), kvs_put("n", None), kvs_get("n"),
+       kvs_delete("a"), kvs_delete("a"), kvs_get("a")),
+    sc("kvs-shares-data", "sync KV and the async API read and write the same data (workerd)",
+       kvs_put("a", {"x": [1, 2]}), get("a"), put("b", b("ff")), kvs_get("b"), kvs_list(),
+       lst()),
+    sc("kvs-list-options", "kv.list() takes list()'s options and returns an iterator of "
+       "[key, value], not an array (workerd)",
+       FRUIT_PUT, kvs_list(), kvs_list(start="b", limit=1), kvs_list(reverse=True, prefix="b"),
+       kvs_list(startAfter="apricot", end="cherry"), kvs_list(prefix="zz")),
+    sc("kvs-single-key-forms", "kv.put(object) without a value is a TypeError; kv.get([k]) and "
+       "kv.delete([k]) convert the array to its string (workerd)",
+       put("a", 1), kvs_put({"a": 1}), kvs_get(["a"]), kvs_delete(["a"]), get("a")),
+    sc("kvs-put-uncloneable", "kv.put of a function is a DataCloneError, nothing stored (workerd)",
+       kvs_put("f", FUNCTION), kvs_get("f"), lst()),
+    sc("kvs-put-undefined", "kv.put(k, undefined) stores undefined; the key is listed (workerd)",
+       kvs_put("u", UNDEFINED), kvs_get("u"), kvs_list()),
+    sc("kvs-value-too-big", "a 3 MB kv value fails (workerd: SQLITE_TOOBIG), nothing stored",
+       kvs_put("big", repeat("x", 3_000_000)), kvs_get("big")),
+    # ---------------------------------------------------------------- resets
+    sc("reset-abort", "ctx.abort(reason): the call fails with durableObjectReset, the same stub "
+       "keeps failing, a new stub reaches a fresh instance; storage is kept (workerd)",
+       mem_inc(), mem_inc(), put("kept", 1), abort("evict me"), mem_inc(), mem_inc(), renew(),
+       mem_inc(), get("kept")),
+    sc("reset-abort-default", "ctx.abort() without a reason: \"Application called abort() to reset "
+       "Durable Object.\" (workerd)",
+       mem_inc(), abort(), mem_inc(), renew(), mem_inc()),
+    sc("reset-keeps-alarm", "a reset keeps the alarm (workerd)",
+       alarm_set(600_000, name="kept"), abort("evict"), renew(), alarm_get()),
+    sc("reset-bcw-throws", "a blockConcurrencyWhile callback that throws resets the object "
+       "(workerd; api/state: blockConcurrencyWhile)",
+       mem_inc(), bcw_throw("bcw boom"), mem_inc(), renew(), mem_inc()),
+    sc("reset-ctor-bcw-throws", "a constructor whose blockConcurrencyWhile throws: every call "
+       "fails with the reset error, on old and new stubs (workerd)",
+       ctor(**{"throw": "ctor boom"}), mem_inc(), abort("evict"), renew(), mem_inc(),
+       mem_inc(), renew(), mem_inc()),
+    # ---------------------------------------------------------------- internal tables
+    sc("schema-fresh", "a fresh object's sqlite_master is empty and databaseSize 4096; reads "
+       "create nothing; _cf_KV on the first put (8192), _cf_METADATA on the first alarm (12288) "
+       "(workerd)",
+       master(), sql_size(), get("a"), lst(), kvs_get("a"), alarm_get(), alarm_delete(),
+       master(), sql_size(), put("a", 1), master(), sql_size(), alarm_set(600_000), master(),
+       sql_size(), alarm_delete(), master()),
+    sc("schema-sync-kv-put", "a first kv.put creates _cf_KV too (workerd)",
+       kvs_put("a", 1), master(), sql_size()),
+    sc("schema-delete-absent", "deleting an absent key (async) creates _cf_KV (workerd)",
+       delete("a"), master(), sql_size()),
+    sc("schema-sync-delete-absent", "a sync kv.delete of an absent key and its schema (workerd)",
+       kvs_delete("a"), master(), sql_size()),
+    sc("schema-table-first", "a user table first: sqlite_master lists only it, 8192 (workerd)",
+       sql("CREATE TABLE t (x)", read="none"), master(), sql_size()),
+    sc("schema-delete-all", "deleteAll() empties sqlite_master and databaseSize is 4096 again "
+       "(workerd)",
+       put("a", 1), alarm_set(600_000), sql("CREATE TABLE t (x)", read="none"), sql_size(),
+       delete_all(), master(), sql_size()),
+    sc("schema-rolled-back-first-write", "a transaction whose first KV write is rolled back "
+       "leaves sqlite_master empty (workerd)",
+       txn(put("a", 1), throw="undo"), master(), sql_size()),
+    # ---------------------------------------------------------------- non-string keys
+    sc("keys-number", "put(1, v) stores key \"1\"; get(1), list() and delete(1) agree (workerd: "
+       "keys are converted with ToString)",
+       put(1, "v"), get("1"), get(1), lst(), delete(1), get("1")),
+    sc("keys-number-forms", "number keys as JS prints them: 1.5, 1e+21, -0 → \"0\", NaN, "
+       "BigInt 10n → \"10\" (workerd)",
+       put(1.5, "a"), put(1e21, "b"), put(flt("-0"), "c"), put(flt("NaN"), "d"),
+       put(bigint("12345678901234567890"), "e"), lst()),
+    sc("keys-number-batch", "numbers in batch get/delete are converted too (workerd)",
+       put_many(("1", "one"), ("2", "two")), get_many([1, "2"]), delete_many([1, 2]), lst()),
+    sc("keys-bool-null", "true and null keys are stored as \"true\" and \"null\" (workerd)",
+       put(True, "t"), put(None, "n"), lst()),
+    sc("keys-object", "an object key with a value is a TypeError (workerd: put() may only be "
+       "called with a single key-value pair ...)",
+       put({"a": 1}, "x"), put(obj(), "x"), lst()),
+    sc("keys-array", "an array key with a value is converted to its string (workerd: [1] → "
+       "\"1\")",
+       put([1], "x"), lst()),
+    sc("kvs-number-key", "kv.put(1, v) stores \"1\"; kv.get(1) finds it (workerd)",
+       kvs_put(1, "v"), kvs_get("1"), kvs_get(1), kvs_delete(1), kvs_list()),
+    # ---------------------------------------------------------------- handler names
+    sc("ws-camel-handlers", "webSocketMessage/webSocketClose spelled as the platform spells them "
+       "are the handlers (Python: the same object class with camelCase names; workerd)",
+       ws_connect("a"), ws_send("a", "hi"), ws_client_close("a", 3001, "bye"), ws_log(2),
+       python_class="camel"),
+    # ---------------------------------------------------------------- standard WebSocket API
+    sc("ws-standard-echo", "accept() + addEventListener('message'): messages arrive and echo; "
+       "such sockets are not in getWebSockets() (workerd; api/websockets)",
+       ws_connect("a", api="standard"), ws_send("a", "hello"), ws_send("a", "caf\u00e9"),
+       ws_list(), ws_log(2)),
+    sc("ws-standard-binary-blob", "with the default binaryType 'blob' a binary message reaches a "
+       "listener as a Blob, and send(blob) sends the text '[object Blob]' (workerd)",
+       ws_connect("a", api="standard"), ws_send("a", b("00ff10")), ws_log(1)),
+    sc("ws-standard-binary-arraybuffer", "with binaryType 'arraybuffer' a binary message is an "
+       "ArrayBuffer and echoes unchanged (workerd)",
+       ws_connect("a", api="standard", binary_type="arraybuffer"), ws_send("a", b("00ff10")),
+       ws_log(1)),
+    sc("ws-standard-client-close", "a client close reaches the 'close' listener: code, reason, "
+       "wasClean, readyState 3 there (workerd)",
+       ws_connect("a", api="standard"), ws_client_close("a", 3005, "client bye"), ws_log(1),
+       ws_list()),
+    sc("ws-standard-server-close", "the object closes a standard socket: readyState 2 at once, "
+       "the client sees the code, the close listener runs (workerd)",
+       ws_connect("a", api="standard"), ws_close("a", 4001, "server bye"), ws_closed("a"),
+       ws_log(1)),
+    sc("ws-standard-and-hibernatable", "only hibernatable sockets are listed (workerd)",
+       ws_connect("h", ["t"]), ws_connect("s", api="standard"), ws_list(), ws_list("t"),
+       ws_send("s", "x"), ws_send("h", "y"), ws_log(2)),
+    # ---------------------------------------------------------------- small members
+    sc("http-response-redirect", "Response.redirect: default 302, Location set; a non-redirect "
+       "status is a RangeError, a relative URL a TypeError (workerd)",
+       http_redirect("https://e.com/a", 307), http_redirect("https://e.com/a"),
+       http_redirect("https://e.com/a", 200), http_redirect("/a", 302)),
+    sc("http-fetch-follows-redirect", "stub.fetch follows a 301 from the object by default, to "
+       "the same object; redirected true, url the target (workerd)",
+       stub_fetch("http://conformance.local/redirect?status=301&to=" + ECHO.replace(":", "%3A"))),
+    sc("http-fetch-redirect-manual", "redirect: 'manual' returns the 301 itself (workerd)",
+       stub_fetch("http://conformance.local/redirect?status=301&to=" + ECHO.replace(":", "%3A"),
+                  redirect="manual")),
+    sc("http-request-cf", "stub.fetch(url, {cf}) reaches the object as request.cf; without it "
+       "request.cf is undefined (workerd)",
+       stub_fetch(ECHO, cf={"colo": "LHR", "n": 1, "nested": {"a": [1, 2]}}), stub_fetch(ECHO)),
+    sc("http-request-url", "request.url is WHATWG-serialized: a bare origin gains '/', default "
+       "ports go, host lower-cased, dot segments resolved (workerd)",
+       stub_fetch("https://example.com"), stub_fetch("http://a.com:80"),
+       stub_fetch("HTTPS://EXAMPLE.com:443/x/../echo?q=1")),
+    sc("sql-cursor-next", "cursor.next() and raw().next() give {done, value}; at the end "
+       "{done: true, value: undefined}; toArray() gives the rest (workerd)",
+       sql("CREATE TABLE t (a, b)", read="none"), sql("INSERT INTO t VALUES (1, 'x'), (2, 'y')",
+                                                      read="none"),
+       sql_next("SELECT a, b FROM t ORDER BY a", 4), sql_next("SELECT a, b FROM t ORDER BY a", 1,
+                                                             raw=True),
+       sql_next("SELECT a FROM t WHERE a > 5", 1)),
+    sc("stub-property", "await stub.prop reads a getter; an instance field or a missing name is "
+       "'The RPC receiver does not implement the method' (workerd)",
+       stub_property("answer"), stub_property("counter"), stub_property("missing")),
+    sc("ws-event-timeout", "setHibernatableWebSocketEventTimeout: null by default, at most "
+       "604800000 ms, 0/no argument/null unset, fractions truncated (workerd)",
+       get_event_timeout(), set_event_timeout(1000), get_event_timeout(),
+       set_event_timeout(604_800_000), get_event_timeout(), set_event_timeout(604_800_001),
+       get_event_timeout(), set_event_timeout(0), get_event_timeout(), set_event_timeout(-1),
+       set_event_timeout(1.5), get_event_timeout(), set_event_timeout("abc"),
+       set_event_timeout(), get_event_timeout(), set_event_timeout(5), set_event_timeout(None),
+       get_event_timeout()),
+    sc("ns-jurisdiction", "jurisdiction('eu') is refused locally ('Jurisdiction restrictions are "
+       "not implemented in workerd.'); id.jurisdiction is undefined (workerd)",
+       {"op": "ns.jurisdiction", "value": "eu"}, {"op": "ns.jurisdiction", "value": "mars"},
+       {"op": "id.jurisdiction", "name": "x"}),
+    sc("stub-location-hint", "get(id, {locationHint}) is accepted, any value, same object "
+       "(workerd)",
+       {"op": "stub.locationHint", "hint": "enam"}, {"op": "stub.locationHint", "hint": "nowhere"},
+       mem_inc()),
+    # ---------------------------------------------------------------- refusals
+    sc("rpc-stub-argument", "a stub as an RPC argument or result: DataCloneError 'Could not "
+       "serialize object of type \"DurableObject\"' (workerd)",
+       pass_stub("arg"), pass_stub("result"), pass_stub("peer"), mem_inc()),
+    sc("rpc-payload-32mib", "RPC arguments are limited to 32 MiB serialized (workerd: 'Serialized "
+       "RPC arguments or return values are limited to 32MiB')",
+       payload(MIB32 - 1024), payload(MIB32), payload(MIB32 - 1024, "bytes"),
+       payload(MIB32, "bytes"), mem_inc()),
+    sc("ws-message-over-32mib", "a received message over 32 MiB closes the socket with 1009 and "
+       "calls webSocketError; 32 MiB is fine (workerd, network client; platform/limits)",
+       ws_connect("a", via="network"), ws_send("a", "x", repeat=MIB32),
+       ws_send("a", "x", repeat=MIB32 + 1), ws_closed("a"), ws_log(2), ws_list()),
+    sc("ws-object-send-over-32mib", "the object's send() of 32 MiB + 1 does not throw: the limit "
+       "is on receiving (workerd)",
+       ws_connect("a", via="network"), ws_in("ws.objectSend", "a", data=repeat("y", MIB32)),
+       {"op": "ws.received", "client": "a", "expect": 1},
+       ws_in("ws.objectSend", "a", data=repeat("y", MIB32 + 1))),
+    # ------------------------------------------------------------ an alarm moved while delivered
+    sc("alarm-moved-by-constructor", "the alarm wakes an evicted object whose constructor moves "
+       "the alarm: that delivery is cancelled, the handler runs at the new time (workerd: "
+       "'SQLite alarm handler canceled with requestScheduledAlarm'; api/alarms)",
+       ctor(alarm_in_ms=1500, name="moved", handler=[put("fired", True)]),
+       alarm_set(300, name="first", handler=[put("fired", True)]), abort("evict"), sleep(800),
+       renew(), get("fired"), get("ctor-runs"), alarm_get(), alarm_wait(3000), get("fired"),
+       get("ctor-runs"), alarm_get()),
+]
 
 SCENARIOS: list[Scenario] = [
     # ---------------------------------------------------------------- key ordering
@@ -608,6 +935,7 @@ SCENARIOS: list[Scenario] = [
     sc("ws-client-close", "the client closes: the close handler's view; the socket leaves the list",
        ws_connect("a"), ws_connect("b"), ws_client_close("b", 3001, "bye"), ws_log(1),
        ws_list()),
+    *PARITY_SCENARIOS,
 ]
 
 

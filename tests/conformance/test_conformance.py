@@ -163,7 +163,35 @@ def test_normalisation_equates_the_two_vocabularies() -> None:
     ("transaction", "Error", "Cannot call deleteAll() within a transaction", "TRANSACTION_ERROR"),
     ("transaction", "Error", "scenario-throw: boom", "USER_ERROR"),
     ("kv.get", "Error", "something new", "UNMAPPED:Error"),
+    ("stub.property", "TypeError", 'The RPC receiver does not implement the method "x".',
+     "METHOD_NOT_FOUND"),
+    ("stub.payload", "Error", "Serialized RPC arguments or return values are limited to 32MiB, "
+     "but the size of this value was: 33554444 bytes.", "DATA_CLONE_ERROR"),
+    ("ns.jurisdiction", "Error", "Jurisdiction restrictions are not implemented in workerd.",
+     "VALIDATION_ERROR"),
+    ("ctx.setEventTimeout", "Error", "Event timeout should not exceed 604800000 ms.",
+     "WEBSOCKET_LIMIT"),
+    ("http.redirect", "RangeError", "200 is not a redirect status code.", "HTTP_ERROR"),
 ])
 def test_js_error_mapping(op: str, cls: str, message: str, code: str) -> None:
     """JS error classes and messages map onto dosandbox error codes."""
     assert js_error_code(op, cls, message) == code
+
+
+def test_reset_errors_compare_by_code_and_flags() -> None:
+    """A JS error with durableObjectReset is OBJECT_RESET; a missing flag is a difference."""
+    js = normalize_trace(_saved_oracle()["reset-abort"], "js")
+    assert js[3]["result"]["error"] == "OBJECT_RESET"
+    assert js[3]["result"]["flags"] == ["durableObjectReset"]
+    unflagged = copy.deepcopy(js)
+    del unflagged[3]["result"]["flags"]
+    diff = compare_traces("reset-abort", js, unflagged)
+    assert diff is not None and "≠ #3 ctx.abort" in diff and "[durableObjectReset]" in diff
+
+
+def test_no_await_results_normalise_their_parts() -> None:
+    """A noAwait result keeps where its error showed and normalises its outcome and then-ops."""
+    js = normalize_trace(_saved_oracle()["noawait-put-uncloneable"], "js")
+    result = js[0]["result"]
+    assert result["at"] == "await" and result["outcome"]["error"] == "DATA_CLONE_ERROR"
+    assert result["then"] == [{"op": "kvs.get", "result": {"t": "null"}}]

@@ -43,7 +43,9 @@ async function main() {
     mf.dispose().finally(() => process.exit(2));
   }, timeoutMs);
   try {
-    const res = await mf.dispatchFetch("http://conformance.local/run", {
+    // The worker connects "network" WebSocket clients back to workerd through this origin.
+    const origin = (await mf.ready).origin;
+    const res = await mf.dispatchFetch(`http://conformance.local/run?origin=${encodeURIComponent(origin)}`, {
       method: "POST",
       body: JSON.stringify(scenarios),
     });

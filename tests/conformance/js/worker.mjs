@@ -4,7 +4,9 @@
 // object and returns its result rendered in the tagged JSON form (see ../README.md). The default
 // export's fetch handler receives the whole scenario list (POST /run), drives every scenario in a
 // fresh object (idFromName(scenario.name)) and answers with one trace per scenario. Operations
-// that a *caller* of the object performs (rpc.*, id.*, alarm.wait) run in that fetch handler.
+// that a *caller* of the object performs (rpc.*, id.*, stub.*, alarm.wait, ws.connect...) run
+// in that fetch handler. GET /net/<scenario> forwards a WebSocket upgrade that arrived over the
+// network (see ws.connect's `via: "network"`) to that scenario's object.
 import { DurableObject } from "cloudflare:workers";
 
 const THROW_PREFIX = "scenario-throw: ";
@@ -38,6 +40,8 @@ function decode(x) {
       case "$map": return new Map(v.map(([k, val]) => [decode(k), decode(val)]));
       case "$set": return new Set(v.map(decode));
       case "$undefined": return undefined;
+      case "$function": return () => 1;
+      case "$repeat": return v[0].repeat(v[1]);
       case "$object": {
         const o = {};
         for (const [k, val] of v) o[k] = decode(val);
@@ -76,6 +80,7 @@ function render(v) {
     return { type: "bytes", view: v.constructor.name, value: bytesToHex(view) };
   }
   if (v instanceof Date) return { type: "date", value: renderNumber(v.getTime()) };
+  if (v instanceof Blob) return { type: "blob", size: v.size };
   if (v instanceof Map) return { type: "map", value: [...v].map(([k, x]) => [render(k), render(x)]) };
   if (v instanceof Set) return { type: "set", value: [...v].map(render) };
   if (Array.isArray(v)) return { type: "array", value: v.map(render) };
@@ -84,9 +89,23 @@ function render(v) {
   return { type: "object", value: Object.keys(v).map((k) => [k, render(v[k])]) };
 }
 
+// The flags workerd sets on errors that cross a stub; only those set to true are listed.
+const ERROR_FLAGS = ["remote", "retryable", "overloaded", "durableObjectReset"];
+
 function renderError(e) {
   const name = (e && (e.name || (e.constructor && e.constructor.name))) || typeof e;
-  return { error: name, message: e && e.message !== undefined ? String(e.message) : String(e) };
+  const out = { error: name, message: e && e.message !== undefined ? String(e.message) : String(e) };
+  const flags = ERROR_FLAGS.filter((f) => e !== null && typeof e === "object" && e[f] === true);
+  if (flags.length) out.flags = flags;
+  return out;
+}
+
+// A message on a socket; a long text is rendered by its length so traces stay small.
+const LONG_TEXT = 4096;
+
+function renderMessage(m) {
+  if (typeof m === "string" && m.length > LONG_TEXT) return { type: "long-string", length: m.length };
+  return render(m);
 }
 
 // What `mutate` does to an argument it received over RPC (the caller's copy must not change).
@@ -107,6 +126,12 @@ function mutate(v) {
 
 const LIST_OPTIONS = ["prefix", "start", "startAfter", "end", "reverse", "limit"];
 
+// A scenario configures the constructor of the object's *next* instance through this KV key
+// (read with the synchronous KV API, which works in a constructor): {handler} restores the
+// alarm handler's ops, {alarm_in_ms, name} moves the alarm under blockConcurrencyWhile and
+// counts constructions in "ctor-runs", {throw} makes blockConcurrencyWhile throw.
+const CTOR_KEY = "ctor";
+
 // ---------------------------------------------------------------- the Durable Object
 
 export class Runner extends DurableObject {
@@ -117,6 +142,81 @@ export class Runner extends DurableObject {
     this.times = new Map(); // alarm time (epoch ms) -> symbolic name given by the scenario
     this.sockets = new Map(); // scenario client name -> accepted server WebSocket
     this.wsLog = []; // what the webSocket* handlers saw, read by the ws.log op
+    this.counter = 0; // in-memory state (mem.inc): gone with the instance
+    const cfg = ctx.storage.kv.get(CTOR_KEY);
+    if (cfg) this.configure(cfg);
+  }
+
+  configure(cfg) {
+    const ctx = this.ctx;
+    if (cfg.handler) this.alarmHandlerOps = cfg.handler;
+    if (cfg.alarm_in_ms !== undefined) {
+      const t = Date.now() + cfg.alarm_in_ms;
+      this.times.set(t, cfg.name || "ctor");
+      ctx.blockConcurrencyWhile(async () => {
+        await ctx.storage.setAlarm(t);
+        ctx.storage.kv.put("ctor-runs", (ctx.storage.kv.get("ctor-runs") ?? 0) + 1);
+      });
+    }
+    if (cfg.throw !== undefined) {
+      ctx.blockConcurrencyWhile(async () => {
+        throw new Error(THROW_PREFIX + cfg.throw);
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ RPC members used by callers
+
+  get answer() {
+    return 42;
+  }
+
+  async size(x) {
+    return typeof x === "string" ? x.length : x.byteLength;
+  }
+
+  async makeStub() {
+    return this.env.DO.get(this.env.DO.idFromName("conformance-other"));
+  }
+
+  // Passes a stub to another object from inside this one; the error is the result.
+  async passPeer() {
+    const peer = this.env.DO.get(this.env.DO.idFromName("conformance-peer"));
+    try {
+      return render(await peer.echo(peer));
+    } catch (e) {
+      return renderError(e);
+    }
+  }
+
+  // ------------------------------------------------------------ HTTP (non-upgrade requests)
+
+  // /redirect?to=<url>&status=<n> answers Response.redirect; /echo describes the request.
+  http(request, url) {
+    if (url.pathname === "/redirect") {
+      const status = url.searchParams.has("status") ? Number(url.searchParams.get("status")) : undefined;
+      return Response.redirect(url.searchParams.get("to"), status);
+    }
+    if (url.pathname === "/echo" || url.pathname === "/") {
+      return Response.json({ url: request.url, method: request.method, cf: request.cf ?? null });
+    }
+    return new Response("no upgrade", { status: 426 });
+  }
+
+  // The standard WebSocket API: accept() and event listeners; not hibernatable, not listed.
+  acceptStandard(server, client, binaryType) {
+    if (binaryType) server.binaryType = binaryType; // default "blob": binary data is a Blob
+    server.accept();
+    server.addEventListener("message", (e) => {
+      this.wsLog.push({ event: "message", client, data: renderMessage(e.data) });
+      server.send(e.data);
+    });
+    server.addEventListener("close", (e) => {
+      this.wsLog.push({
+        event: "close", client, code: e.code, reason: e.reason, wasClean: e.wasClean,
+        readyState: server.readyState, listed: this.ctx.getWebSockets().includes(server),
+      });
+    });
   }
 
   // ------------------------------------------------------------ WebSockets (hibernation API)
@@ -124,10 +224,11 @@ export class Runner extends DurableObject {
   // GET /ws?client=<name>&tags=<json> with Upgrade: websocket accepts pair[1] with those tags.
   async fetch(request) {
     const url = new URL(request.url);
-    if (request.headers.get("Upgrade") !== "websocket") return new Response("no upgrade", { status: 426 });
+    if (request.headers.get("Upgrade") !== "websocket") return this.http(request, url);
     const tags = url.searchParams.has("tags") ? JSON.parse(url.searchParams.get("tags")) : undefined;
     const pair = new WebSocketPair();
-    if (tags === undefined) this.ctx.acceptWebSocket(pair[1]);
+    if (url.searchParams.get("api") === "standard") this.acceptStandard(pair[1], url.searchParams.get("client"), url.searchParams.get("binaryType"));
+    else if (tags === undefined) this.ctx.acceptWebSocket(pair[1]);
     else this.ctx.acceptWebSocket(pair[1], tags);
     this.sockets.set(url.searchParams.get("client"), pair[1]);
     return new Response(null, { status: 101, webSocket: pair[0] });
@@ -145,7 +246,7 @@ export class Runner extends DurableObject {
   }
 
   async webSocketMessage(ws, message) {
-    this.wsLog.push({ event: "message", client: this.clientName(ws), data: render(message) });
+    this.wsLog.push({ event: "message", client: this.clientName(ws), data: renderMessage(message) });
     if (message === "raise") throw new Error(THROW_PREFIX + "in webSocketMessage");
     ws.send(message);
   }
@@ -246,11 +347,11 @@ export class Runner extends DurableObject {
           for (const [k, v] of op.entries) entries[k] = decode(v);
           return render(await s.put(entries));
         }
-        return render(await s.put(op.key, decode(op.value)));
+        return render(await s.put(decode(op.key), decode(op.value)));
       case "kv.get":
-        return render(await s.get("keys" in op ? op.keys : op.key));
+        return render(await s.get("keys" in op ? op.keys : decode(op.key)));
       case "kv.delete":
-        return render(await s.delete("keys" in op ? op.keys : op.key));
+        return render(await s.delete("keys" in op ? op.keys : decode(op.key)));
       case "kv.list": {
         const opts = op.options || {};
         for (const k of Object.keys(opts)) {
@@ -300,10 +401,102 @@ export class Runner extends DurableObject {
         return { type: "alarm-log", value: this.alarmLog };
       case "throw":
         throw new Error(THROW_PREFIX + op.message);
+      case "noAwait":
+        return this.noAwait(op);
+      case "kvs.get":
+        return render(s.kv.get(decode(op.key)));
+      case "kvs.put":
+        if ("value" in op) return render(s.kv.put(decode(op.key), decode(op.value)));
+        return render(s.kv.put(decode(op.key)));
+      case "kvs.delete":
+        return render(s.kv.delete(decode(op.key)));
+      case "kvs.list": {
+        const it = "options" in op ? s.kv.list(decode(op.options)) : s.kv.list();
+        return { type: "kv-iterator", array: Array.isArray(it), entries: render([...it]) };
+      }
+      case "sql.size":
+        return render(s.sql.databaseSize);
+      case "sql.next": {
+        // next() steps of a cursor (raw(): arrays), then toArray() of what is left.
+        const cursor = s.sql.exec(op.query, ...(op.bindings || []).map(decode));
+        const source = op.raw ? cursor.raw() : cursor;
+        const steps = [];
+        for (let i = 0; i < op.count; i++) steps.push(render(source.next()));
+        return { type: "cursor-steps", steps, rest: render(source.toArray()) };
+      }
+      case "mem.inc":
+        return render(++this.counter);
+      case "ctx.abort":
+        if ("reason" in op) this.ctx.abort(op.reason);
+        else this.ctx.abort();
+        return render("still running after abort()");
+      case "bcw.throw":
+        await this.ctx.blockConcurrencyWhile(async () => {
+          throw new Error(THROW_PREFIX + op.message);
+        });
+        return render("blockConcurrencyWhile returned");
+      case "ctx.setEventTimeout":
+        if ("ms" in op) return render(this.ctx.setHibernatableWebSocketEventTimeout(decode(op.ms)));
+        return render(this.ctx.setHibernatableWebSocketEventTimeout());
+      case "ctx.getEventTimeout":
+        return render(this.ctx.getHibernatableWebSocketEventTimeout());
+      case "http.redirect": {
+        const r = "status" in op ? Response.redirect(op.url, op.status) : Response.redirect(op.url);
+        return { type: "http", status: r.status, location: r.headers.get("location") };
+      }
       default:
         if (op.op.startsWith("ws.")) return this.wsOp(op);
         throw new Error(`scenario bug: unknown op ${op.op}`);
     }
+  }
+
+  // Starts a storage call without awaiting it; what it returns (a promise) is kept.
+  startCall(call) {
+    const s = this.ctx.storage;
+    switch (call.op) {
+      case "kv.put":
+        return s.put(decode(call.key), decode(call.value));
+      case "kv.delete":
+        return s.delete(decode(call.key));
+      case "kv.deleteAll":
+        return s.deleteAll();
+      case "alarm.set": {
+        const t = "at" in call ? decode(call.at) : Date.now() + call.in_ms;
+        if (call.name) this.times.set(t instanceof Date ? t.getTime() : t, call.name);
+        return s.setAlarm(t);
+      }
+      case "alarm.delete":
+        return s.deleteAlarm();
+      default:
+        throw new Error(`scenario bug: noAwait ${call.op}`);
+    }
+  }
+
+  // `void storage.put(...)`: the call is not awaited; `then` ops run after it in the same
+  // event; the outcome is read at the end. `at` says where an error showed: the call itself
+  // ("call") or the promise it returned ("await").
+  async noAwait(op) {
+    let promise = null;
+    let outcome = null;
+    let at = null;
+    try {
+      promise = this.startCall(op.call);
+      promise.catch(() => {}); // awaited below; no unhandled rejection in between
+    } catch (e) {
+      outcome = renderError(e);
+      at = "call";
+    }
+    const then = [];
+    for (const inner of op.then || []) then.push({ op: inner.op, result: await this.runOp(inner) });
+    if (promise !== null) {
+      try {
+        outcome = render(await promise);
+      } catch (e) {
+        outcome = renderError(e);
+        at = "await";
+      }
+    }
+    return { type: "no-await", call: op.call.op, at, outcome, then };
   }
 
   sqlExec(op) {
@@ -353,7 +546,7 @@ class Client {
     const fresh = this.messages.slice(this.read);
     this.read = this.messages.length;
     const out = [];
-    for (const m of fresh) out.push(render(typeof m === "string" ? m : await m.arrayBuffer()));
+    for (const m of fresh) out.push(renderMessage(typeof m === "string" ? m : await m.arrayBuffer()));
     return { type: "ws-messages", value: out };
   }
 
@@ -372,19 +565,26 @@ class Client {
 
 const WS_WAIT_MS = 2000;
 
-async function wsDriverOp(env, stub, clients, op) {
+async function wsDriverOp(env, run, clients, op) {
+  const stub = run.stub;
   switch (op.op) {
     case "ws.connect": {
       const q = new URLSearchParams({ client: op.client });
       if ("tags" in op) q.set("tags", JSON.stringify(op.tags));
-      const resp = await stub.fetch(`http://conformance.local/ws?${q}`, { headers: { Upgrade: "websocket" } });
+      if (op.api === "standard") q.set("api", "standard");
+      if (op.binaryType) q.set("binaryType", op.binaryType);
+      // via "network": through workerd's HTTP listener (Miniflare's port), as a real client
+      // connects, so the platform's message-size limit applies; else the in-Worker pipe.
+      const resp = op.via === "network"
+        ? await fetch(`${run.origin}/net/${encodeURIComponent(run.name)}?${q}`, { headers: { Upgrade: "websocket" } })
+        : await stub.fetch(`http://conformance.local/ws?${q}`, { headers: { Upgrade: "websocket" } });
       if (!resp.webSocket) return { type: "ws-open", status: resp.status };
       clients.set(op.client, new Client(resp.webSocket));
       return { type: "ws-open", status: resp.status };
     }
     case "ws.send": {
       const c = clients.get(op.client);
-      c.ws.send(decode(op.data));
+      c.ws.send("repeat" in op ? decode(op.data).repeat(op.repeat) : decode(op.data));
       const want = c.read + (op.expect ?? 1);
       await c.until(() => c.messages.length >= want || c.closeInfo !== null, op.expect === 0 ? 50 : WS_WAIT_MS);
       return c.take();
@@ -421,9 +621,46 @@ async function wsDriverOp(env, stub, clients, op) {
   }
 }
 
-async function driverOp(env, stub, scenario, op, clients) {
-  if (op.op.startsWith("ws.")) return wsDriverOp(env, stub, clients, op);
+async function driverOp(env, run, scenario, op, clients) {
+  if (op.op.startsWith("ws.")) return wsDriverOp(env, run, clients, op);
+  const stub = run.stub;
   switch (op.op) {
+    case "stub.renew": // a new stub for the same id (the old one may be broken by a reset)
+      run.stub = env.DO.get(env.DO.idFromName(scenario.name));
+      return render(undefined);
+    case "sleep": // the caller waits; nothing calls the object meanwhile
+      await sleep(op.ms);
+      return render(undefined);
+    case "stub.property":
+      return render(await stub[op.name]);
+    case "stub.passStub":
+      if (op.where === "arg") return render(await stub.echo(stub));
+      if (op.where === "result") return render(await stub.makeStub());
+      return await stub.passPeer();
+    case "stub.payload":
+      return render(await stub.size(op.kind === "bytes" ? new ArrayBuffer(op.length) : "x".repeat(op.length)));
+    case "stub.fetch": {
+      const init = {};
+      if (op.redirect) init.redirect = op.redirect;
+      if (op.cf) init.cf = op.cf;
+      const r = await stub.fetch(op.url, init);
+      const type = r.headers.get("content-type") || "";
+      return {
+        type: "http", status: r.status, redirected: r.redirected, url: r.url,
+        location: r.headers.get("location"),
+        body: type.startsWith("application/json") ? render(await r.json()) : render(await r.text()),
+      };
+    }
+    case "stub.locationHint": {
+      const hinted = env.DO.get(env.DO.idFromName(scenario.name), { locationHint: op.hint });
+      return render(await hinted.runOp({ op: "mem.inc" }).then((r) => r.value));
+    }
+    case "ns.jurisdiction": {
+      const sub = env.DO.jurisdiction(op.value);
+      return { type: "jurisdiction", id: render(sub.idFromName(scenario.name).jurisdiction) };
+    }
+    case "id.jurisdiction":
+      return render(env.DO.idFromName(op.name).jurisdiction);
     case "rpc.mutate": {
       const target = op.target === "peer" ? env.DO.get(env.DO.idFromName(`${scenario.name}#peer`)) : stub;
       const arg = decode(op.value);
@@ -486,15 +723,15 @@ async function driverOp(env, stub, scenario, op, clients) {
   }
 }
 
-async function runScenario(env, scenario) {
-  const stub = env.DO.get(env.DO.idFromName(scenario.name));
+async function runScenario(env, scenario, origin) {
+  const run = { name: scenario.name, stub: env.DO.get(env.DO.idFromName(scenario.name)), origin };
   const trace = [];
   const clients = new Map();
   for (const op of scenario.ops) {
     let result;
     try {
-      result = await driverOp(env, stub, scenario, op, clients);
-      if (result === null) result = await stub.runOp(op);
+      result = await driverOp(env, run, scenario, op, clients);
+      if (result === null) result = await run.stub.runOp(op);
     } catch (e) {
       result = op.op.startsWith("rpc.") ? { remote: true, ...renderError(e) } : renderError(e);
     }
@@ -506,11 +743,18 @@ async function runScenario(env, scenario) {
 
 export default {
   async fetch(request, env) {
+    const url = new URL(request.url);
+    // /net/<scenario>?...: a WebSocket upgrade that came in over the network, for that object.
+    if (url.pathname.startsWith("/net/")) {
+      const name = decodeURIComponent(url.pathname.slice("/net/".length));
+      return env.DO.get(env.DO.idFromName(name)).fetch(`http://conformance.local/ws${url.search}`, request);
+    }
     const scenarios = await request.json();
+    const origin = url.searchParams.get("origin");
     const out = [];
     for (const scenario of scenarios) {
       try {
-        out.push(await runScenario(env, scenario));
+        out.push(await runScenario(env, scenario, origin));
       } catch (e) {
         out.push({ name: scenario.name, crashed: renderError(e) });
       }
