@@ -107,6 +107,9 @@ def _parse_url(value: str | httpx.URL, base: httpx.URL | None = None) -> httpx.U
     text = text.replace("\t", "").replace("\n", "").replace("\r", "")
     match = _SCHEME.match(text)
     scheme = match.group(0)[:-1].lower() if match else (base.scheme if base else "")
+    if match is not None:
+        # Lower-cased first: httpx keeps a default port (":443") after an upper-case scheme.
+        text = scheme + text[match.end() - 1:]
     if scheme in _SPECIAL_SCHEMES:
         # Before the query, a backslash is a path separator in special URLs.
         cut = _first(text, "?#")

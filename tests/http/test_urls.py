@@ -15,6 +15,8 @@ URLS = [
     ("HTTPS://EXAMPLE.COM/A", "https://example.com/A", "https://example.com/A"),
     ("http://example.com:80/", "http://example.com/", "http://example.com/"),
     ("HTTP://Ex.com:80", "http://ex.com/", "http://ex.com/"),
+    ("HTTPS://EXAMPLE.com:443/x/../echo?q=1", "https://example.com/echo?q=1",
+     "https://example.com/echo?q=1"),
     ("https://example.com:443/x", "https://example.com/x", "https://example.com/x"),
     ("https://EXAMPLE.com:0443/", "https://example.com/", "https://example.com/"),
     ("http://example.com:8080/x", "http://example.com:8080/x", "http://example.com:8080/x"),
