@@ -4,7 +4,9 @@ A client plays a browser tab: it upgrades through the object's ``fetch`` (with
 ``Upgrade: websocket``), then ``send()``, ``receive()``, ``close()``. Every call is a driver:
 when it returns, the object's handlers for it have run and what they sent has arrived in
 ``client.messages``. Close codes follow the browser's rules (1000 or 3000-4999); a client
-answers a Close from the object with a Close, as browsers do.
+answers a Close from the object with a Close, as browsers do. It works the same against a
+socket the object accepted with ``ctx.accept_web_socket`` (hibernatable) or ``ws.accept()``
+(the standard API).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .._runtime.websocket import (
     CLOSED,
     DISCONNECT_REASON,
     STATE_NAMES,
+    TOO_LARGE_REASON,
     WebSocket,
     _Close,
     check_close_code,
@@ -64,7 +67,8 @@ def connect(world: World, stub: Any, url: str = "/", *, headers: Any = None) -> 
         raise WebSocketError(
             "The object returned a WebSocket but never accepted the other half, so no "
             "handler would ever see this client's messages. Call "
-            "ctx.accept_web_socket(pair[1], tags) before returning pair[0].",
+            "ctx.accept_web_socket(pair[1], tags) (or pair[1].accept() for the standard API) "
+            "before returning pair[0].",
             object_name=stub._namespace.name,
             object_id=str(stub.id),
         )
@@ -187,14 +191,15 @@ class SimulatedClient:
     def _too_big(self, size: int, limit: int, server: WebSocket) -> None:
         error = WebSocketLimitError(
             f"WebSocket message is too large: {size} bytes; an object receives messages of at "
-            f"most {limit} bytes. The platform closes the connection with 1009 (Message is too "
-            "big) and calls web_socket_error; split the data or send a reference to it.",
+            f"most {limit} bytes. The platform closes the connection with 1009 "
+            f"({TOO_LARGE_REASON}) and calls web_socket_error (or the 'error' listeners); split "
+            "the data or send a reference to it.",
             size=size,
             limit=limit,
         )
         reg = server._registry
         assert reg is not None
-        task = reg.receive_error(server, error, 1009, "Message is too big")
+        task = reg.receive_error(server, error, 1009, TOO_LARGE_REASON)
         self._world.driver.drive(task, "client.send()")
         raise error
 

@@ -543,7 +543,9 @@ def discover(path: str | Path = "objects") -> Discovery:
         if isinstance(picked, Problem):
             result.problems.append(picked)
             continue
-        obj = _build(stem, picked, report, module)
+        # The cloudwerk API's name= overrides the file's name.
+        named = picked.name if isinstance(picked, DurableObjectDefinition) else None
+        obj = _build(named or stem, picked, report, module)
         if isinstance(obj, Problem):
             result.problems.append(obj)
         else:

@@ -3,6 +3,11 @@
 A definition is validated when it is made (types, method names) and when it is registered
 (it must have at least one method or handler, so decorators can add them in between). It
 builds a subclass of :class:`DurableObject`; everything else in the runtime only knows classes.
+
+The cloudwerk API's ``name`` (the object's name when it is registered without one, and instead
+of the file's name in a project folder) and ``sqlite`` (the storage backend) are kept too. The
+sandbox runs SQLite-backed objects only, as new namespaces on the platform are, so
+``sqlite=False`` (KV-backed storage) is refused with the fix.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .._core.errors import ConfigError, NoHandlerError
+from .._core.naming import is_object_name, suggest_name
 from .object import HANDLERS, RESERVED, DurableObject
 
-__all__ = ["DurableObjectDefinition", "define_durable_object"]
+__all__ = ["DurableObjectDefinition", "define_durable_object", "named_definition"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,17 +94,22 @@ class DurableObjectDefinition:
         methods: dict[str, Callable[..., Any]],
         handlers: dict[str, Callable[..., Any]],
         state_type: type | None,
+        name: str | None = None,
+        sqlite: bool = True,
     ) -> None:
         self.init_fn = init
         self.methods = dict(methods)
         self.handlers = dict(handlers)
         self.state_type = state_type
+        self.name = name
+        self.sqlite = sqlite
         self._class: type[DurableObject] | None = None
         self.class_name: str | None = None
 
     def __repr__(self) -> str:
         parts = sorted(self.methods) + [f"<{h}>" for h in self.handlers]
-        return f"<DurableObjectDefinition {', '.join(parts) or 'empty'}>"
+        named = f" {self.name!r}" if self.name else ""
+        return f"<DurableObjectDefinition{named} {', '.join(parts) or 'empty'}>"
 
     # --- decorators ------------------------------------------------------------------------
 
@@ -241,6 +252,48 @@ def _ws_error_adapter(fn: Callable[..., Any]) -> Callable[..., Any]:
     return web_socket_error
 
 
+def _check_name(name: Any) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not is_object_name(name):
+        good = suggest_name(name) if isinstance(name, str) and name else "chat_room"
+        raise ConfigError(
+            f"define_durable_object(name={name!r}): an object name is lowercase words joined "
+            "by single underscores, because it becomes sb.durable_objects.<name>, the class "
+            f"and the binding. Use name={good!r}.",
+        )
+    return name
+
+
+def _check_sqlite(sqlite: Any) -> bool:
+    if not isinstance(sqlite, bool):
+        raise ConfigError(
+            f"define_durable_object(sqlite=...) must be True or False, not "
+            f"{type(sqlite).__name__} {sqlite!r:.40}."
+        )
+    if not sqlite:
+        raise ConfigError(
+            "define_durable_object(sqlite=False) asks for KV-backed storage; the sandbox runs "
+            "SQLite-backed objects only, as new namespaces on the platform are "
+            "(new_sqlite_classes), with the same KV API plus ctx.sql. Drop sqlite=False."
+        )
+    return True
+
+
+def named_definition(value: Any) -> tuple[str, DurableObjectDefinition]:
+    """``sb.register(definition)`` without a name: the definition's own ``name``."""
+    if isinstance(value, DurableObjectDefinition) and value.name is not None:
+        return value.name, value
+    what = (
+        "this definition has no name=" if isinstance(value, DurableObjectDefinition)
+        else f"{type(value).__name__} {value!r:.40} is not a definition with a name="
+    )
+    raise ConfigError(
+        f"register() needs a name, and {what}: call sb.register('counter', definition), or "
+        "define it with define_durable_object(name='counter', ...)."
+    )
+
+
 _HANDLER_ADAPTERS = {
     "fetch": _fetch_adapter,
     "alarm": _alarm_adapter,
@@ -260,12 +313,16 @@ def define_durable_object(
     web_socket_error: Callable[..., Any] | None = None,
     alarm: Callable[..., Any] | None = None,
     state_type: type | None = None,
+    name: str | None = None,
+    sqlite: bool = True,
     **camel_case: Any,
 ) -> DurableObjectDefinition:
     """Define an object the cloudwerk way: ``init`` returns the state, methods take ``ctx`` first.
 
     Keys may be snake_case or the cloudwerk API's camelCase (``webSocketMessage``); giving both
-    spellings of one key is an error.
+    spellings of one key is an error. ``name`` names the object when it is registered without
+    a name (``sb.register(definition)``) or found in a project folder; ``sqlite=True`` (the
+    default) is SQLite-backed storage, the only kind the sandbox runs.
     """
     given: dict[str, Any] = {
         "fetch": fetch,
@@ -278,7 +335,7 @@ def define_durable_object(
     for key, value in camel_case.items():
         canonical = CAMEL_KEYS.get(key)
         if canonical is None:
-            known = ["init", "methods", *HANDLERS, "state_type", *CAMEL_KEYS]
+            known = ["init", "methods", *HANDLERS, "state_type", "name", "sqlite", *CAMEL_KEYS]
             from .._core.errors import did_you_mean
 
             raise ConfigError(
@@ -315,5 +372,6 @@ def define_durable_object(
     if st is not None and not isinstance(st, type):
         raise ConfigError(f"state_type must be a type, not {type(st).__name__}.")
     return DurableObjectDefinition(
-        init=init, methods=methods or {}, handlers=handlers, state_type=st
+        init=init, methods=methods or {}, handlers=handlers, state_type=st,
+        name=_check_name(name), sqlite=_check_sqlite(sqlite),
     )

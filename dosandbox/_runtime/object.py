@@ -2,7 +2,9 @@
 
 Public methods of a subclass are its RPC methods. The handlers ``fetch``, ``alarm``,
 ``web_socket_message``, ``web_socket_close`` and ``web_socket_error`` are optional; they are
-called by the runtime and cannot be called over RPC, as on the platform.
+called by the runtime and cannot be called over RPC, as on the platform. The socket handlers
+may also be spelled as the platform spells them (``webSocketMessage``, as in JavaScript and
+Python Workers classes); one class giving both spellings of a handler is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from .._core.errors import ConfigError, NoHandlerError
+from .websocket import SOCKET_HANDLER_NAMES, socket_handler
 
 if TYPE_CHECKING:
     from .context import DurableObjectContext
@@ -18,13 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["HANDLERS", "RESERVED", "DurableObject", "rpc_methods"]
 
 HANDLERS = ("fetch", "alarm", "web_socket_message", "web_socket_close", "web_socket_error")
+# The platform's spelling of each handler (fetch and alarm are the same in both).
+PLATFORM_NAMES = {"fetch": "fetch", "alarm": "alarm", **SOCKET_HANDLER_NAMES}
 
 # Names that can never be RPC methods: the handlers (and their camelCase forms), what the stub
 # itself needs, and what the platform reserves (constructor, dup).
 RESERVED = frozenset(
     {
         *HANDLERS,
-        "webSocketMessage", "webSocketClose", "webSocketError",
+        *PLATFORM_NAMES.values(),
         "init", "constructor", "dup", "id", "name", "ctx", "env",
     }
 )
@@ -70,8 +75,9 @@ def rpc_methods(cls: type) -> dict[str, str]:
 
 
 def handlers_of(cls: type) -> list[str]:
-    """The handlers a class defines, in the platform's order."""
-    return [h for h in HANDLERS if callable(getattr(cls, h, None))]
+    """The handlers a class defines, in the platform's order, spelled as the class spells them."""
+    found = (socket_handler(cls, h) for h in HANDLERS)
+    return [attr for attr in found if attr is not None]
 
 
 def validate_class(cls: Any, name: str) -> None:
@@ -82,6 +88,16 @@ def validate_class(cls: Any, name: str) -> None:
             f"subclass of dosandbox.DurableObject, not {type(cls).__name__}.",
             object_name=name,
         )
+    for canonical, platform in PLATFORM_NAMES.items():
+        if platform != canonical and all(
+            callable(getattr(cls, attr, None)) for attr in (canonical, platform)
+        ):
+            raise ConfigError(
+                f"{cls.__name__} defines both {canonical} and {platform}; they are the same "
+                f"handler in two spellings, so one would never run. Keep one ({platform} is "
+                "the platform's spelling, also accepted here).",
+                object_name=name,
+            )
     if not rpc_methods(cls) and not handlers_of(cls):
         raise NoHandlerError(
             f"{cls.__name__} has no RPC method and no handler, so nothing could ever reach it. "

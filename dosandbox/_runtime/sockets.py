@@ -1,32 +1,41 @@
-"""An object's accepted sockets: the registry behind the hibernation API.
+"""An object's accepted sockets: the registry behind the hibernation API and the standard API.
 
 One :class:`SocketRegistry` per object lives in the record's parts so it outlives the instance
-(hibernation). It indexes sockets by tag, holds the auto-response pair, delivers each socket's
-events to the handlers one at a time and in order, and holds what the object sends until the
-event that sent it has finished (the output gate). The rules it follows are listed in
-``websocket``'s docstring, with sources.
+(hibernation). It indexes sockets by tag, holds the auto-response pair and the handler event
+timeout, delivers each socket's events to the handlers one at a time and in order (or to the
+listeners of a standard-API socket), and holds what the object sends until the event that sent
+it has finished (the output gate). The rules it follows are listed in ``websocket``'s
+docstring, with sources.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._core.errors import WebSocketError, WebSocketLimitError
+from .._core.errors import DurableObjectMethodError, WebSocketError, WebSocketLimitError
 from .websocket import (
     RESET_REASON,
     STATE_NAMES,
+    CloseEvent,
+    ErrorEvent,
+    MessageEvent,
     WebSocket,
     WebSocketRequestResponsePair,
     _Close,
+    disconnect,
+    socket_handler,
 )
 
 if TYPE_CHECKING:
     from .._core.record import DropReason, ObjectRecord
 
 __all__ = [
+    "MAX_EVENT_TIMEOUT_MS",
     "SocketRegistry",
     "auto_response_copy",
     "auto_response_timestamp",
@@ -35,12 +44,16 @@ __all__ = [
 ]
 
 
+# workerd: setHibernatableWebSocketEventTimeout() refuses more than 7 days.
+MAX_EVENT_TIMEOUT_MS = 604_800_000
+
+
 class SocketRegistry:
     """An object's accepted sockets; lives in the record's parts and outlives evictions."""
 
     __slots__ = (
-        "_held", "_scheduled", "auto_response", "by_tag", "clock", "epoch", "limits", "loop",
-        "next_id", "outbox", "record", "sockets",
+        "_held", "_scheduled", "auto_response", "by_tag", "clock", "epoch", "event_timeout_ms",
+        "limits", "loop", "next_id", "outbox", "record", "sockets", "standard",
     )
 
     def __init__(self, record: ObjectRecord) -> None:
@@ -51,7 +64,10 @@ class SocketRegistry:
         self.limits = world.limits
         # dicts used as ordered sets: accept order, O(1) removal.
         self.sockets: dict[WebSocket, None] = {}
+        # Standard-API sockets (ws.accept()): not listed, not hibernatable.
+        self.standard: dict[WebSocket, None] = {}
         self.by_tag: dict[str, dict[WebSocket, None]] = {}
+        self.event_timeout_ms: int | None = None
         self.auto_response: WebSocketRequestResponsePair | None = None
         self.outbox: list[tuple[WebSocket, Any]] = []
         self._scheduled = False
@@ -109,6 +125,21 @@ class SocketRegistry:
         label = f" tags {list(clean_tags)}" if clean_tags else ""
         self.record.emit(
             "ws.open", f"ws-{ws._id} accepted{label}", socket=ws.id, tags=list(clean_tags)
+        )
+
+    def accept_standard(self, ws: WebSocket) -> None:
+        """``ws.accept()`` inside the object: the socket belongs to the live instance."""
+        instance = self.record.instance
+        assert instance is not None  # accept() runs in the object's code
+        self.next_id += 1
+        ws._id = self.next_id
+        ws._registry = self
+        ws._gen = instance.generation
+        ws._last_ms = self.clock._now_ms
+        self.standard[ws] = None
+        self.record.emit(
+            "ws.open", f"ws-{ws._id} accepted (standard API: not hibernatable)",
+            socket=ws.id, tags=[], api="standard",
         )
 
     def _check_tags(self, tags: Any) -> tuple[str, ...]:
@@ -208,6 +239,8 @@ class SocketRegistry:
     def receive(self, ws: WebSocket, frame: str | bytes) -> asyncio.Task[Any] | None:
         now = self.clock._now_ms
         pair = self.auto_response
+        if ws._gen:
+            pair = None  # the auto-response belongs to the hibernation API
         if pair is not None and type(frame) is str and frame == pair._request:
             # Answered by the runtime: the object is not woken, even if evicted.
             ws._auto_ms = now
@@ -225,6 +258,8 @@ class SocketRegistry:
             f"ws-{ws._id} received {'text' if type(frame) is str else 'binary'} ({size})",
             socket=ws.id, size=size,
         )
+        if ws._gen:
+            return self._dispatch(ws, MessageEvent(frame))
         return self._enqueue(ws, "web_socket_message", (frame,))
 
     def receive_close(
@@ -233,12 +268,24 @@ class SocketRegistry:
         # workerd (checked by tests/conformance ws-client-close, ws-send-after-close): while
         # web_socket_close runs the socket is CLOSING (readyState 2) and still listed by
         # get_web_sockets(); it leaves the list when the handler is done.
+        if ws._closed_in:
+            # Already closed from this side (a protocol error such as 1009): the client's
+            # echo of that Close is not a new event, as in workerd (no close handler runs).
+            return None
         ws._closed_in = True
         ws._last_ms = self.clock._now_ms
         self.record.emit(
             "ws.close", f"ws-{ws._id} closed: {code} {reason!r} clean={clean}",
             socket=ws.id, code=code, reason=reason, was_clean=clean,
         )
+        if ws._gen:
+            # Standard API (workerd): the runtime answers the Close first, so the socket is
+            # CLOSED when the "close" listeners run.
+            if not ws._closed_out and clean:
+                ws._peer._arrive(_Close(code, reason))
+            ws._closed_out = True
+            self.standard.pop(ws, None)
+            return self._dispatch(ws, CloseEvent(code, reason, clean))
         task = self._enqueue(ws, "web_socket_close", (code, reason, clean))
 
         def finish(_: asyncio.Task[Any]) -> None:
@@ -259,10 +306,13 @@ class SocketRegistry:
             ws._closed_out = True
             ws._peer._arrive(_Close(code, reason))
         self._forget(ws)
+        self.standard.pop(ws, None)
         self.record.emit(
             "ws.error", f"ws-{ws._id} error: {error}; closed with {code}",
             socket=ws.id, code=code, error=error,
         )
+        if ws._gen:
+            return self._dispatch(ws, ErrorEvent(error))
         return self._enqueue(ws, "web_socket_error", (error,))
 
     def _enqueue(self, ws: WebSocket, handler: str, args: tuple[Any, ...]) -> asyncio.Task[Any]:
@@ -290,7 +340,8 @@ class SocketRegistry:
         if epoch != self.epoch:
             return  # the object was reset meanwhile: its sockets are gone
         record = self.record
-        if not callable(getattr(record.namespace.cls, handler, None)):
+        attr = socket_handler(record.namespace.cls, handler)
+        if attr is None:
             if handler != "web_socket_close":
                 record.emit(
                     "ws.dropped",
@@ -301,13 +352,93 @@ class SocketRegistry:
             return
 
         def call(obj: Any) -> Any:
-            return getattr(obj, handler)(ws, *args)
+            return getattr(obj, attr)(ws, *args)
 
+        timeout = self.event_timeout_ms
+        timer: asyncio.TimerHandle | None = None
+        expired: list[bool] = []
+        if timeout is not None:
+            task = asyncio.current_task()
+            assert task is not None
+
+            def expire() -> None:
+                expired.append(True)
+                task.cancel()
+
+            timer = self.loop.call_later(timeout / 1000, expire)
         try:
             await record.deliver("websocket", handler, call)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            # workerd drops a handler still running at the timeout; the socket stays open, the
+            # object is not reset and later events are delivered.
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            record.emit(
+                "ws.timeout",
+                f"ws-{ws._id}: {handler} was still running after the {timeout} ms set by "
+                "set_hibernatable_web_socket_event_timeout(), so it was canceled",
+                socket=ws.id, timeout_ms=timeout,
+            )
         except Exception:
             # deliver() logged it; the platform drops the event and keeps the socket open.
             return
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    # --- the standard API: listeners ------------------------------------------------------
+
+    def _dispatch(self, ws: WebSocket, event: Any) -> asyncio.Task[Any]:
+        # One task per event, not chained: a listener's promise is not awaited by the platform,
+        # so the next message does not wait for the previous listener to finish.
+        return self.loop.create_task(self._run_listeners(ws, event))
+
+    async def _run_listeners(self, ws: WebSocket, event: Any) -> None:
+        record = self.record
+        instance = record.instance
+        if instance is None or instance.generation != ws._gen:
+            return  # the instance that accepted it is gone, and the socket with it
+        listeners = list((ws._listeners or {}).get(event.type, ()))
+        if not listeners:
+            if event.type == "message":
+                record.emit(
+                    "ws.dropped",
+                    f"ws-{ws._id}: no 'message' listener, so the message was dropped (as on "
+                    "the platform)",
+                    socket=ws.id,
+                )
+            return
+
+        def call(obj: Any) -> Any:
+            # Every listener is called; the async ones then run together, as in JavaScript.
+            pending: list[Any] = []
+            try:
+                for fn in listeners:
+                    result = fn(event)
+                    if inspect.isawaitable(result):
+                        pending.append(result)
+            except BaseException:
+                for result in pending:
+                    if inspect.iscoroutine(result):
+                        result.close()  # never started: no "never awaited" warning
+                raise
+            return asyncio.gather(*pending) if pending else None
+
+        try:
+            await record.deliver("websocket", f"{event.type} listener", call)
+        except Exception as exc:
+            # deliver() logged it. In workerd an exception thrown by a listener errors the
+            # socket: the "error" listeners run, and the client sees 1006.
+            if event.type != "error" and ws in self.standard:
+                cause = exc.__cause__ if isinstance(exc, DurableObjectMethodError) else exc
+                self.standard.pop(ws, None)
+                disconnect(ws)
+                self.record.emit(
+                    "ws.error", f"ws-{ws._id}: a {event.type} listener raised; disconnected",
+                    socket=ws.id, code=1006, error=cause,
+                )
+                await self._run_listeners(ws, ErrorEvent(cause or exc))
 
     # --- auto-response -----------------------------------------------------------------
 
@@ -335,10 +466,46 @@ class SocketRegistry:
             "ws.auto_response", f"auto-response set: {pair._request!r:.40} → {pair._response!r:.40}"
         )
 
+    # --- the handler event timeout ------------------------------------------------------
+
+    def set_event_timeout(self, timeout_ms: Any) -> None:
+        """``ctx.set_hibernatable_web_socket_event_timeout(ms)``; None or 0 unsets it."""
+        if timeout_ms is None:
+            self.event_timeout_ms = None
+            return
+        if isinstance(timeout_ms, dt.timedelta):
+            timeout_ms = timeout_ms / dt.timedelta(milliseconds=1)
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
+            raise WebSocketError(
+                "set_hibernatable_web_socket_event_timeout() takes milliseconds (an int) or a "
+                f"timedelta, not {type(timeout_ms).__name__} {timeout_ms!r:.40}."
+            )
+        if isinstance(timeout_ms, float) and not math.isfinite(timeout_ms):
+            raise WebSocketError(
+                "The value cannot be converted because it is not an integer: pass a number of "
+                f"milliseconds, not {timeout_ms}."
+            )
+        if timeout_ms < 0:
+            raise WebSocketLimitError(
+                "The value cannot be converted because it is negative and this API expects a "
+                f"positive number (got {timeout_ms}). Pass milliseconds, or None to unset.",
+                limit=MAX_EVENT_TIMEOUT_MS,
+            )
+        if timeout_ms > MAX_EVENT_TIMEOUT_MS:
+            raise WebSocketLimitError(
+                f"Event timeout should not exceed {MAX_EVENT_TIMEOUT_MS} ms. Got {timeout_ms}; "
+                "the longest is 7 days.",
+                limit=MAX_EVENT_TIMEOUT_MS,
+            )
+        # workerd truncates a fraction (1.5 → 1); 0 unsets, as no argument does.
+        self.event_timeout_ms = int(timeout_ms) or None
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def on_drop(self, reason: DropReason) -> None:
-        """Eviction keeps sockets (hibernation); a reset closes them all (clients see 1006)."""
+        """Eviction keeps hibernatable sockets; standard-API sockets and a reset close them."""
+        if self.standard:
+            self._close_standard(reason)
         if reason.keeps_sockets or not self.sockets:
             return
         self.epoch += 1
@@ -355,10 +522,35 @@ class SocketRegistry:
             code=1006, reason=RESET_REASON,
         )
 
+    def _close_standard(self, reason: DropReason) -> None:
+        # The instance holding them is gone: the platform never hibernates an object with
+        # standard-API sockets, and workerd drops them when it restarts one (clients see 1006).
+        sockets = list(self.standard)
+        self.standard.clear()
+        for ws in sockets:
+            ws._closed_in = ws._closed_out = True
+            ws._peer._arrive(_Close(1006, RESET_REASON, clean=False))
+        self.record.emit(
+            "ws.close",
+            f"{len(sockets)} standard-API socket(s) closed: the object was {reason} "
+            "(sockets accepted with ws.accept() cannot hibernate; use ctx.accept_web_socket())",
+            code=1006, reason=RESET_REASON,
+        )
+
     # --- seeing it ---------------------------------------------------------------------
 
+    def every(self) -> list[WebSocket]:
+        """Every connected socket of both APIs, in accept order."""
+        if not self.standard:
+            return list(self.sockets)
+        return sorted([*self.sockets, *self.standard], key=lambda ws: ws._id)
+
+    @property
+    def count(self) -> int:
+        return len(self.sockets) + len(self.standard)
+
     def frame(self) -> Any:
-        return _frame(self.sockets)
+        return _frame(self.every())
 
 
 def _frame(sockets: Iterable[WebSocket]) -> Any:
@@ -366,7 +558,7 @@ def _frame(sockets: Iterable[WebSocket]) -> Any:
     import pandas as pd
 
     columns = [
-        "socket", "tags", "attachment", "ready_state", "messages_in", "messages_out",
+        "socket", "api", "tags", "attachment", "ready_state", "messages_in", "messages_out",
         "last_activity", "auto_response_at",
     ]
     rows = []
@@ -374,6 +566,7 @@ def _frame(sockets: Iterable[WebSocket]) -> Any:
         rows.append(
             {
                 "socket": ws.id,
+                "api": ws.api,
                 "tags": list(ws._tags),
                 "attachment": ws.deserialize_attachment(),
                 "ready_state": STATE_NAMES[ws.ready_state],
@@ -398,6 +591,12 @@ def _datetime(ms: int | None) -> dt.datetime | None:
 def get_tags(ws: Any) -> list[str]:
     if not isinstance(ws, WebSocket):
         raise WebSocketError(f"get_tags() takes a WebSocket, not {type(ws).__name__}.")
+    if ws._gen:
+        raise WebSocketError(
+            f"only hibernatable websockets can have tags: {ws.id} was accepted with "
+            "ws.accept(). Accept it with ctx.accept_web_socket(ws, tags) to use tags.",
+            socket=ws.id,
+        )
     if ws._registry is None:
         raise WebSocketError(
             "you must call 'acceptWebSocket()' before attempting to access the tags of a "
@@ -422,4 +621,4 @@ def auto_response_timestamp(ws: Any) -> dt.datetime | None:
 
 
 def sockets_frame(reg: SocketRegistry | None) -> Any:
-    return _frame(reg.sockets if reg is not None else ())
+    return _frame(reg.every() if reg is not None else ())

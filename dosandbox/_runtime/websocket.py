@@ -1,4 +1,5 @@
-"""WebSockets: ``WebSocketPair``, the hibernation API, and sockets that outlive evictions.
+"""WebSockets: ``WebSocketPair``, the hibernation API, the standard API, and sockets that
+outlive evictions.
 
 Sources: developers.cloudflare.com/durable-objects/best-practices/websockets/, workerd
 ``src/workerd/api/web-socket.c++``, ``actor-state.c++`` and ``hibernation-manager.c++``.
@@ -30,17 +31,28 @@ Platform rules kept here:
 * An exception in a socket handler is logged (event log ``error``); the socket stays open and
   later messages are still delivered, as on the platform.
 * A reset (not an eviction) closes every socket: clients see 1006.
+
+The standard API (``server.accept()``, then ``server.add_event_listener("message", fn)``), as
+workerd does it (checked in Miniflare 4.20260426): the socket belongs to the live instance, is
+not listed by ``get_web_sockets()`` and cannot hibernate, so evicting the object closes it
+(the client sees 1006, as when workerd restarts an object: it never evicts one with such a
+socket for idleness). Listeners get a :class:`MessageEvent`, :class:`CloseEvent` or
+:class:`ErrorEvent`; one event does not wait for the previous one's listener to finish. The
+runtime answers a client's Close before the ``close`` event (readyState is CLOSED there). A
+listener that raises errors the socket: the ``error`` listeners run and the client sees 1006.
+A second ``accept()`` does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core import codec as _codec
 from .._core.aliases import AliasMixin
 from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
+from .._core.record import current_scope
 
 if TYPE_CHECKING:
     from .._core.clock import VirtualClock
@@ -80,6 +92,9 @@ __all__ = [
     "CLOSING",
     "CONNECTING",
     "OPEN",
+    "CloseEvent",
+    "ErrorEvent",
+    "MessageEvent",
     "WebSocket",
     "WebSocketPair",
     "WebSocketRequestResponsePair",
@@ -93,6 +108,34 @@ STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
 MAX_CLOSE_REASON_BYTES = 123
 RESET_REASON = "Durable Object connection closed because the object was reset."
 DISCONNECT_REASON = "WebSocket disconnected without sending Close frame."
+# workerd's description of a received message over the limit (the close code is 1009).
+TOO_LARGE_REASON = "Message is too large"
+EVENT_TYPES = ("message", "close", "error")
+# The socket handlers as the platform spells them (JavaScript and Python Workers classes).
+SOCKET_HANDLER_NAMES = {
+    "web_socket_message": "webSocketMessage",
+    "web_socket_close": "webSocketClose",
+    "web_socket_error": "webSocketError",
+}
+_HANDLER_CACHE: dict[tuple[type, str], str | None] = {}
+
+# How ws.accept() reaches the object's socket registry (made on first use): ``parts``, which
+# wires a record's capabilities, sets it, since this module cannot import parts.
+registry_for: Callable[[ObjectRecord], Any] | None = None
+
+
+def socket_handler(cls: type, canonical: str) -> str | None:
+    """The attribute ``cls`` defines handler ``canonical`` under (either spelling), or None."""
+    key = (cls, canonical)
+    if key in _HANDLER_CACHE:
+        return _HANDLER_CACHE[key]
+    found = None
+    for attr in (canonical, SOCKET_HANDLER_NAMES.get(canonical, canonical)):
+        if callable(getattr(cls, attr, None)):
+            found = attr
+            break
+    _HANDLER_CACHE[key] = found
+    return found
 
 
 class _Close:
@@ -104,6 +147,50 @@ class _Close:
         self.code = code
         self.reason = reason
         self.clean = clean
+
+
+class MessageEvent:
+    """What a ``"message"`` listener receives: ``data`` is str (text) or bytes (binary)."""
+
+    __slots__ = ("data",)
+    type = "message"
+
+    def __init__(self, data: str | bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<MessageEvent data={self.data!r:.60}>"
+
+
+class CloseEvent(AliasMixin):
+    """What a ``"close"`` listener receives: ``code``, ``reason``, ``was_clean``."""
+
+    __slots__ = ("code", "reason", "was_clean")
+    type = "close"
+
+    def __init__(self, code: int, reason: str, was_clean: bool) -> None:
+        self.code = code
+        self.reason = reason
+        self.was_clean = was_clean
+
+    def __repr__(self) -> str:
+        return f"<CloseEvent code={self.code} reason={self.reason!r} was_clean={self.was_clean}>"
+
+
+class ErrorEvent:
+    """What an ``"error"`` listener receives: the ``error`` and its ``message``."""
+
+    __slots__ = ("error", "message")
+    type = "error"
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        text = error.message if isinstance(error, WebSocketError) else str(error)
+        # workerd's text for an error event: "Uncaught Error: <message>".
+        self.message = f"Uncaught {type(error).__name__}: {text}"
+
+    def __repr__(self) -> str:
+        return f"<ErrorEvent {self.message!r:.80}>"
 
 
 def check_close_code(code: Any, reason: Any, *, browser: bool) -> tuple[int | None, str]:
@@ -150,7 +237,8 @@ class WebSocket(AliasMixin):
     """One half of a :class:`WebSocketPair`, as object code sees it.
 
     ``send(str | bytes)``, ``close(code, reason)``, ``ready_state``,
-    ``serialize_attachment(value)`` / ``deserialize_attachment()``.
+    ``serialize_attachment(value)`` / ``deserialize_attachment()``; for the standard API,
+    ``accept()`` and ``add_event_listener(type, fn)``.
     """
 
     CONNECTING = READY_STATE_CONNECTING = CONNECTING
@@ -160,9 +248,9 @@ class WebSocket(AliasMixin):
 
     # Kept small on purpose: an object may hold 32,768 of these.
     __slots__ = (
-        "_attachment", "_auto_ms", "_client", "_closed_in", "_closed_out", "_epoch", "_id",
-        "_last_ms", "_n_in", "_n_out", "_peer", "_pending", "_registry", "_tags", "_tail",
-        "_used",
+        "_attachment", "_auto_ms", "_client", "_closed_in", "_closed_out", "_epoch", "_gen",
+        "_id", "_last_ms", "_listeners", "_n_in", "_n_out", "_peer", "_pending", "_registry",
+        "_tags", "_tail", "_used",
     )
 
     def __init__(self) -> None:
@@ -182,6 +270,9 @@ class WebSocket(AliasMixin):
         self._auto_ms: int | None = None
         self._tail: asyncio.Task[Any] | None = None
         self._pending: list[Any] | None = None
+        # Standard API: the generation of the instance that accepted it (0: not standard).
+        self._gen = 0
+        self._listeners: dict[str, list[Callable[[Any], Any]]] | None = None
 
     def __repr__(self) -> str:
         label = f"ws-{self._id}" if self._id else "WebSocket"
@@ -192,6 +283,13 @@ class WebSocket(AliasMixin):
     def id(self) -> str | None:
         """The sandbox's name for an accepted socket (``ws-3``); None before it is accepted."""
         return f"ws-{self._id}" if self._id else None
+
+    @property
+    def api(self) -> str | None:
+        """``"hibernatable"`` (ctx.accept_web_socket), ``"standard"`` (accept()) or None."""
+        if self._registry is None:
+            return None
+        return "standard" if self._gen else "hibernatable"
 
     @property
     def ready_state(self) -> int:
@@ -208,9 +306,9 @@ class WebSocket(AliasMixin):
         reg = self._registry
         if reg is None:
             raise WebSocketError(
-                "You must call ctx.accept_web_socket() on this WebSocket before sending "
-                "messages (the platform says: call one of accept() or "
-                "state.acceptWebSocket()). Accept the server half, pair[1]."
+                "You must call one of accept() or state.acceptWebSocket() on this WebSocket "
+                "before sending messages: ctx.accept_web_socket(pair[1], tags) (hibernatable) "
+                "or pair[1].accept() (the standard API)."
             )
         if self._closed_out:
             raise WebSocketError(self._closed_message("send()"))
@@ -236,7 +334,8 @@ class WebSocket(AliasMixin):
         reg = self._registry
         if reg is None:
             raise WebSocketError(
-                "You must call ctx.accept_web_socket() on this WebSocket before closing it."
+                "You must call one of accept() or state.acceptWebSocket() on this WebSocket "
+                "before closing it: ctx.accept_web_socket(pair[1]) or pair[1].accept()."
             )
         self._closed_out = True
         self._last_ms = reg.clock._now_ms
@@ -248,13 +347,83 @@ class WebSocket(AliasMixin):
         reg.post(self._peer, _Close(sent, reason))
 
     def accept(self) -> None:
-        """The standard (non-hibernatable) API is not simulated: use ctx.accept_web_socket."""
-        raise WebSocketError(
-            "ws.accept() (the standard WebSocket API with addEventListener) is not simulated in "
-            "dosandbox: use the hibernation API, ctx.accept_web_socket(pair[1], tags), and the "
-            "web_socket_message/web_socket_close/web_socket_error handlers. It is also what "
-            "Cloudflare recommends: an object with standard-API sockets can never hibernate."
-        )
+        """Accept this half with the standard API: events go to ``add_event_listener``.
+
+        Call it in the object's code (its ``fetch``), then return the other half in a 101
+        ``Response``. Such a socket is not hibernatable: it is not in ``get_web_sockets()``
+        and closes when the object is evicted. Accepting twice does nothing, as on the platform.
+        """
+        if self._registry is not None:
+            if self._gen:
+                return
+            raise WebSocketError(
+                "Can't accept() WebSocket after enabling hibernation: "
+                f"{self.id} was accepted with ctx.accept_web_socket(), so its events go to the "
+                "web_socket_message/close/error handlers. Use one API per socket.",
+                socket=self.id,
+            )
+        if self._used:
+            raise WebSocketError(
+                "Can't accept() WebSocket that was already used in a response. Accept the "
+                "half you keep (pair[1]) and return the other (pair[0])."
+            )
+        if self._peer is self or self._client is not None:
+            raise WebSocketError(
+                "Only the object's half of a WebSocketPair can be accepted: make "
+                "client, server = WebSocketPair() and call server.accept()."
+            )
+        scope = current_scope.get()
+        if scope is None:
+            raise WebSocketError(
+                "ws.accept() is called by the object that keeps the socket, inside its code "
+                "(its fetch handler); connect from a notebook with sb.connect(stub, url)."
+            )
+        assert registry_for is not None  # set when parts is imported, before any object runs
+        registry_for(scope.record).accept_standard(self)
+
+    def add_event_listener(self, event_type: str, listener: Callable[[Any], Any]) -> None:
+        """Call ``listener(event)`` on each ``"message"``, ``"close"`` or ``"error"`` event.
+
+        For sockets accepted with :meth:`accept`. ``listener`` may be ``def`` or
+        ``async def``; adding the same listener twice does nothing.
+        """
+        self._check_event_type(event_type, "add_event_listener")
+        if not callable(listener):
+            raise WebSocketError(
+                "Failed to execute 'addEventListener' on 'EventTarget': parameter 2 is not of "
+                f"type 'function or HandlerObject' (got {type(listener).__name__}). Pass the "
+                "function itself: ws.add_event_listener('message', on_message)."
+            )
+        if self._registry is not None and not self._gen:
+            raise WebSocketError(
+                f"{self.id} was accepted with ctx.accept_web_socket(), so its events go to the "
+                "web_socket_message/close/error handlers and a listener would never run. "
+                "Define those handlers, or accept the socket with ws.accept() instead.",
+                socket=self.id,
+            )
+        listeners = self._listeners
+        if listeners is None:
+            listeners = self._listeners = {}
+        bucket = listeners.setdefault(event_type, [])
+        if listener not in bucket:
+            bucket.append(listener)
+
+    def remove_event_listener(self, event_type: str, listener: Callable[[Any], Any]) -> None:
+        """Stop calling ``listener`` for ``event_type``; does nothing if it was not added."""
+        self._check_event_type(event_type, "remove_event_listener")
+        bucket = (self._listeners or {}).get(event_type)
+        if bucket is not None and listener in bucket:
+            bucket.remove(listener)
+
+    @staticmethod
+    def _check_event_type(event_type: Any, what: str) -> None:
+        if event_type not in EVENT_TYPES:
+            # The platform accepts any name and never calls it; a typo should not be silent.
+            raise WebSocketError(
+                f"{what}() takes 'message', 'close' or 'error', not {event_type!r}: an "
+                "accepted socket fires no other event (it is already open, so 'open' never "
+                "comes)."
+            )
 
     def _closed_message(self, what: str) -> str:
         if not self._closed_in:
@@ -398,8 +567,9 @@ def hand_over(ws: WebSocket, *, upgrade: bool, record: ObjectRecord) -> None:
             "or send that header."
         )
     elif ws._registry is not None:
+        how = "accept()" if ws._gen else "acceptWebSocket()"
         problem = (
-            "Can't return WebSocket in a Response after calling acceptWebSocket(): accept "
+            f"Can't return WebSocket in a Response after calling {how}: accept "
             "pair[1] and return pair[0]."
         )
     elif ws._used:

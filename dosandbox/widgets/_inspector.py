@@ -33,7 +33,8 @@ class Inspector(ViewBase, W.VBox):
         self.evict_button = self.button(
             "Evict", self.evict, style="danger", icon="power-off",
             tooltip="Drop the live instance as the platform does when idle: in-memory state "
-            "is lost, storage stays; the next event runs init again.",
+            "is lost, storage and hibernatable sockets stay (standard-API sockets close); the "
+            "next event runs init again.",
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []

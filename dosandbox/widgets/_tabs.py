@@ -370,9 +370,11 @@ class SocketsTab(Tab):
                 self.rows[sid] = SocketRow(self, sid)
             tags = ", ".join(map(str, item.get("tags") or ())) or "no tags"
             traffic = f"in {item.get('messages_in', '?')} · out {item.get('messages_out', '?')}"
+            # Which API accepted it: a standard-API socket closes when the object is evicted.
+            api = f" ({item['api']})" if item.get("api") else ""
             self.rows[sid].summary.value = (
-                f'<span style="font-size:12px"><b style="font-family:monospace">{esc(sid)}</b> '
-                f"[{esc(tags)}] {esc(traffic)}</span>"
+                f'<span style="font-size:12px"><b style="font-family:monospace">{esc(sid)}</b>'
+                f"{esc(api)} [{esc(tags)}] {esc(traffic)}</span>"
             )
         self.rows_box.children = [self.rows[sid].box for sid in open_ids]
 

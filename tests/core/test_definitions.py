@@ -1,10 +1,14 @@
-"""Definitions: validated when made and registered, decorators, camelCase keys."""
+"""Definitions: validated when made and registered, decorators, camelCase keys, name/sqlite."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from dosandbox import DurableObject, Sandbox, define_durable_object
+from dosandbox._project.discovery import discover
+from dosandbox._runtime.object import handlers_of, rpc_methods
 from dosandbox.errors import ConfigError, NoHandlerError
 
 
@@ -124,3 +128,65 @@ def test_definition_and_class_share_one_core() -> None:
     cls = d.build_class("Pinger")
     assert issubclass(cls, DurableObject)
     assert cls.__name__ == "Pinger"
+
+
+def test_name_option_names_the_object_when_registered_without_one() -> None:
+    """define_durable_object(name=...) lets sb.register(definition) take no name."""
+    sb = Sandbox()
+    d = define_durable_object(name="counter", methods={"ping": ping})
+    assert d.name == "counter" and d.sqlite is True
+    ns = sb.register(d)
+    assert ns.name == "counter" and ns.class_name == "Counter"
+    assert sb.run(sb.durable_objects.counter.get("x").ping()) == "pong"
+    sb.register("other", d)  # an explicit name still wins
+    with pytest.raises(ConfigError, match="register\\(\\) needs a name"):
+        sb.register(define_durable_object(methods={"ping": ping}))
+    assert sorted(sb.namespaces) == ["counter", "other"]
+
+
+def test_bad_names_and_sqlite_false_are_refused() -> None:
+    """A name that is not an object name, sqlite=False and a non-bool sqlite are CONFIG_ERROR."""
+    with pytest.raises(ConfigError, match="Use name='chat_room'"):
+        define_durable_object(name="chat-room", methods={"ping": ping})
+    with pytest.raises(ConfigError, match="lowercase words"):
+        define_durable_object(name=42, methods={"ping": ping})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="SQLite-backed objects only") as info:
+        define_durable_object(sqlite=False, methods={"ping": ping})
+    assert "Drop sqlite=False" in info.value.message
+    with pytest.raises(ConfigError, match="must be True or False"):
+        define_durable_object(sqlite="yes", methods={"ping": ping})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="did you mean 'sqlite'"):
+        define_durable_object(sqllite=True, methods={"ping": ping})
+    assert define_durable_object(sqlite=True, methods={"ping": ping}).sqlite is True
+
+
+def test_discovery_uses_the_name_option_over_the_file_name(tmp_path: Path) -> None:
+    """In a project folder, name= overrides the module's file name, as in cloudwerk."""
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    (objects / "tally.py").write_text(
+        "from dosandbox import define_durable_object\n"
+        "def ping(ctx):\n    return 'pong'\n"
+        "default = define_durable_object(name='counter', sqlite=True, methods={'ping': ping})\n"
+    )
+    found = discover(objects)
+    assert found.ok, found.report()
+    (obj,) = found.objects
+    assert (obj.name, obj.class_name, obj.binding, obj.storage) == (
+        "counter", "Counter", "COUNTER", "sqlite",
+    )
+
+
+def test_platform_spelled_handlers_are_listed_as_the_class_spells_them() -> None:
+    """handlers_of() finds webSocketMessage; a method with that name is never RPC."""
+
+    class Room(DurableObject):
+        async def fetch(self, request: object) -> object: ...
+
+        async def webSocketMessage(self, ws: object, message: object) -> None: ...
+
+        async def web_socket_close(self, ws: object, *args: object) -> None: ...
+
+    assert handlers_of(Room) == ["fetch", "webSocketMessage", "web_socket_close"]
+    assert rpc_methods(Room) == {}
+    Sandbox().register("room", Room)

@@ -127,10 +127,11 @@ def test_handle_sockets_shows_tags_attachment_state_and_traffic(sb: Sandbox, roo
     a.send({"op": "broadcast", "tag": "all", "text": "hello"})
     frame = sb.inspect(room).sockets
     assert list(frame.columns) == [
-        "socket", "tags", "attachment", "ready_state", "messages_in", "messages_out",
+        "socket", "api", "tags", "attachment", "ready_state", "messages_in", "messages_out",
         "last_activity", "auto_response_at",
     ]
     assert list(frame["socket"]) == ["ws-1", "ws-2"]
+    assert list(frame["api"]) == ["hibernatable", "hibernatable"]
     assert frame.loc[0, "tags"] == ["red", "all"]
     assert frame.loc[0, "attachment"] == {"name": "ann"}
     assert list(frame["ready_state"]) == ["OPEN", "OPEN"]
@@ -187,7 +188,7 @@ def test_object_send_refuses_non_text_non_bytes(do_sandbox: Sandbox) -> None:
 
     do_sandbox.register("sender", define_durable_object(methods={"try_send": try_send}))
     early, wrong_type = do_sandbox.run(do_sandbox.durable_objects.sender.get("s").try_send())
-    assert "accept_web_socket() on this WebSocket before sending" in early
+    assert "You must call one of accept() or state.acceptWebSocket() on this WebSocket" in early
     assert "json.dumps" in wrong_type
 
 
