@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import errors
 from ._core import display as _display
+from ._core.aliases import module_aliases as _module_aliases
 from ._core.clock import VirtualClock
 from ._core.codec import clone
 from ._core.errors import (
@@ -15,6 +16,7 @@ from ._core.errors import (
     DurableObjectError,
     DurableObjectMethodError,
     DurableObjectNotFoundError,
+    DurableObjectResetError,
     MethodNotFoundError,
 )
 from ._core.events import Event, StepReport
@@ -29,10 +31,17 @@ from ._runtime.definition import DurableObjectDefinition, define_durable_object
 from ._runtime.http import Request, Response
 from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject
-from ._runtime.websocket import WebSocket, WebSocketPair, WebSocketRequestResponsePair
+from ._runtime.websocket import (
+    CloseEvent,
+    ErrorEvent,
+    MessageEvent,
+    WebSocket,
+    WebSocketPair,
+    WebSocketRequestResponsePair,
+)
 from ._sandbox import Sandbox
 from ._storage.sql import SqlCursor, SqlStorage
-from ._storage.storage import Storage, Transaction
+from ._storage.storage import Storage, SyncKvStorage, Transaction
 
 __version__ = "0.1.0"
 
@@ -45,8 +54,14 @@ def _load_views() -> None:
 
 _display.set_loader(_load_views)
 
+# cloudwerk's camelCase name, importable but kept out of dir() (snake_case is canonical).
+__getattr__ = _module_aliases(
+    __name__, {"defineDurableObject": "define_durable_object"}, globals()
+)
+
 __all__ = [
     "AlarmInfo",
+    "CloseEvent",
     "DataCloneError",
     "DurableObject",
     "DurableObjectContext",
@@ -55,9 +70,12 @@ __all__ = [
     "DurableObjectId",
     "DurableObjectMethodError",
     "DurableObjectNotFoundError",
+    "DurableObjectResetError",
+    "ErrorEvent",
     "Event",
     "Handle",
     "Limits",
+    "MessageEvent",
     "MethodNotFoundError",
     "Namespace",
     "Request",
@@ -70,6 +88,7 @@ __all__ = [
     "StepReport",
     "Storage",
     "Stub",
+    "SyncKvStorage",
     "Transaction",
     "VirtualClock",
     "WebSocket",

@@ -29,7 +29,7 @@ from ._notebook.alarm_view import alarms_frame, pending_alarm_count
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project.discovery import discover
-from ._runtime.definition import DurableObjectDefinition
+from ._runtime.definition import DurableObjectDefinition, named_definition
 from ._runtime.namespace import Namespace, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
@@ -96,6 +96,13 @@ class DurableObjects:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._sandbox.has_durable_object(name)
+
+    def __iter__(self) -> Iterator[str]:
+        """The registered names, in order (``sorted(sb.durable_objects)`` works)."""
+        return iter(list(self._sandbox.namespaces))
+
+    def __len__(self) -> int:
+        return len(self._sandbox.namespaces)
 
     def __dir__(self) -> list[str]:
         return sorted(self._sandbox.namespaces)
@@ -216,12 +223,17 @@ class Sandbox(AliasMixin):
 
     def register(
         self,
-        name: str,
-        definition: DurableObjectDefinition | type[DurableObject],
+        name: str | DurableObjectDefinition,
+        definition: DurableObjectDefinition | type[DurableObject] | None = None,
         *,
         class_name: str | None = None,
     ) -> Namespace:
-        """Add a namespace ``name`` for a definition or a ``DurableObject`` subclass."""
+        """Add a namespace ``name`` for a definition or a ``DurableObject`` subclass.
+
+        ``sb.register(definition)`` uses the definition's ``name=``.
+        """
+        if definition is None:
+            name, definition = named_definition(name)
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(
                 f"Object names are Python identifiers (they become sb.durable_objects.<name>), "
@@ -300,23 +312,50 @@ class Sandbox(AliasMixin):
         return Handle(stub)
 
     def handles(self) -> list[Handle]:
-        """A handle on every object the sandbox knows, by namespace, in the order first used."""
+        """A handle on every object that exists, by namespace, in the order first used.
+
+        An object exists once an event reached it or it holds storage; stubs never called
+        create none (as vitest's ``listDurableObjectIds``).
+        """
         return [
             Handle(ns.get_by_id(record.id)) for ns in self.namespaces.values()
-            for record in ns.records.values()
+            for record in ns.known_records()
         ]
+
+    def evict_all(self) -> int:
+        """Evict every live object (vitest's ``evictAllDurableObjects``); returns how many.
+
+        Storage, alarms and hibernatable sockets stay. Refused, evicting none, while any
+        object has an event in flight: the platform only evicts idle objects.
+        """
+        live = [
+            Handle(ns.get_by_id(r.id)) for ns in self.namespaces.values()
+            for r in ns.records.values() if r.instance is not None
+        ]
+        busy = [h for h in live if h.in_flight]
+        if busy:
+            names = ", ".join(f"{h.name} {h.id[:12]}…" for h in busy)
+            raise ValidationError(
+                f"evict_all(): {names} still run events; the platform only evicts idle "
+                "objects. Let them finish first (move the clock), then evict.",
+            )
+        return sum(h.evict() for h in live)
 
     def _records(self) -> Iterator[ObjectRecord]:
         for ns in self.namespaces.values():
             yield from ns.records.values()
 
     def objects(self) -> Any:
-        """A DataFrame of every object the sandbox knows: name, id, status, events."""
+        """A DataFrame of every object that exists: name, id, status, events.
+
+        Objects reached by an event or holding storage (also persisted ones not yet used this
+        session); a stub never called creates none, as on the platform.
+        """
         import pandas as pd
 
         rows = []
         for ns in self.namespaces.values():
-            for record in ns.records.values():
+            for record in ns.known_records():
                 rows.append(
                     {
                         "object": ns.name,

@@ -1,13 +1,16 @@
 """``dosandbox.bindings``: cloudwerk's ``@cloudwerk/core/bindings`` over the active sandbox.
 
 ``durable_objects.counter.get("user-123")`` works in any module, like cloudwerk's proxy; it
-talks to the newest :class:`~dosandbox.Sandbox` (or the one last ``activate()``-d).
+talks to the newest :class:`~dosandbox.Sandbox` (or the one last ``activate()``-d). The
+cloudwerk names import too: ``from dosandbox.bindings import durableObjects, getDurableObject,
+hasDurableObject``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._core.aliases import module_aliases
 from ._runtime.namespace import Namespace
 from ._sandbox import active_sandbox
 
@@ -40,3 +43,11 @@ def get_durable_object(name: str) -> Namespace:
 
 def has_durable_object(name: str) -> bool:
     return active_sandbox().has_durable_object(name)
+
+
+# cloudwerk's camelCase names, importable but kept out of dir() (snake_case is canonical).
+__getattr__ = module_aliases(__name__, {
+    "durableObjects": "durable_objects",
+    "getDurableObject": "get_durable_object",
+    "hasDurableObject": "has_durable_object",
+}, globals())

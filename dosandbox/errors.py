@@ -9,8 +9,8 @@ The tree::
     ├── MethodNotFoundError (METHOD_NOT_FOUND)      also a subclass of AttributeError
     ├── InvalidIdError (INVALID_ID)                 also a subclass of TypeError
     ├── DurableObjectMethodError (RPC_ERROR)        an exception raised inside a method
-    ├── DurableObjectResetError (OBJECT_RESET)      the instance was reset under the call
-    ├── DataCloneError (DATA_CLONE_ERROR)           also a subclass of TypeError
+    ├── DurableObjectResetError (OBJECT_RESET)      the instance was reset (ctx.abort()...)
+    ├── DataCloneError (DATA_CLONE_ERROR)           cannot cross RPC (a stub, over 32 MiB...)
     ├── ValidationError (VALIDATION_ERROR)          also a subclass of ValueError
     ├── StorageError (STORAGE_ERROR)
     │   ├── StorageLimitError (STORAGE_LIMIT)       also a subclass of ValueError
@@ -27,6 +27,27 @@ The tree::
 
 Errors that mirror a JavaScript ``TypeError``/``RangeError`` on the platform also subclass
 Python's ``TypeError``/``ValueError``, so ``except ValueError`` works as it would in plain code.
+(``DataCloneError`` is also a ``TypeError``.)
+
+Every error carries the platform's flags, set as workerd sets them, with the JavaScript
+spellings as aliases (``err.durableObjectReset``, ``err.methodName``, ``err.cause``...):
+
+* ``remote``: user code on the other side raised it (every ``DurableObjectMethodError``).
+* ``retryable``: a transient failure; an idempotent call may be retried with a new stub.
+  A user error keeps the flags it carries (``err.retryable = True``), as workerd keeps them.
+* ``overloaded``: never retry (a ``block_concurrency_while`` that ran past 30 s).
+* ``durable_object_reset``: the instance was reset; the stub that saw it keeps failing with
+  this error, a new stub (``ns.get(id)``) reaches a fresh instance with storage kept.
+
+The platform's retry pattern, ported::
+
+    for attempt in range(3):
+        try:
+            return await env.COUNTER.get(name).increment()  # a new stub each attempt
+        except DurableObjectError as err:
+            if not err.retryable or err.overloaded or attempt == 2:
+                raise
+        await asyncio.sleep(min(20, 0.1 * random.random() * 2**attempt))
 """
 
 from ._core.errors import (

@@ -21,24 +21,39 @@ clock. The names carry a ``do_`` prefix so they cannot clash with fixtures of yo
 An expected kind matches an event kind exactly, or as a dotted prefix (``"kv"`` matches
 ``kv.put`` and ``kv.delete``), or as a glob (``"alarm.*"``). By default other events may come in
 between (an ordered subsequence); ``exact=True`` wants exactly these events, one for one.
+
+What vitest's ``cloudflare:test`` offers, for tests ported from it (the camelCase names work
+too: ``from dosandbox.testing import runDurableObjectAlarm``)::
+
+    evict(stub)                      evictDurableObject(stub); web_sockets="close" closes them
+    evict_all(sb)                    evictAllDurableObjects()
+    run_alarm(stub)                  runDurableObjectAlarm(stub): True if an alarm ran
+    list_durable_object_ids(ns)      listDurableObjectIds(ns): objects that exist
+    run_in_durable_object(stub, fn)  runInDurableObject(stub, (instance, ctx) => ...)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
+from ._core.aliases import module_aliases
 from ._core.clock import VirtualClock
+from ._core.errors import ValidationError
 from ._core.events import Event
+from ._core.ids import DurableObjectId
 from ._notebook.handle import Handle
-from ._runtime.namespace import Stub
-from ._sandbox import Sandbox
+from ._runtime.namespace import Namespace, RpcCall, Stub
+from ._sandbox import Sandbox, active_sandbox
 
-__all__ = ["FIXED_START", "assert_events", "do_clock", "do_sandbox", "kind_matches"]
+__all__ = [
+    "FIXED_START", "assert_events", "do_clock", "do_sandbox", "evict", "evict_all", "kind_matches",
+    "list_durable_object_ids", "run_alarm", "run_in_durable_object",
+]
 
 FIXED_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -57,6 +72,107 @@ def do_sandbox() -> Iterator[Sandbox]:
 def do_clock(do_sandbox: Sandbox) -> VirtualClock:
     """The ``do_sandbox`` fixture's virtual clock."""
     return do_sandbox.clock
+
+
+# --- vitest's cloudflare:test helpers ----------------------------------------------------------
+
+
+def _stub(stub: Any, helper: str) -> Stub:
+    if not isinstance(stub, Stub):
+        raise ValidationError(
+            f"{helper}() takes a stub (sb.durable_objects.<name>.get(...)), not "
+            f"{type(stub).__name__}."
+        )
+    return stub
+
+
+def evict(stub: Stub, *, web_sockets: str = "hibernate") -> bool:
+    """Evict the object behind ``stub`` (vitest's ``evictDurableObject``); False if not live.
+
+    In-memory state is dropped; storage and the alarm stay; hibernatable sockets stay
+    connected, or are closed with ``web_sockets="close"``.
+    """
+    return Handle(_stub(stub, "evict")).evict(web_sockets=web_sockets)
+
+
+def evict_all(sandbox: Sandbox | None = None) -> int:
+    """Evict every live object (vitest's ``evictAllDurableObjects``); returns how many.
+
+    ``sandbox`` defaults to the active one (the newest, or the last ``activate()``-d).
+    """
+    if sandbox is None:
+        sandbox = active_sandbox()
+    if not isinstance(sandbox, Sandbox):
+        raise ValidationError(f"evict_all() takes a Sandbox, not {type(sandbox).__name__}.")
+    return sandbox.evict_all()
+
+
+def run_alarm(stub: Stub) -> bool:
+    """Run the object's pending alarm now (vitest's ``runDurableObjectAlarm``).
+
+    Returns True if an alarm ran, False if none was set. The clock does not move.
+    """
+    handle = Handle(_stub(stub, "run_alarm"))
+    if handle.alarm is None:
+        return False
+    handle.fire_alarm()
+    return True
+
+
+def list_durable_object_ids(namespace: Namespace) -> list[DurableObjectId]:
+    """The ids of the namespace's objects that exist (vitest's ``listDurableObjectIds``).
+
+    An object exists once an event reached it or it holds storage; stubs never called don't
+    count.
+    """
+    if not isinstance(namespace, Namespace):
+        raise ValidationError(
+            "list_durable_object_ids() takes a namespace (sb.durable_objects.<name>), not "
+            f"{type(namespace).__name__}."
+        )
+    return [record.id for record in namespace.known_records()]
+
+
+class _InObject(RpcCall):
+    """``fn(instance, ctx)`` delivered to the object as one event; its result is not copied."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, stub: Stub, fn: Callable[[Any, Any], Any]) -> None:
+        super().__init__(stub, "run_in_durable_object", (), {})
+        self._fn = fn
+
+    async def _invoke(self) -> Any:
+        self._attach()
+        fn = self._fn
+        return await self._stub._record.deliver(
+            "test", "run_in_durable_object", lambda obj: fn(obj, obj.ctx)
+        )
+
+
+def run_in_durable_object(stub: Stub, fn: Callable[[Any, Any], Any]) -> Any:
+    """Run ``fn(instance, ctx)`` inside the object and return what it returns (drives).
+
+    vitest's ``runInDurableObject``: ``fn`` (def or async def) gets your class's live instance
+    and its ``ctx``, through the input gate like any event, to seed or inspect state.
+    """
+    stub = _stub(stub, "run_in_durable_object")
+    if not callable(fn):
+        raise ValidationError(
+            f"run_in_durable_object() takes a function (instance, ctx), not {type(fn).__name__}."
+        )
+    call = _InObject(stub, fn)
+    return stub._record.world.driver.drive(call._invoke(), "run_in_durable_object()")
+
+
+# vitest's names, for ported tests; resolved here so they stay out of dir() and completion.
+__getattr__ = module_aliases(__name__, {
+    "evictDurableObject": "evict",
+    "evictAllDurableObjects": "evict_all",
+    "runDurableObjectAlarm": "run_alarm",
+    "listDurableObjectIds": "list_durable_object_ids",
+    "runInDurableObject": "run_in_durable_object",
+}, globals())
 
 
 # --- assertions on the event log ----------------------------------------------------------------

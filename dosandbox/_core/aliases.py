@@ -8,9 +8,10 @@ User method names are never renamed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ALIASES", "AliasMixin"]
+__all__ = ["ALIASES", "AliasMixin", "module_aliases"]
 
 ALIASES: dict[str, str] = {
     # context
@@ -24,6 +25,8 @@ ALIASES: dict[str, str] = {
     "setWebSocketAutoResponse": "set_web_socket_auto_response",
     "getWebSocketAutoResponse": "get_web_socket_auto_response",
     "getWebSocketAutoResponseTimestamp": "get_web_socket_auto_response_timestamp",
+    "setHibernatableWebSocketEventTimeout": "set_hibernatable_web_socket_event_timeout",
+    "getHibernatableWebSocketEventTimeout": "get_hibernatable_web_socket_event_timeout",
     "setAlarm": "set_alarm",
     "getAlarm": "get_alarm",
     "deleteAlarm": "delete_alarm",
@@ -45,6 +48,9 @@ ALIASES: dict[str, str] = {
     "serializeAttachment": "serialize_attachment",
     "deserializeAttachment": "deserialize_attachment",
     "readyState": "ready_state",
+    "addEventListener": "add_event_listener",
+    "removeEventListener": "remove_event_listener",
+    "wasClean": "was_clean",
     "getRequest": "get_request",
     "getResponse": "get_response",
     # fetch (Request / Response)
@@ -60,6 +66,12 @@ ALIASES: dict[str, str] = {
     "getById": "get_by_id",
     "getDurableObject": "get_durable_object",
     "hasDurableObject": "has_durable_object",
+    # errors (err.durableObjectReset, err.methodName, err.cause in JavaScript)
+    "durableObjectReset": "durable_object_reset",
+    "methodName": "method_name",
+    "objectName": "object_name",
+    "objectId": "object_id",
+    "cause": "__cause__",
 }
 
 
@@ -75,3 +87,19 @@ class AliasMixin:
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )
+
+
+def module_aliases(
+    module: str, names: Mapping[str, str], namespace: Mapping[str, Any]
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for camelCase names (``from dosandbox import
+    defineDurableObject``): each of ``names`` maps to a canonical name in ``namespace`` (the
+    module's ``globals()``); they import but stay out of ``dir()``, like the class aliases."""
+
+    def __getattr__(name: str) -> Any:
+        canonical = names.get(name)
+        if canonical is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return namespace[canonical]
+
+    return __getattr__

@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import DataCloneError
 
-__all__ = ["clone", "dumps", "loads"]
+__all__ = ["clone", "dumps", "loads", "register_passthrough", "register_refusal"]
 
 # Immutable values with a platform counterpart: returned as they are.
 _IMMUTABLE: frozenset[type] = frozenset(
@@ -60,8 +60,27 @@ def register_passthrough(cls: type) -> None:
     _passthrough_types = (*_passthrough_types, cls)
 
 
+# Types workerd refuses by name (a Durable Object stub, id or namespace): JS name and the fix.
+_refused_types: dict[type, tuple[str, str]] = {}
+
+
+def register_refusal(cls: type, js_name: str, fix: str) -> None:
+    """Refuse instances of ``cls`` as workerd does: 'Could not serialize object of type
+    "<js_name>"', followed by ``fix``."""
+    _refused_types[cls] = (js_name, fix)
+
+
 def _refuse(value: Any, path: str, why: str = "") -> DataCloneError:
     kind = type(value).__name__
+    refused = _refused_types.get(type(value))
+    if refused is not None:
+        js_name, fix = refused
+        return DataCloneError(
+            f'{path}: Could not serialize object of type "{js_name}". This type does not '
+            f"support serialization. {fix}",
+            path=path,
+            type_name=js_name,
+        )
     fix = why or (
         "Pass plain data instead: None, bool, int, float, str, bytes, list, tuple, dict, set, "
         "datetime, Decimal, UUID (convert objects with dataclasses.asdict or a dict)."

@@ -1,11 +1,17 @@
 """Every error dosandbox raises. Users import them from ``dosandbox.errors``, whose docstring
 draws the tree; each class here sets its stable ``code``.
+
+Errors carry the platform's flags as workerd sets them (``remote``, ``retryable``,
+``overloaded``, ``durable_object_reset``); the JavaScript spellings (``durableObjectReset``,
+``methodName``, ``cause``...) resolve through the alias table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from .aliases import AliasMixin
 
 __all__ = [
     "AlarmError",
@@ -33,10 +39,24 @@ __all__ = [
 ]
 
 
-class DurableObjectError(Exception):
-    """Base class: ``code`` is stable; the context fields are set when known."""
+class DurableObjectError(AliasMixin, Exception):
+    """Base class: ``code`` is stable; the context fields are set when known.
+
+    The flags say what the platform would: ``remote`` (raised by code on the other side of
+    the call), ``retryable`` (a transient failure: retrying an idempotent call may succeed),
+    ``overloaded`` (never retry), ``durable_object_reset`` (the instance was reset; the stub
+    that saw it stays broken, a new stub reaches a fresh instance).
+    """
 
     code = "DURABLE_OBJECT_ERROR"
+    # Class defaults, so a flag reads False unless the raiser set it (as JS reads undefined).
+    remote: bool = False
+    retryable: bool = False
+    overloaded: bool = False
+    durable_object_reset: bool = False
+    object_name: str | None = None
+    object_id: str | None = None
+    method_name: str | None = None
 
     def __init__(
         self,
@@ -45,6 +65,9 @@ class DurableObjectError(Exception):
         object_name: str | None = None,
         object_id: str | None = None,
         method_name: str | None = None,
+        remote: bool | None = None,
+        retryable: bool | None = None,
+        overloaded: bool | None = None,
         **details: Any,
     ) -> None:
         # Exception.__init__ directly: a subclass may also derive from a user's error type
@@ -54,6 +77,12 @@ class DurableObjectError(Exception):
         self.object_name = object_name
         self.object_id = object_id
         self.method_name = method_name
+        if remote is not None:
+            self.remote = remote
+        if retryable is not None:
+            self.retryable = retryable
+        if overloaded is not None:
+            self.overloaded = overloaded
         self.details = details
 
     def __str__(self) -> str:
@@ -87,6 +116,7 @@ class DurableObjectMethodError(DurableObjectError):
     """
 
     code = "RPC_ERROR"
+    remote = True  # user code on the other side raised it (workerd sets err.remote)
 
     def __init__(self, message: str, *, original_type: str = "Exception", **kw: Any) -> None:
         super().__init__(message, **kw)
@@ -94,7 +124,19 @@ class DurableObjectMethodError(DurableObjectError):
 
 
 class DurableObjectResetError(DurableObjectError):
+    """The instance was reset (``ctx.abort()``, a failed ``block_concurrency_while``, a
+    constructor that raised...). Every later call on the stub that saw it fails the same way;
+    a new stub (``ns.get(id)``) reaches a fresh instance, with storage kept.
+
+    ``original_type`` names the error that caused it (the platform keeps that name).
+    """
+
     code = "OBJECT_RESET"
+    durable_object_reset = True
+
+    def __init__(self, message: str, *, original_type: str = "Error", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.original_type = original_type
 
 
 class DataCloneError(DurableObjectError, TypeError):

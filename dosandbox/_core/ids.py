@@ -31,6 +31,12 @@ class DurableObjectId:
         self.namespace = namespace
         self.name = name
 
+    @property
+    def jurisdiction(self) -> str | None:
+        """The jurisdiction the id was made in: always None, as in workerd, which refuses
+        jurisdictions locally (on the platform, ids from ``ns.jurisdiction("eu")`` say "eu")."""
+        return None
+
     def __str__(self) -> str:
         return self._hex
 

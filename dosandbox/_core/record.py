@@ -9,6 +9,11 @@ Delivery rules, as on the platform: events for one object run one at a time; ano
 only while the running one is suspended on something that is not storage. Storage calls here
 never suspend, so asyncio's own scheduling already gives that rule; the :class:`InputGate` adds
 ``block_concurrency_while``, which holds every new event until its callback finishes.
+
+Resets, as workerd does them (``ctx.abort()``, a ``block_concurrency_while`` callback or a
+constructor that raises, a storage failure): the instance is dropped, its queued and in-flight
+events fail with one reset error, and every stub that reached that instance keeps failing with
+it (a :class:`Binder` remembers the instance a stub reached); a new stub reaches a new instance.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ if TYPE_CHECKING:
     from .world import World
 
 __all__ = [
-    "DropReason", "EventScope", "InputGate", "Instance", "ObjectRecord", "RecordOwner",
-    "RecordParts", "current_scope",
+    "Binder", "DropReason", "EventScope", "InputGate", "Instance", "ObjectRecord", "RecordOwner",
+    "RecordParts", "ResetUnwind", "current_scope", "fresh_error",
 ]
 
 
@@ -39,13 +44,21 @@ class DropReason(enum.Enum):
     """Why a live instance was dropped: an eviction keeps sockets (hibernation), a reset not."""
 
     EVICTED = "evicted"
+    EVICTED_CLOSING_SOCKETS = "evicted with its WebSockets closed"
     STORAGE_FAILED = "a storage write failed"
     BLOCK_TIMED_OUT = "block_concurrency_while timed out"
     BLOCK_RAISED = "block_concurrency_while callback raised"
+    ABORTED = "ctx.abort() was called"
+    CONSTRUCTOR_RAISED = "the constructor raised"
 
     @property
     def keeps_sockets(self) -> bool:
         return self is DropReason.EVICTED
+
+    @property
+    def is_reset(self) -> bool:
+        """A reset breaks the stubs that reached the instance; an eviction does not."""
+        return self is not DropReason.EVICTED and self is not DropReason.EVICTED_CLOSING_SOCKETS
 
     def __str__(self) -> str:
         return self.value
@@ -88,6 +101,35 @@ class EventScope:
     kv_ops: int = 0
 
 
+class Binder(Protocol):
+    """What remembers the instance a caller reached (a stub): reset instances stay failed."""
+
+    _instance: Instance | None
+
+
+class ResetUnwind(BaseException):
+    """Raised by ``ctx.abort()`` to unwind the object's code.
+
+    A BaseException, so ``except Exception`` in user code cannot swallow it, as JavaScript
+    cannot catch ``abort()``; the event's caller receives ``error`` instead.
+    """
+
+    def __init__(self, error: DurableObjectResetError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def fresh_error(error: DurableObjectResetError) -> DurableObjectResetError:
+    """A copy of a stored reset error to raise: one object raised in many places would pile
+    up tracebacks; each copy keeps the message, flags and ``__cause__``."""
+    copy = type(error).__new__(type(error))
+    copy.args = error.args
+    copy.__dict__.update(error.__dict__)
+    copy.__cause__ = error.__cause__
+    copy.__suppress_context__ = True
+    return copy
+
+
 # The event whose code is running now, or None outside object code.
 current_scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
     "dosandbox_current_event", default=None
@@ -125,11 +167,11 @@ class InputGate:
             self._waiters.append(waiter)
             await waiter
 
-    def fail_waiters(self, error: BaseException) -> None:
+    def fail_waiters(self, error: DurableObjectResetError) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_exception(error)
+                waiter.set_exception(fresh_error(error))
 
     @property
     def queued(self) -> int:
@@ -146,8 +188,12 @@ class Instance:
         self.in_flight = 0
         self.ctx: Any = record.namespace.new_context(record, self)
         self.obj: Any = None
-        self.reset_error: BaseException | None = None
+        # Set when this instance was reset (not evicted): what its stubs keep failing with.
+        self.reset_error: DurableObjectResetError | None = None
         self.background: set[asyncio.Task[Any]] = set()
+        # Tasks awaiting an event of this instance (a reset interrupts them), and those it did.
+        self.tasks: dict[asyncio.Task[Any], int] = {}
+        self.interrupted: set[asyncio.Task[Any]] = set()
 
     @property
     def alive(self) -> bool:
@@ -191,8 +237,12 @@ class ObjectRecord:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def ensure_instance(self) -> Instance:
-        """The live instance, constructing one (and starting ``init``) if there is none."""
+    def ensure_instance(self, binder: Binder | None = None) -> Instance:
+        """The live instance, constructing one (and starting ``init``) if there is none.
+
+        ``binder`` (a stub) is attached to the new instance before its constructor runs, so a
+        constructor that raises leaves that stub failing with the reset, as on the platform.
+        """
         instance = self.instance
         if instance is not None:
             return instance
@@ -200,37 +250,104 @@ class ObjectRecord:
         instance = Instance(self, self.generation)
         self.instance = instance
         self.created = True
+        if binder is not None:
+            binder._instance = instance
         ns = self.namespace
         token = current_scope.set(EventScope(self, "init", "constructor"))
         try:
             instance.obj = ns.cls(instance.ctx, self.world.env)
+        except ResetUnwind as unwind:  # ctx.abort() in the constructor
+            error = fresh_error(unwind.error)
+            raise error from error.__cause__
         except Exception as exc:
-            self.instance = None
             self.emit("error", f"constructor raised {type(exc).__name__}: {exc}")
-            raise _wrap_error(self, "constructor", exc) from exc
+            # workerd: the caller sees the constructor's error with durableObjectReset set.
+            error = fresh_error(self.reset(
+                instance, DropReason.CONSTRUCTOR_RAISED, _describe(exc), cause=exc
+            ))
+            raise error from error.__cause__
         finally:
             current_scope.reset(token)
         self.emit("instance.created", f"instance #{self.generation} created")
         return instance
 
-    def drop_instance(self, reason: DropReason, error: BaseException | None = None) -> bool:
-        """Forget the live instance (eviction or reset). Returns False if there was none."""
-        instance = self.instance
-        if instance is None:
-            return False
-        self.instance = None
-        failure = DurableObjectResetError(
-            f"{self.namespace.name} {self.hex[:12]}… was reset ({reason}); queued events were "
-            "dropped. Retry the call: a new instance will run init again.",
-            object_name=self.namespace.name,
+    def reset(
+        self,
+        instance: Instance,
+        reason: DropReason,
+        platform_message: str | None = None,
+        *,
+        cause: BaseException | None = None,
+        overloaded: bool = False,
+    ) -> DurableObjectResetError:
+        """Reset ``instance``: drop it, fail its events; returns the error its stubs now see.
+
+        ``platform_message`` is workerd's text for this reset (it leads the message).
+        """
+        if instance.reset_error is not None:
+            return instance.reset_error  # already reset (say, abort() inside a failing block)
+        ns = self.namespace.name
+        lead = platform_message or f"Durable Object reset because {reason}."
+        # Keeps the cause's type, as workerd keeps the name of the error that reset it.
+        error_class: type[DurableObjectResetError] = DurableObjectResetError
+        if cause is not None and not isinstance(cause, DurableObjectError):
+            error_class = _error_class(DurableObjectResetError, type(cause))
+        error = error_class(
+            f"{lead} ({ns} {self.hex[:12]}… was reset: {reason}. Calls through a stub that "
+            f"reached this instance keep failing, as on the platform; get a new stub "
+            f"(sb.durable_objects.{ns}.get(...)) to reach a fresh instance, with storage kept.)",
+            object_name=ns,
             object_id=self.hex,
+            overloaded=overloaded or None,
+            original_type=type(cause).__name__ if cause is not None else "Error",
         )
-        if error is not None:
-            failure.__cause__ = error
-        instance.reset_error = failure
+        if cause is not None:
+            error.__cause__ = cause
+        self.drop_instance(reason, cause, instance=instance, failure=error)
+        return error
+
+    def drop_instance(
+        self,
+        reason: DropReason,
+        error: BaseException | None = None,
+        *,
+        instance: Instance | None = None,
+        failure: DurableObjectResetError | None = None,
+    ) -> bool:
+        """Forget the live instance (eviction or reset). Returns False if there was none.
+
+        ``instance`` defaults to the live one; a stale instance (already dropped) is still
+        marked reset, but the live one is left alone.
+        """
+        if instance is None:
+            instance = self.instance
+            if instance is None:
+                return False
+        was_live = instance.alive
+        if failure is None and reason.is_reset:
+            self.reset(instance, reason, cause=error)  # builds the error, then comes back here
+            return was_live
+        if failure is None:
+            failure = DurableObjectResetError(
+                f"{self.namespace.name} {self.hex[:12]}… was {reason} while this event was "
+                "queued; retry the call: a new instance will run init again.",
+                object_name=self.namespace.name,
+                object_id=self.hex,
+            )
+        if reason.is_reset:
+            instance.reset_error = failure
+            # In-flight events fail with the reset too (the caller of abort() unwinds itself).
+            current = asyncio.current_task(self.world.loop)
+            for task in list(instance.tasks):
+                if task is not current and not task.done():
+                    instance.interrupted.add(task)
+                    task.cancel()
         instance.gate.fail_waiters(failure)
         for task in instance.background:
             task.cancel()
+        if not was_live:
+            return False
+        self.instance = None
         self.parts.on_drop(reason)
         return True
 
@@ -256,16 +373,51 @@ class ObjectRecord:
         if instance.gate._blockers:
             await instance.gate.wait_open()
             if instance.reset_error is not None:
-                raise instance.reset_error
+                raise fresh_error(instance.reset_error)
         scope = EventScope(self, kind, name)
         token = current_scope.set(scope)
         instance.in_flight += 1
         self.events_delivered += 1
+        task: asyncio.Task[Any] | None = None
         try:
             result = call(instance.obj)  # type: ignore[arg-type]
             if type(result) is CoroutineType or inspect.isawaitable(result):
-                result = await result
+                # Known while it waits, so a reset of this instance can interrupt it.
+                task = asyncio.current_task()
+                tasks = instance.tasks
+                if task is not None:
+                    tasks[task] = tasks.get(task, 0) + 1
+                try:
+                    result = await result
+                finally:
+                    if task is not None:
+                        left = tasks[task] - 1
+                        if left:
+                            tasks[task] = left
+                        else:
+                            del tasks[task]
+        except ResetUnwind as unwind:
+            # ctx.abort() in this event. workerd marks the fetch caller's copy remote too.
+            error = fresh_error(unwind.error)
+            if kind == "fetch":
+                error.remote = True
+            raise error from error.__cause__
+        except asyncio.CancelledError:
+            if task is None or task not in instance.interrupted:
+                raise
+            # Interrupted by a reset of this instance: the caller sees the reset error.
+            instance.interrupted.discard(task)
+            task.uncancel()
+            error = fresh_error(instance.reset_error)  # type: ignore[arg-type]
+            raise error from error.__cause__
         except Exception as exc:
+            broken = instance.reset_error
+            if (broken is not None and not isinstance(exc, DurableObjectResetError)
+                    and not _caused_by(exc, broken.__cause__)):
+                # Reset during this event: its result never leaves the object (an error that
+                # comes from the reset's own cause, a failed storage write, still does).
+                error = fresh_error(broken)
+                raise error from error.__cause__
             if not wrap_errors:
                 raise
             self.emit("error", f"{kind} {name} raised {type(exc).__name__}: {exc}", error=exc)
@@ -277,6 +429,9 @@ class ObjectRecord:
             instance.in_flight -= 1
             current_scope.reset(token)
             self.parts.before_output()
+        if instance.reset_error is not None:
+            # Reset while this event ran (e.g. a block_concurrency_while it did not await).
+            raise fresh_error(instance.reset_error)
         if log_done:
             self.emit(kind, f"{name} done")
         return result
@@ -299,29 +454,34 @@ class ObjectRecord:
                 if inspect.isawaitable(result):
                     result = await result
                 return result
-            except asyncio.CancelledError as exc:
+            except asyncio.CancelledError:
                 if not timed_out:
                     raise
-                # workerd's text; the platform resets the object after 30 s.
+                # workerd's text and flags (overloaded, durableObjectReset) after 30 s.
                 limit_s = world.limits.block_concurrency_timeout_ms / 1000
                 message = (
-                    "A call to blockConcurrencyWhile() in a Durable Object waited for too long "
-                    f"({limit_s:g} s). The call was canceled and the Durable Object was reset."
+                    "A call to blockConcurrencyWhile() in a Durable Object waited for too long. "
+                    "The call was canceled and the Durable Object was reset."
                 )
-                self.emit("error", message)
-                self.drop_instance(DropReason.BLOCK_TIMED_OUT, exc)
-                raise DurableObjectResetError(
-                    message, object_name=self.namespace.name, object_id=self.hex
-                ) from None
+                self.emit("error", f"{message} (after {limit_s:g} s)")
+                error = fresh_error(self.reset(
+                    instance, DropReason.BLOCK_TIMED_OUT, message, overloaded=True
+                ))
+                raise error from error.__cause__
+            except ResetUnwind:
+                raise  # ctx.abort() inside the callback: already reset
             except BaseException as exc:
-                # The platform resets the object when the callback throws (input gate broken).
+                # The platform resets the object when the callback throws (input gate broken);
+                # whoever awaits the block sees the reset, carrying the callback's error.
                 self.emit(
                     "error",
                     f"block_concurrency_while callback raised {type(exc).__name__}: {exc}; "
                     "the instance was reset",
                 )
-                self.drop_instance(DropReason.BLOCK_RAISED, exc)
-                raise
+                error = fresh_error(self.reset(
+                    instance, DropReason.BLOCK_RAISED, _describe(exc), cause=exc
+                ))
+                raise error from error.__cause__
             finally:
                 current_scope.reset(token)
                 gate.unblock()
@@ -346,38 +506,73 @@ def _consume_exception(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-_ERROR_CLASSES: dict[type, type[DurableObjectMethodError]] = {}
+_ERROR_CLASSES: dict[tuple[type, type], type] = {}
 
 
-def method_error_class(original: type[BaseException]) -> type[DurableObjectMethodError]:
-    """``DurableObjectMethodError`` that is also an instance of the original error type.
+def _error_class(base: type[Any], original: type[BaseException]) -> Any:
+    """``base`` that is also an instance of the original error type.
 
     The platform keeps an error's type name across RPC, so ``except ValueError`` around a call
     still works; we do the same by deriving from both (falling back when layouts clash).
     """
-    cls = _ERROR_CLASSES.get(original)
+    cls = _ERROR_CLASSES.get((base, original))
     if cls is None:
-        cls = DurableObjectMethodError
+        cls = base
         if original is not Exception and issubclass(original, Exception):
             try:
                 cls = type(
-                    f"DurableObjectMethodError[{original.__name__}]",
-                    (DurableObjectMethodError, original),
+                    f"{base.__name__}[{original.__name__}]",
+                    (base, original),
                     {"__module__": "dosandbox.errors"},
                 )
             except TypeError:
-                cls = DurableObjectMethodError
-        _ERROR_CLASSES[original] = cls
+                cls = base
+        _ERROR_CLASSES[(base, original)] = cls
     return cls
+
+
+def method_error_class(original: type[BaseException]) -> type[DurableObjectMethodError]:
+    """``DurableObjectMethodError`` that is also an instance of the original error type."""
+    return _error_class(DurableObjectMethodError, original)  # type: ignore[no-any-return]
+
+
+def _caused_by(exc: BaseException | None, cause: BaseException | None) -> bool:
+    """Is ``cause`` ``exc`` or in its chain of causes?"""
+    seen = 0
+    while exc is not None and seen < 8:
+        if exc is cause:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """An error as the caller reads it: ``TypeError: message`` (workerd keeps the message)."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _wrap_error(record: ObjectRecord, name: str, exc: BaseException) -> BaseException:
     if isinstance(exc, DurableObjectError) and exc.code in ("OBJECT_RESET", "RPC_ERROR"):
         return exc
-    return method_error_class(type(exc))(
+    wrapped = method_error_class(type(exc))(
         f"{record.namespace.name}.{name}() raised {type(exc).__name__}: {exc}",
         object_name=record.namespace.name,
         object_id=record.hex,
         method_name=name,
         original_type=type(exc).__name__,
+        # workerd keeps an error's own properties, flags included (remote is always set).
+        retryable=_flag(exc, "retryable", "retryable"),
+        overloaded=_flag(exc, "overloaded", "overloaded"),
     )
+    if _flag(exc, "durable_object_reset", "durableObjectReset"):
+        wrapped.durable_object_reset = True
+    return wrapped
+
+
+def _flag(exc: BaseException, snake: str, camel: str) -> bool | None:
+    """A platform flag the user's error carries (``err.retryable = True``), or None."""
+    for attr in (snake, camel):
+        if getattr(exc, attr, None) is True:
+            return True
+    return None

@@ -103,12 +103,12 @@ class Handle:
     def socket_count(self) -> int:
         """How many sockets the object has accepted and not yet closed (no DataFrame made)."""
         reg = existing_sockets(self._record)
-        return 0 if reg is None else len(reg.sockets)
+        return 0 if reg is None else reg.count
 
     def client(self, socket_id: str) -> SimulatedClient:
         """The simulated client (``sb.connect``) at the far end of accepted socket ``socket_id``."""
         reg = existing_sockets(self._record)
-        sockets = list(reg.sockets) if reg is not None else []
+        sockets = reg.every() if reg is not None else []
         for ws in sockets:
             if ws.id == socket_id:
                 client = ws._peer._client
@@ -208,12 +208,19 @@ class Handle:
 
         return storage_size(self._record)
 
-    def evict(self) -> bool:
+    def evict(self, *, web_sockets: str = "hibernate") -> bool:
         """Drop the live instance as the platform does after idleness or a deploy.
 
-        In-memory state is lost; storage, the alarm and hibernatable sockets stay. The next
-        event runs ``init`` again. Returns False when there was nothing to evict.
+        In-memory state is lost; storage, the alarm and hibernatable sockets stay (with
+        ``web_sockets="close"`` its sockets are closed too, as vitest's
+        ``evictDurableObject(stub, {webSockets: "close"})``). The next event runs ``init``
+        again. Returns False when there was nothing to evict.
         """
+        if web_sockets not in ("hibernate", "close"):
+            raise ValidationError(
+                f"evict(web_sockets=...) takes 'hibernate' (the default: sockets stay "
+                f"connected) or 'close', not {web_sockets!r}."
+            )
         record = self._record
         instance = record.instance
         if instance is not None and instance.in_flight:
@@ -223,9 +230,14 @@ class Handle:
                 object_name=record.namespace.name,
                 object_id=record.hex,
             )
-        dropped = record.drop_instance(DropReason.EVICTED)
+        closing = web_sockets == "close"
+        reason = DropReason.EVICTED_CLOSING_SOCKETS if closing else DropReason.EVICTED
+        dropped = record.drop_instance(reason)
         if dropped:
-            record.emit("evicted", "instance evicted: in-memory state dropped")
+            record.emit("evicted", f"instance {reason}: in-memory state dropped")
+        elif closing:
+            # Nothing live, but hibernated sockets may still be connected.
+            record.parts.on_drop(reason)
         return dropped
 
     def hibernate(self) -> bool:

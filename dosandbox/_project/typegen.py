@@ -183,8 +183,11 @@ def _stub_protocol(writer: _Writer, obj: DiscoveredObject) -> list[str]:
         f"class {cls}Namespace(Protocol):",
         f'    """sb.durable_objects.{obj.name}: ids and stubs of {cls}."""',
         "",
-        f"    def get(self, name_or_id: str | DurableObjectId) -> {cls}Stub: ...",
-        f"    def get_by_name(self, name: str) -> {cls}Stub: ...",
+        # location_hint (and the options dict) as the namespace accepts them: ignored there.
+        f"    def get(self, name_or_id: str | DurableObjectId, options: Mapping[str, Any] | "
+        f"None = ..., /, *, location_hint: str | None = ...) -> {cls}Stub: ...",
+        f"    def get_by_name(self, name: str, options: Mapping[str, Any] | None = ..., /, *, "
+        f"location_hint: str | None = ...) -> {cls}Stub: ...",
         f"    def get_by_id(self, object_id: DurableObjectId) -> {cls}Stub: ...",
         "    def id_from_name(self, name: str) -> DurableObjectId: ...",
         "    def id_from_string(self, text: str) -> DurableObjectId: ...",
@@ -245,7 +248,7 @@ def generate_types(
         head += [f"    {f}" for f in writer.fallbacks]
         head.append("")
     head += ['"""', "", "from __future__ import annotations", ""]
-    head.append("from collections.abc import Awaitable")
+    head.append("from collections.abc import Awaitable, Mapping")
     typing_names = set(writer.typing_names)
     if writer.modules:
         typing_names.add("TYPE_CHECKING")

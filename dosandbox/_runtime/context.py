@@ -11,11 +11,12 @@ import asyncio
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._core.aliases import AliasMixin
 from .._core.done import DONE
 from .._core.errors import ValidationError
+from .._core.record import DropReason, ResetUnwind, current_scope
 from .._storage.sql import SqlStorage
 from .._storage.storage import Storage
 from .parts import alarm_for, existing_sockets, sockets_for, storage_for
@@ -152,6 +153,33 @@ class DurableObjectContext(AliasMixin):
                 f"{type(fn).__name__}. Pass the function itself, not its call."
             )
         return self._record.block_concurrency_while(self._instance, fn)
+
+    def abort(self, reason: str | None = None) -> NoReturn:
+        """Reset this object now, as the platform's ``ctx.abort()`` does.
+
+        The running code stops here (``except Exception`` does not catch it); this call's
+        caller, the queued and in-flight events and every later call through a stub that
+        reached this instance fail with ``DurableObjectResetError`` (``durable_object_reset``)
+        whose message is ``reason`` (workerd's default: "Application called abort() to reset
+        Durable Object."). A new stub reaches a fresh instance; storage and the alarm stay.
+        """
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationError(
+                f"abort() takes a reason string (or nothing), not {type(reason).__name__} "
+                f"{reason!r:.60}. Pass str(...) of it: the platform turns any reason into text."
+            )
+        if current_scope.get() is None:
+            raise ValidationError(
+                "ctx.abort() resets the object from inside its own code (a method, handler or "
+                "alarm). From the notebook, call a method that aborts, or drop the instance "
+                "with sb.inspect(stub).evict()."
+            )
+        record = self._record
+        message = reason if reason is not None else (
+            "Application called abort() to reset Durable Object."
+        )
+        record.emit("reset", f"ctx.abort(): {message}")
+        raise ResetUnwind(record.reset(self._instance, DropReason.ABORTED, message))
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
         """Run ``awaitable`` in the background; it does not delay the current event."""

@@ -1,33 +1,45 @@
 """Namespaces, stubs and RPC calls: what a caller of an object holds.
 
-A stub's public attributes are the object's RPC methods, ``fetch``, ``id`` and ``name``, and
-nothing else, so a user method may be called ``state`` or ``inspect``. Calling a method returns
-an :class:`RpcCall`: awaiting it from the notebook drives the sandbox; awaiting it from inside
-object code is an ordinary await on the sandbox loop. Arguments and results are copied through
-the structured-clone codec, as the platform copies them.
+A stub's public attributes are the object's RPC methods and properties, ``fetch``, ``id`` and
+``name``, and nothing else, so a user method may be called ``state`` or ``inspect``. Calling a
+method returns an :class:`RpcCall`: awaiting it from the notebook drives the sandbox; awaiting
+it from inside object code is an ordinary await on the sandbox loop. Arguments and results are
+copied through the structured-clone codec, as the platform copies them, within the platform's
+32 MiB; a stub, an id or a namespace does not cross (workerd refuses them too).
+
+A stub remembers the instance it first reached: if that instance is reset (``ctx.abort()``, a
+failing ``block_concurrency_while`` or constructor), every later call through the stub fails
+with the same reset error, while a new stub reaches a fresh instance, as on the platform.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core import codec as _codec
 from .._core import display
 from .._core.aliases import AliasMixin
-from .._core.errors import InvalidIdError, MethodNotFoundError, did_you_mean
+from .._core.errors import (
+    DataCloneError,
+    InvalidIdError,
+    MethodNotFoundError,
+    ValidationError,
+    did_you_mean,
+)
 from .._core.ids import DurableObjectId, IdFactory
+from .._core.limits import Limits
 from .._core.loop import _get_running_loop
 from .._core.naming import binding_name
-from .._core.record import Instance, ObjectRecord
+from .._core.record import Instance, ObjectRecord, fresh_error
 from .._core.world import World
 from .._storage.storage import persisted_object_ids
 from .alarms import META_KEY
 from .context import DurableObjectContext
 from .http import Request, deliver_fetch, fetch_request
-from .object import rpc_methods
-from .parts import Parts, alarm_for, storage_for
+from .object import RESERVED, rpc_methods
+from .parts import Parts, alarm_for, existing_alarm, parts_of, storage_for
 
 if TYPE_CHECKING:
     from .object import DurableObject
@@ -45,6 +57,7 @@ class Namespace(AliasMixin):
         self.class_name = cls.__name__
         self.binding = binding_name(name)
         self.methods = rpc_methods(cls)
+        self.properties = rpc_properties(cls)
         self._ids = IdFactory(f"{world.script_name}-{cls.__name__}", name, world.rng)
         self.records: dict[str, ObjectRecord] = {}
 
@@ -63,22 +76,61 @@ class Namespace(AliasMixin):
     def id_from_name(self, name: str) -> DurableObjectId:
         return self._ids.from_name(name)
 
-    def new_unique_id(self, *, jurisdiction: str | None = None) -> DurableObjectId:
+    def new_unique_id(
+        self, options: Mapping[str, Any] | None = None, /, *, jurisdiction: str | None = None
+    ) -> DurableObjectId:
+        """A random id (``new_unique_id()``); ``{"jurisdiction": ...}`` is refused, as locally."""
+        if options is not None:
+            if not isinstance(options, Mapping):
+                raise ValidationError(
+                    f"new_unique_id() takes an options dict ({{'jurisdiction': ...}}), not "
+                    f"{type(options).__name__}.",
+                    object_name=self.name,
+                )
+            jurisdiction = options.get("jurisdiction", jurisdiction)
         if jurisdiction is not None:
-            raise InvalidIdError(
-                "Jurisdiction restrictions are not implemented in the sandbox (nor in workerd, "
-                "the local runtime); drop jurisdiction= here, it only matters when deployed.",
-                object_name=self.name,
-            )
+            raise self._no_jurisdiction(jurisdiction, "new_unique_id(jurisdiction=...)")
         return self._ids.new_unique()
+
+    def jurisdiction(self, name: str) -> Namespace:
+        """A namespace restricted to a jurisdiction (``"eu"``, ``"fedramp"``) on the platform.
+
+        workerd does not implement jurisdictions and refuses every one, so the sandbox does too.
+        """
+        raise self._no_jurisdiction(name, f"jurisdiction({name!r})")
+
+    def _no_jurisdiction(self, name: Any, call: str) -> ValidationError:
+        if not isinstance(name, str):
+            note = f" (and it takes a string, not {type(name).__name__})"
+        elif name not in _JURISDICTIONS:
+            note = f" (and the platform knows only {', '.join(map(repr, _JURISDICTIONS))})"
+        else:
+            note = ""
+        return ValidationError(
+            f"Jurisdiction restrictions are not implemented in workerd. {self.name}.{call}: "
+            f"the local runtime refuses it, so the sandbox does too{note}. Leave the "
+            "jurisdiction out here; it only matters once deployed.",
+            object_name=self.name,
+        )
 
     def id_from_string(self, text: str) -> DurableObjectId:
         return self._ids.from_string(text)
 
     # --- stubs -------------------------------------------------------------------------------
 
-    def get(self, name_or_id: str | DurableObjectId) -> Stub:
-        """A stub by name (``get("user-123")``) or by id. Creates nothing until it is used."""
+    def get(
+        self,
+        name_or_id: str | DurableObjectId,
+        options: Mapping[str, Any] | None = None,
+        /,
+        **hints: Any,
+    ) -> Stub:
+        """A stub by name (``get("user-123")``) or by id. Creates nothing until it is used.
+
+        ``location_hint=`` (or ``{"locationHint": ...}``) is accepted and ignored: one machine
+        has one location, and workerd ignores it too.
+        """
+        self._check_options("get", options, hints)
         if isinstance(name_or_id, DurableObjectId):
             return self.get_by_id(name_or_id)
         if isinstance(name_or_id, str):
@@ -89,10 +141,37 @@ class Namespace(AliasMixin):
             object_name=self.name,
         )
 
-    def get_by_name(self, name: str) -> Stub:
+    def get_by_name(
+        self, name: str, options: Mapping[str, Any] | None = None, /, **hints: Any
+    ) -> Stub:
+        """``get(id_from_name(name))``; ``location_hint`` is accepted and ignored."""
+        self._check_options("get_by_name", options, hints)
         return Stub(self, self._ids.from_name(name))
 
-    def get_by_id(self, object_id: DurableObjectId) -> Stub:
+    def _check_options(
+        self, method: str, options: Mapping[str, Any] | None, hints: dict[str, Any]
+    ) -> None:
+        # workerd accepts any locationHint value (and unknown option keys) and ignores it.
+        if options is not None and not isinstance(options, Mapping):
+            raise ValidationError(
+                f"Failed to execute 'get' on 'DurableObjectNamespace': parameter 2 is not of "
+                f"type 'GetDurableObjectOptions'. {self.name}.{method}() takes an options dict "
+                f"such as {{'locationHint': 'weur'}}, not {type(options).__name__}.",
+                object_name=self.name,
+            )
+        unknown = set(hints) - {"location_hint", "locationHint"}
+        if unknown:
+            raise ValidationError(
+                f"{self.name}.{method}() got unexpected option(s) {', '.join(sorted(unknown))}; "
+                "it takes location_hint= (locationHint=), which the sandbox ignores.",
+                object_name=self.name,
+            )
+
+    def get_by_id(
+        self, object_id: DurableObjectId, options: Mapping[str, Any] | None = None, /,
+        **hints: Any,
+    ) -> Stub:
+        self._check_options("get_by_id", options, hints)
         if not isinstance(object_id, DurableObjectId):
             raise InvalidIdError(
                 f"{self.name}.get_by_id() takes a DurableObjectId (from id_from_name, "
@@ -120,6 +199,18 @@ class Namespace(AliasMixin):
                 restored += 1
         return restored
 
+    def known_records(self) -> list[ObjectRecord]:
+        """The objects that exist: reached by an event, or holding storage (also on disk).
+
+        Stubs never called make records too, but no object, as vitest's
+        ``listDurableObjectIds`` lists only objects that were created.
+        """
+        on_disk = set(persisted_object_ids(self.world.persist, self.name))
+        for hex_id in on_disk:
+            if hex_id not in self.records:
+                self.record(self.id_from_string(hex_id))
+        return [r for r in self.records.values() if r.hex in on_disk or _exists(r)]
+
     def record(self, object_id: DurableObjectId) -> ObjectRecord:
         key = str(object_id)
         record = self.records.get(key)
@@ -129,13 +220,46 @@ class Namespace(AliasMixin):
         return record
 
 
+def _exists(record: ObjectRecord) -> bool:
+    if record.created:
+        return True
+    parts = parts_of(record)
+    alarm = existing_alarm(record)
+    return parts.storage is not None or (alarm is not None and alarm.time_ms is not None)
+
+
+_JURISDICTIONS = ("eu", "fedramp")
+_PROPERTY_CACHE: dict[type, frozenset[str]] = {}
+
+
+def rpc_properties(cls: type) -> frozenset[str]:
+    """The public properties (getters) of ``cls``: ``await stub.prop`` reads them over RPC.
+
+    Only getters defined on the class are reachable, as on the platform; attributes set in
+    ``__init__`` are not.
+    """
+    cached = _PROPERTY_CACHE.get(cls)
+    if cached is None:
+        found = set()
+        for klass in cls.__mro__:
+            if klass is object:
+                continue
+            for attr, value in vars(klass).items():
+                if isinstance(value, property) and not attr.startswith("_"):
+                    found.add(attr)
+        cached = _PROPERTY_CACHE[cls] = frozenset(found - RESERVED)
+    return cached
+
+
 class Stub:
-    """A caller's handle on one object: its methods, ``fetch``, ``id`` and ``name``."""
+    """A caller's handle on one object: its methods and properties, ``fetch``, ``id``, ``name``."""
 
     def __init__(self, namespace: Namespace, object_id: DurableObjectId) -> None:
         self._namespace = namespace
         self.id = object_id
         self._record = namespace.record(object_id)
+        # The instance this stub reached first; if it is reset, this stub stays broken.
+        self._instance: Instance | None = None
 
     @property
     def name(self) -> str | None:
@@ -146,23 +270,30 @@ class Stub:
         return f"<Stub {self._namespace.name}:{label}>"
 
     def __dir__(self) -> list[str]:
-        return sorted({*self._namespace.methods, "fetch", "id", "name"})
+        ns = self._namespace
+        return sorted({*ns.methods, *ns.properties, "fetch", "id", "name"})
 
-    def __getattr__(self, attr: str) -> _BoundMethod:
-        if attr in self._namespace.methods:
+    def __getattr__(self, attr: str) -> Any:
+        ns = self._namespace
+        if attr in ns.methods:
             bound = _BoundMethod(self, attr)
             # Cache in the instance dict so the next lookup never reaches __getattr__.
             self.__dict__[attr] = bound
             return bound
+        if attr in ns.properties:
+            return _PropertyRead(self, attr)  # a new read each time: the value may change
         if attr.startswith("_"):
             raise AttributeError(attr)
-        ns = self._namespace
         raise MethodNotFoundError(
-            f"{ns.name} ({ns.class_name}) has no RPC method {attr!r}; "
-            f"{did_you_mean(attr, ns.methods)}.",
+            f'The RPC receiver does not implement the method "{attr}". {ns.name} '
+            f"({ns.class_name}) has no RPC method or property {attr!r}; "
+            f"{did_you_mean(attr, {*ns.methods, *ns.properties})}. Attributes set in "
+            "__init__ are not reachable over RPC, on the platform either: expose them with a "
+            "method or a @property.",
             object_name=ns.name,
             object_id=str(self.id),
             method_name=attr,
+            remote=True,
         )
 
     def fetch(self, request: Any = None, /, **init: Any) -> RpcCall:
@@ -174,7 +305,20 @@ class Stub:
         return display.mimebundle("stub", self)
 
 
-_codec.register_passthrough(Stub)
+# workerd refuses these as RPC arguments and results (checked in workerd 2026-04-26).
+_codec.register_refusal(
+    Stub, "DurableObject",
+    "A Durable Object stub cannot be passed over RPC: pass its id as a string (str(stub.id)) "
+    "or its name, and get a stub on the other side with env.<BINDING>.get(...).",
+)
+_codec.register_refusal(
+    DurableObjectId, "DurableObjectId",
+    "Pass str(id) instead and rebuild it with id_from_string() on the other side.",
+)
+_codec.register_refusal(
+    Namespace, "DurableObjectNamespace",
+    "Reach the namespace through env.<BINDING> on the other side instead.",
+)
 
 
 class _BoundMethod:
@@ -188,6 +332,14 @@ class _BoundMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> RpcCall:
         return RpcCall(self._stub, self._name, args, kwargs)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise ValidationError(
+            f"{self._stub._namespace.name}.{self._name} is an RPC method: call it "
+            f"(await stub.{self._name}(...)). Only properties are read with a bare await.",
+            object_name=self._stub._namespace.name,
+            method_name=self._name,
+        )
 
     def __repr__(self) -> str:
         return f"<RPC method {self._stub._namespace.name}.{self._name}>"
@@ -222,6 +374,8 @@ class RpcCall:
         self._args = _codec.clone(args, path="args") if args else args
         self._kwargs = _codec.clone(kwargs, path="kwargs") if kwargs else kwargs
         self._request: Request | None = None
+        if kwargs or (args and not _surely_small(args, stub._record.world.limits)):
+            _check_size(stub, (args, kwargs), f"the arguments of {method}()")
 
     @classmethod
     def for_fetch(cls, stub: Stub, request: Request) -> RpcCall:
@@ -252,7 +406,21 @@ class RpcCall:
         """The coroutine a driver runs for this call (skips one await layer)."""
         return self._invoke()
 
+    def _attach(self) -> None:
+        """Fail at once through a stub whose instance was reset; else attach it to the live one."""
+        stub = self._stub
+        bound = stub._instance
+        if bound is not None and bound.reset_error is not None:
+            raise fresh_error(bound.reset_error)
+        record = stub._record
+        live = record.instance
+        if live is None and (self._request is None or callable(getattr(record.namespace.cls,
+                                                                        "fetch", None))):
+            live = record.ensure_instance(stub)  # a constructor that raises keeps it attached
+        stub._instance = live
+
     async def _invoke(self) -> Any:
+        self._attach()
         if self._request is not None:
             return await deliver_fetch(self._stub._record, self._request)
         args, kwargs, method = self._args, self._kwargs, self._method
@@ -261,7 +429,18 @@ class RpcCall:
             return getattr(obj, method)(*args, **kwargs)
 
         result = await self._stub._record.deliver("rpc", method, call)
-        return _codec.clone(result, path=f"{method}() result")
+        return self._result(result, f"{method}() result")
+
+    def _result(self, result: Any, path: str) -> Any:
+        try:
+            copy = _codec.clone(result, path=path)
+        except DataCloneError as exc:
+            exc.remote = True  # workerd: the result failed to serialize on the other side
+            raise
+        if not _surely_small((copy,), self._stub._record.world.limits):
+            _check_size(self._stub, copy, f"the result of {path.removesuffix(' result')}",
+                        remote=True)
+        return copy
 
     def __await__(self) -> Generator[Any, None, Any]:
         world = self._stub._record.world
@@ -277,3 +456,110 @@ class RpcCall:
             yield
             return world.driver.drive(task, self._what)
         return world.driver.drive(self._invoke(), self._what)
+
+
+class _PropertyRead(RpcCall):
+    """``await stub.prop``: reads a property (getter) of the object over RPC."""
+
+    __slots__ = ()
+
+    def __init__(self, stub: Stub, name: str) -> None:
+        super().__init__(stub, name, (), {})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        ns = self._stub._namespace
+        raise MethodNotFoundError(
+            f'"{self._method}" is not a function. {ns.name}.{self._method} is a property: read '
+            f"it with `await stub.{self._method}` (no call).",
+            object_name=ns.name,
+            object_id=str(self._stub.id),
+            method_name=self._method,
+            remote=True,
+        )
+
+    def __repr__(self) -> str:
+        return (f"<RpcCall read {self._stub._namespace.name}.{self._method} not sent yet: "
+                "await it, or pass it to sb.run()>")
+
+    @property
+    def _what(self) -> str:
+        return f"reading {self._method}"
+
+    async def _invoke(self) -> Any:
+        self._attach()
+        name = self._method
+        result = await self._stub._record.deliver("rpc", name, lambda obj: getattr(obj, name))
+        return self._result(result, f"{name} result")
+
+
+# --- the platform's 32 MiB limit on RPC arguments and results --------------------------------
+
+_SMALL = frozenset({int, float, bool, type(None)})
+
+
+def _surely_small(values: tuple[Any, ...], limits: Limits) -> bool:
+    """At most 64 scalars and short strings: under 5 MiB, so not worth measuring."""
+    if len(values) > 64 or limits.max_rpc_bytes < 5 * 1024**2:
+        return False
+    for value in values:
+        kind = type(value)
+        if kind not in _SMALL and not ((kind is str or kind is bytes) and len(value) < 65_536):
+            return False
+    return True
+
+
+def _check_size(stub: Stub, value: Any, what: str, *, remote: bool = False) -> None:
+    limit = stub._record.world.limits.max_rpc_bytes
+    size = serialized_size(value)
+    if size <= limit:
+        return
+    shown = f"{limit // 1024**2}MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
+    raise DataCloneError(
+        f"Serialized RPC arguments or return values are limited to {shown}, "
+        f"but the size of this value was: {size} bytes ({what}, as the sandbox estimates the "
+        "serialized size). Split the data over several calls, or keep it in storage and pass "
+        "its key.",
+        object_name=stub._namespace.name,
+        object_id=str(stub.id),
+        limit=limit,
+        size=size,
+        remote=remote,
+    )
+
+
+def serialized_size(value: Any) -> int:
+    """About how many bytes V8's serializer writes for ``value`` (workerd measures that).
+
+    Strings count one byte a character (two if any is beyond Latin-1), bytes their length, plus
+    a few bytes of framing per value; a value seen twice counts once (a back-reference).
+    """
+    seen: set[int] = set()
+    total = 2  # the serializer's version header
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            n = len(item)
+            total += (n if n < 64 or item.isascii() or max(item) <= "\xff" else 2 * n) + 5
+        elif kind is bytes or kind is bytearray or kind is memoryview:
+            total += len(item) + 12
+        elif kind in _SMALL:
+            total += 9 if kind is float or (kind is int and not -(1 << 31) <= item < 1 << 31) \
+                else 5
+            if kind is int and item.bit_length() > 64:
+                total += item.bit_length() // 8
+        elif kind in (list, tuple, dict, set, frozenset):
+            if id(item) in seen:
+                total += 5  # a back-reference
+                continue
+            seen.add(id(item))
+            total += 6
+            if kind is dict:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+        else:
+            total += 16  # dates, decimals, errors...: a small fixed record
+    return total

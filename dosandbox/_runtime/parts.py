@@ -14,6 +14,7 @@ from typing import Any, cast
 from .._core.errors import StorageError
 from .._core.record import DropReason, ObjectRecord
 from .._storage.storage import Storage, database_path
+from . import websocket as _websocket
 from .alarms import Alarm, scheduler_for
 from .sockets import SocketRegistry
 
@@ -46,6 +47,8 @@ class Parts:
             sockets.on_output()
 
     def on_drop(self, reason: DropReason) -> None:
+        if reason.is_reset and self.storage is not None:
+            self.storage.discard_unconfirmed(f"the object was reset ({reason}) first")
         if self.sockets is not None:
             self.sockets.on_drop(reason)
 
@@ -130,6 +133,9 @@ def sockets_for(record: ObjectRecord) -> SocketRegistry:
 
 def existing_sockets(record: ObjectRecord) -> SocketRegistry | None:
     return parts_of(record).sockets
+
+
+_websocket.registry_for = sockets_for  # how ws.accept() (the standard API) finds the registry
 
 
 def close_parts(record: ObjectRecord) -> None:

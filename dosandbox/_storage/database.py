@@ -52,6 +52,7 @@ def tag(sql: str) -> str:
 
 
 _BEGIN = tag("BEGIN")
+_BATCH = ""  # the key of the batch's own snapshot in Database._snapshots (savepoints: names)
 _COMMIT = tag("COMMIT")
 _ROLLBACK = tag("ROLLBACK")
 
@@ -175,6 +176,8 @@ class Database:
             )
         self.conn.execute(_BEGIN)
         self.batch_open = True
+        if self.snapshot_hooks:  # what discard_batch() restores
+            self._snapshots[_BATCH] = [take() for take, _ in self.snapshot_hooks]
         self.schedule_commit()
 
     def schedule_commit(self) -> None:
@@ -207,6 +210,24 @@ class Database:
             self._batch_lost(exc)
             raise sqlite_error(exc, self.auth) from exc
         self.batch_open = False
+        self._snapshots.pop(_BATCH, None)
+
+    def discard_batch(self) -> bool:
+        """Roll back the open batch (a reset before it committed); True if there was one.
+
+        On the platform a reset breaks the output gate and writes not yet confirmed are lost.
+        """
+        if not self.batch_open or self.closed:
+            return False
+        if self.conn.in_transaction:
+            self.conn.execute(_ROLLBACK)
+        self.batch_open = False
+        self.savepoints.clear()
+        snapshots = self._snapshots.get(_BATCH, ())
+        for (_, restore), snapshot in zip(self.snapshot_hooks, snapshots, strict=False):
+            restore(snapshot)
+        self._snapshots.clear()
+        return True
 
     def check_batch(self, exc: BaseException) -> None:
         """After a failed statement: did SQLite roll the whole batch back (e.g. SQLITE_FULL)?"""

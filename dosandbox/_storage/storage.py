@@ -300,6 +300,13 @@ class Storage(AliasMixin):
             self._log_run.flush()
         self._log_emit(kind, message)
 
+    def discard_unconfirmed(self, why: str) -> None:
+        """The object was reset: the writes of its open batch are lost, as on the platform."""
+        self._log_run.query = None  # those writes never happened
+        if self._db.discard_batch():
+            self._forget_tables()
+            self._log_emit("kv.rollback", f"uncommitted writes discarded: {why}")
+
     def _on_batch_lost(self, exc: BaseException) -> None:
         # As on the platform, a write that cannot be committed breaks the output gate: the
         # instance is reset and its in-memory state goes with the lost writes.

@@ -150,8 +150,8 @@ def test_unclonable_result_is_a_data_clone_error() -> None:
         sb.run(sb.durable_objects.leaky.get("x").leak())
 
 
-def test_stubs_cross_rpc_as_stubs() -> None:
-    """A stub passed as an argument arrives as a stub the object can call."""
+def test_stubs_are_refused_over_rpc_as_in_workerd() -> None:
+    """A stub as an argument is a DataCloneError naming "DurableObject" and the fix (workerd)."""
     class Caller(DurableObject):
         async def call_other(self, other: object) -> object:
             return await other.ping()  # type: ignore[attr-defined]
@@ -164,4 +164,6 @@ def test_stubs_cross_rpc_as_stubs() -> None:
     sb.register("caller", Caller)
     sb.register("pinger", Pinger)
     other = sb.durable_objects.pinger.get("p")
-    assert sb.run(sb.durable_objects.caller.get("c").call_other(other)) == "pong"
+    with pytest.raises(DataCloneError, match=r'object of type "DurableObject".*str\(stub.id\)'):
+        sb.durable_objects.caller.get("c").call_other(other)
+    assert sb.run(other.ping()) == "pong"

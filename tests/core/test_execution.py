@@ -177,7 +177,8 @@ def test_block_concurrency_while_holds_other_events_until_done() -> None:
 
 
 def test_block_concurrency_while_failure_resets_the_instance() -> None:
-    """If the callback raises, queued events fail with OBJECT_RESET and init runs again."""
+    """If the callback raises, the queued call fails with OBJECT_RESET, that stub stays broken
+    (as in workerd) and a new stub runs init again."""
     attempts: list[int] = []
 
     async def init(ctx):  # type: ignore[no-untyped-def]
@@ -193,7 +194,11 @@ def test_block_concurrency_while_failure_resets_the_instance() -> None:
         sb.run(stub.ready())
     assert info.value.code == "OBJECT_RESET"
     assert isinstance(info.value.__cause__, RuntimeError)
-    assert sb.run(stub.ready()) == {"ready": True}
+    assert info.value.durable_object_reset and not info.value.remote
+    with pytest.raises(DurableObjectResetError, match="migration failed"):
+        sb.run(stub.ready())
+    assert len(attempts) == 1
+    assert sb.run(sb.durable_objects.flaky.get("f").ready()) == {"ready": True}
     assert len(attempts) == 2
 
 

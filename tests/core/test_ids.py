@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dosandbox import DurableObject, Sandbox
-from dosandbox.errors import InvalidIdError
+from dosandbox.errors import InvalidIdError, ValidationError
 
 
 class Thing(DurableObject):
@@ -119,6 +119,37 @@ def test_get_with_wrong_type_is_refused(sb: Sandbox) -> None:
 
 
 def test_jurisdiction_is_refused_like_workerd(sb: Sandbox) -> None:
-    """workerd: 'Jurisdiction restrictions are not implemented'; so does the sandbox."""
-    with pytest.raises(InvalidIdError, match="Jurisdiction"):
-        sb.durable_objects.thing.new_unique_id(jurisdiction="eu")
+    """workerd refuses every jurisdiction locally ('eu' too) with one message; so do we."""
+    ns = sb.durable_objects.thing
+    workerd = "Jurisdiction restrictions are not implemented in workerd."
+    for refuse in (
+        lambda: ns.jurisdiction("eu"),
+        lambda: ns.new_unique_id(jurisdiction="eu"),
+        lambda: ns.new_unique_id({"jurisdiction": "fedramp"}),
+        lambda: ns.newUniqueId({"jurisdiction": "eu"}),
+    ):
+        with pytest.raises(ValidationError) as info:
+            refuse()
+        assert info.value.message.startswith(workerd)
+        assert "only matters once deployed" in info.value.message
+    assert len(str(ns.new_unique_id({"jurisdiction": None}))) == 64
+
+
+def test_unknown_or_non_text_jurisdiction_names_the_known_ones(sb: Sandbox) -> None:
+    """An unknown jurisdiction also lists 'eu' and 'fedramp'; a number says it takes text."""
+    ns = sb.durable_objects.thing
+    with pytest.raises(ValidationError, match="knows only 'eu', 'fedramp'"):
+        ns.jurisdiction("xx")
+    with pytest.raises(ValidationError, match="takes a string, not int"):
+        ns.jurisdiction(5)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="options dict"):
+        ns.new_unique_id("eu")  # type: ignore[arg-type]
+    assert sb.run(ns.get("still").ping()) == "pong"
+
+
+def test_id_jurisdiction_is_none_as_in_workerd(sb: Sandbox) -> None:
+    """id.jurisdiction exists and is None (workerd: undefined) for every local id."""
+    ns = sb.durable_objects.thing
+    assert ns.id_from_name("a").jurisdiction is None
+    assert ns.new_unique_id().jurisdiction is None
+    assert ns.id_from_string(str(ns.id_from_name("a"))).jurisdiction is None
