@@ -59,8 +59,9 @@ def table_names(record: ObjectRecord) -> list[str]:
         return []
     rows: Any = storage._conn.execute(
         tag(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' "
-            "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            # GLOB: the platform's _cf_ rule is case-sensitive (_CF_mine is the user's table).
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT GLOB '_cf_*' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
     ).fetchall()
     return [name for (name,) in rows]

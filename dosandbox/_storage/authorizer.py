@@ -4,10 +4,14 @@ Sources: cloudflare/workerd ``src/workerd/util/sqlite.c++`` (``isAuthorized``), 
 storage API docs, and workerd runs recorded in tests/conformance/expected_workerd.json.
 
 SQLite consults the authorizer while it *prepares* a statement, once per action (read a column,
-insert into a table, run a PRAGMA, call a function...). The storage's own statements run with
-``trusted`` set; user statements run with it cleared. APSW's statement cache reuses a prepared
-statement without asking again, so the storage tags its own SQL with a per-process comment
-(:data:`INTERNAL_TAG`): a user can never send the exact text of a trusted statement.
+insert into a table, run a PRAGMA, call a function...). Trust never depends on what a statement
+says: ``trusted`` is cleared for exactly as long as user SQL is prepared or stepped
+(``SqlStorage``), and set otherwise, for the storage's own statements. APSW's statement cache
+hands out a prepared statement without asking again, so the two kinds must never share an
+entry: the storage's own SQL starts with a comment (:data:`INTERNAL_TAG`, at the front so that
+SQLite keeps it out of ``sqlite_master``), and user SQL holding :data:`INTERNAL_MARK` is refused
+before it reaches SQLite. Read-only runs (``handle.sql()``) bypass the cache altogether, so the
+read-only check sees every statement.
 
 Refused, with the platform's messages where it has one:
 
@@ -18,7 +22,14 @@ Refused, with the platform's messages where it has one:
 * PRAGMAs outside the platform's list (workerd's ``sqlite.c++``);
 * ``sqlite_*()`` functions, ``load_extension`` and the file-reading helpers;
 * any access to a name starting ``_cf_`` (KV lives in ``_cf_KV``), including renaming a table
-  to such a name (case-sensitive, as in workerd).
+  to such a name (case-sensitive, as in workerd). workerd accepts ``RENAME TO _cf_x`` and then
+  refuses every read, write and DROP of the table; refusing it up front loses nothing;
+* ``PRAGMA optimize`` with anything but an integer mask (workerd); ANALYZE, which workerd runs
+  on ``_cf_KV`` too, is allowed.
+
+Virtual table modules the platform lacks (``dbstat``, which lists every table with its size)
+are dropped from the connection (:data:`KEPT_MODULES`), so SQLite answers workerd's
+"no such table: dbstat".
 """
 
 from __future__ import annotations
@@ -28,10 +39,19 @@ import secrets
 
 import apsw
 
-__all__ = ["INTERNAL_TAG", "TRANSACTION_MESSAGE", "VACUUM_MESSAGE", "Authorizer"]
+__all__ = [
+    "INTERNAL_MARK", "INTERNAL_TAG", "KEPT_MODULES", "MARK_MESSAGE", "TRANSACTION_MESSAGE",
+    "VACUUM_MESSAGE", "Authorizer", "rename_target",
+]
 
-# Appended to every statement the storage itself runs (see the module docstring).
-INTERNAL_TAG = f" /*dosandbox:{secrets.token_hex(8)}*/"
+# Put in front of every statement the storage itself runs (see the module docstring). Not a
+# secret: user SQL holding INTERNAL_MARK is refused, so no user text equals an internal one.
+INTERNAL_MARK = "/*dosandbox:"
+INTERNAL_TAG = f"{INTERNAL_MARK}{secrets.token_hex(8)}*/ "
+MARK_MESSAGE = (
+    f"not authorized: SQLITE_AUTH. The comment {INTERNAL_MARK}...*/ marks the sandbox's own "
+    "statements and cannot appear in your SQL; remove it (other comments are fine)."
+)
 
 # workerd's exact message (conformance oracle: sql-refuse-begin).
 TRANSACTION_MESSAGE = (
@@ -68,9 +88,8 @@ _TEMP_ACTIONS = frozenset(
 # Actions whose first argument is a table/index/trigger/view name (and for some the second).
 _NAMED_ACTIONS = frozenset(
     {CREATE_INDEX, CREATE_TABLE, CREATE_TRIGGER, CREATE_VIEW, DELETE, DROP_INDEX, DROP_TABLE,
-     DROP_TRIGGER, DROP_VIEW, INSERT, READ, UPDATE, REINDEX, ANALYZE, CREATE_VTABLE,
-     DROP_VTABLE}
-)
+     DROP_TRIGGER, DROP_VIEW, INSERT, READ, UPDATE, REINDEX, CREATE_VTABLE, DROP_VTABLE}
+)  # not ANALYZE: workerd runs ANALYZE _cf_KV (and PRAGMA optimize analyzes every table)
 _WRITE_ACTIONS = frozenset(
     {CREATE_INDEX, CREATE_TABLE, CREATE_TRIGGER, CREATE_VIEW, DELETE, DROP_INDEX, DROP_TABLE,
      DROP_TRIGGER, DROP_VIEW, INSERT, UPDATE, ALTER_TABLE, REINDEX, ANALYZE, CREATE_VTABLE,
@@ -78,6 +97,9 @@ _WRITE_ACTIONS = frozenset(
 )
 
 _VTABLE_MODULES = frozenset({"fts5", "fts5vocab", "rtree", "rtree_i32"})
+# Modules the connection keeps (Connection.drop_modules): those above and the table-valued JSON
+# functions. The rest (dbstat, geopoly, fts3, fts4, ...) are not on the platform.
+KEPT_MODULES = sorted(_VTABLE_MODULES | {"json_each", "json_tree"})
 
 # PRAGMAs the platform allows (from workerd's sqlite.c++).
 _BOOL_PRAGMAS = frozenset(
@@ -104,7 +126,12 @@ _NEWER_FUNCTIONS = frozenset(
     {"if", "unistr", "unistr_quote", "median", "percentile", "percentile_cont",
      "percentile_disc"}
 )
-_RENAME_TO_CF = re.compile(r"\bRENAME\s+TO\s+[\"'`\[]?_cf_", re.I)
+# Tokens of a statement, comments skipped: a quoted name ("", ``, [] or '') or a bare word.
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|/\*.*?(?:\*/|$)|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|\[([^\]]*)\]|'((?:[^']|'')*)'"""
+    r"|([\w$]+)|(.)",
+    re.S,
+)
 
 _CF_HINT = (
     "Names starting with _cf_ are reserved for the platform (KV lives in _cf_KV); use "
@@ -113,6 +140,8 @@ _CF_HINT = (
 
 
 _OWN_TABLES = frozenset({"_cf_kv", "_cf_metadata"})
+_DECIMAL = re.compile(r"-?\d+")
+_HEX = re.compile(r"-?0x[0-9a-f]{1,16}", re.I)
 
 
 def _is_reserved(name: str | None) -> bool:
@@ -121,6 +150,50 @@ def _is_reserved(name: str | None) -> bool:
     # `SELECT * FROM _CF_KV` still arrives as `_cf_KV` and is refused.
     # Some actions (count(*)) pass the name as typed, so our own tables are matched in any case.
     return name is not None and (name.startswith("_cf_") or name.lower() in _OWN_TABLES)
+
+
+def _tokens(statement: str) -> list[tuple[str, bool]]:
+    """(text, quoted) for each token of ``statement``, quotes removed, comments skipped."""
+    out: list[tuple[str, bool]] = []
+    for match in _TOKEN.finditer(statement):
+        double, back, bracket, single, word, other = match.groups()
+        if word is not None or other is not None:
+            out.append((word or other, False))
+        elif double is not None:
+            out.append((double.replace('""', '"'), True))
+        elif back is not None:
+            out.append((back.replace("``", "`"), True))
+        elif bracket is not None:
+            out.append((bracket, True))
+        elif single is not None:
+            out.append((single.replace("''", "'"), True))
+    return out
+
+
+def rename_target(statement: str) -> str | None:
+    """The new name in ``ALTER TABLE [schema.]t RENAME TO new`` (None for other statements).
+
+    SQLite's authorizer is told the table being altered, never the new name, so it is read
+    from the statement: by its tokens, so that comments (``RENAME/**/TO``) and quotes count.
+    """
+    tokens = _tokens(statement)
+
+    def keyword(index: int, word: str) -> bool:
+        return index < len(tokens) and not tokens[index][1] and tokens[index][0].upper() == word
+
+    if not (keyword(0, "ALTER") and keyword(1, "TABLE")):
+        return None
+    i = 5 if keyword(3, ".") else 3  # after [schema.]table
+    if keyword(i, "RENAME") and keyword(i + 1, "TO") and i + 2 < len(tokens):
+        return tokens[i + 2][0]
+    return None  # RENAME [COLUMN] a TO b, ADD/DROP COLUMN: column names are not reserved
+
+
+def _is_mask(value: str) -> bool:
+    """An integer SQLite reads as a 64-bit mask: decimal in range, or hex of ≤ 16 digits."""
+    if _DECIMAL.fullmatch(value):
+        return -(2**63) <= int(value) < 2**63
+    return _HEX.fullmatch(value) is not None
 
 
 def _unquote(value: str) -> str:
@@ -189,10 +262,16 @@ class Authorizer:
             and _is_reserved(arg2)
         )):
             return self._deny(f"not authorized: SQLITE_AUTH. {_CF_HINT}")
-        if action == ALTER_TABLE and (
-            _is_reserved(arg2) or _RENAME_TO_CF.search(self.statement) is not None
-        ):
-            return self._deny(f"not authorized: SQLITE_AUTH. {_CF_HINT}")
+        if action == ALTER_TABLE:
+            if _is_reserved(arg2):
+                return self._deny(f"not authorized: SQLITE_AUTH. {_CF_HINT}")
+            target = rename_target(self.statement)
+            if _is_reserved(target):
+                return self._deny(
+                    f"not authorized: SQLITE_AUTH. RENAME TO {target}: names starting with "
+                    "_cf_ are reserved for the platform, which accepts such a rename and then "
+                    "refuses every read, write and DROP of the table. Rename it to another name."
+                )
         if action == CREATE_VTABLE and (arg2 or "").lower() not in _VTABLE_MODULES:
             return self._deny(
                 f"not authorized: SQLITE_AUTH. Virtual table module {arg2!r} is refused; the "
@@ -229,6 +308,13 @@ class Authorizer:
             return self._deny(f"not authorized: SQLITE_AUTH. {_CF_HINT}") if _is_reserved(
                 _unquote(arg)
             ) else OK
+        if name == "optimize":
+            if arg is None or _is_mask(_unquote(arg)):
+                return OK
+            return self._deny(
+                "not authorized: SQLITE_AUTH. PRAGMA optimize takes an integer mask or nothing "
+                f"(PRAGMA optimize, PRAGMA optimize(0x10002)), not {arg}."
+            )
         if name in _OPTIONAL_ARG_PRAGMAS:
             if arg is not None and _is_reserved(_unquote(arg)):
                 return self._deny(f"not authorized: SQLITE_AUTH. {_CF_HINT}")

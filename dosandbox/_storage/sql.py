@@ -38,20 +38,42 @@ before it runs. Probing each time (no cache) keeps ``SELECT *`` right after ``AL
 Counters: ``rows_read`` counts the rows the cursor has handed out so far (it grows as you
 iterate, as on the platform, which also counts rows *scanned*, e.g. by an UPDATE, that we cannot
 see from Python); ``rows_written``/``changes`` count rows changed (SQLite's total_changes).
+
+Results: ``exec()`` reads up to :data:`BLOCK` rows at once. A result with more keeps its
+statement and streams the rest from SQLite as it is iterated, as workerd's cursor does: a
+never-ending recursive CTE can be read in part, and iterating a huge table holds one block at a
+time. ``to_list()``/``raw().to_list()``/``to_df()`` hold a streaming result whole, so they stop at
+``Limits.max_sql_result_bytes`` (text/BLOB bytes plus 8 per value) with a
+:class:`~dosandbox.errors.StorageLimitError` that says how to page. While such a cursor is open,
+SQLite refuses to DROP its table (SQLITE_LOCKED, as workerd), and ``delete_all()`` cancels it.
+
+The boundary (``authorizer``): user SQL runs with the authorizer's ``trusted`` cleared, from
+prepare to its last row; text holding the storage's own mark is refused; read-only runs skip the
+statement cache, so a write the object prepared before is still checked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
+from operator import length_hint
 from typing import Any, ClassVar
 
 import apsw
 
 from .._core.aliases import AliasMixin
-from .._core.errors import SqlError, StorageLimitError, ValidationError
+from .._core.errors import (
+    SqlError,
+    SqlNotAuthorizedError,
+    StorageError,
+    StorageLimitError,
+    ValidationError,
+)
+from .authorizer import INTERNAL_MARK, MARK_MESSAGE, Authorizer
 from .database import Database, sqlite_error
 
 __all__ = ["SqlCursor", "SqlRunResult", "SqlStatement", "SqlStorage", "split_statements"]
@@ -75,6 +97,10 @@ _PLAIN = object()
 _ROWS = object()
 _MAX_PLANS = 1024
 _Description = tuple[tuple[Any, ...], ...]
+# Rows read from SQLite at once: all of a small result, a block at a time of a larger one.
+BLOCK = 512
+_SQL_SPACE = " \t\n\f\r"  # what SQLite's tokenizer skips between statements
+_CANCELED = "SQLite query was canceled because the database was deleted."  # workerd's words
 
 
 # --- splitting ---------------------------------------------------------------------------------
@@ -186,7 +212,7 @@ class SqlCursor(AliasMixin):
     ) -> None:
         # exec()'s fast path fills these slots directly (no __init__ call): keep them in step.
         # Everything is read from SQLite when the statement runs: the APSW cursor is
-        # reused by the next statement.
+        # reused by the next statement (a result of more than BLOCK rows: _StreamingCursor).
         self._rows = rows
         self._pos = 0
         self._columns: Any = description  # APSW's description; its names once asked for
@@ -208,8 +234,9 @@ class SqlCursor(AliasMixin):
 
     def __repr__(self) -> str:
         left = len(self._rows) - self._pos
+        more = "+" if self._more() else ""
         return (
-            f"<SqlCursor columns={self.column_names} rows_left={left} "
+            f"<SqlCursor columns={self.column_names} rows_left={left}{more} "
             f"rows_written={self.rows_written}>"
         )
 
@@ -228,7 +255,9 @@ class SqlCursor(AliasMixin):
     def __next__(self) -> dict[str, Any]:
         pos = self._pos
         if pos >= len(self._rows):
-            raise StopIteration
+            if not self._refill():
+                raise StopIteration
+            pos = self._pos
         self._pos = pos + 1
         return dict(zip(self.column_names, self._rows[pos], strict=True))
 
@@ -236,6 +265,18 @@ class SqlCursor(AliasMixin):
         """The JavaScript iterator step: ``{"done": False, "value": row}``, then
         ``{"done": True, "value": None}`` once the rows are used up (as ported code reads)."""
         return _js_step(self)
+
+    # A result held whole has nothing more to read; _StreamingCursor reads on from SQLite.
+    def _more(self) -> bool:
+        return False
+
+    def _refill(self) -> bool:
+        """With the buffer used up: read the next block; False at the end of the result."""
+        return False
+
+    def _left(self, want: int) -> int:
+        """Rows left in the buffer, reading until there are ``want`` (or the result ends)."""
+        return len(self._rows) - self._pos
 
     def _take(self) -> list[tuple[Any, ...]]:
         rows = self._rows[self._pos :] if self._pos else self._rows
@@ -249,9 +290,12 @@ class SqlCursor(AliasMixin):
 
     def one(self) -> dict[str, Any]:
         """The only remaining row; an error if there are none or several."""
-        left = len(self._rows) - self._pos
+        left = self._left(2)
         if left == 0:
-            raise SqlError("Expected exactly one result from SQL query, but got no results.")
+            raise SqlError(
+                "Expected exactly one result from SQL query, but got no results. Check the "
+                "WHERE clause, or use to_list() (or prepare(...).first()) when none is fine."
+            )
         if left > 1:
             raise SqlError(
                 "Expected exactly one result from SQL query, but got multiple results. Add a "
@@ -268,6 +312,128 @@ class SqlCursor(AliasMixin):
         import pandas as pd
 
         return pd.DataFrame(self._take(), columns=self.column_names)
+
+
+class _StreamingCursor(SqlCursor):
+    """A result of more than BLOCK rows: the rest is read from SQLite as it is asked for.
+
+    ``_rows`` holds the current block; ``_done`` counts the rows handed out from earlier ones.
+    """
+
+    __slots__ = ("__weakref__", "_auth", "_budget", "_canceled", "_done", "_source")
+
+    def __init__(
+        self, source: apsw.Cursor, first: list[tuple[Any, ...]],
+        description: _Description | None, last_row_id: int, rows_written: int,
+        auth: Authorizer, budget: int,
+    ) -> None:
+        super().__init__(first, description, last_row_id, rows_written)
+        self._source: apsw.Cursor | None = source
+        self._auth = auth
+        self._budget = budget
+        self._done = 0
+        self._canceled = False
+
+    @property
+    def rows_read(self) -> int:
+        return self._done + self._pos
+
+    def _more(self) -> bool:
+        return self._source is not None
+
+    def _fetch(self) -> list[tuple[Any, ...]]:
+        """The next block from SQLite ([] at the end)."""
+        if self._canceled:
+            raise SqlError(
+                f"{_CANCELED} delete_all() ended every open cursor of this object; run the "
+                "query again."
+            )
+        source = self._source
+        if source is None:
+            return []
+        auth = self._auth
+        trusted = auth.trusted
+        auth.trusted = False  # still user SQL: anything SQLite prepares again is checked
+        try:
+            block = list(islice(source, BLOCK))
+        except (apsw.CursorClosedError, apsw.ConnectionClosedError) as exc:
+            self._source = None
+            raise StorageError(
+                "This object's storage was closed (its sandbox was closed) while the cursor "
+                "still had rows to read. Run the query again in a live sandbox, and read what "
+                "you need before closing it."
+            ) from exc
+        except apsw.Error as exc:
+            self._source = None
+            raise sqlite_error(exc, auth) from exc
+        except MemoryError as exc:
+            self._source = None
+            raise _out_of_memory() from exc
+        finally:
+            auth.trusted = trusted
+        if len(block) < BLOCK:
+            self._source = None  # SQLite is done with the statement
+        return block
+
+    def _refill(self) -> bool:
+        block = self._fetch()
+        self._done += len(self._rows)
+        self._rows, self._pos = block, 0
+        return bool(block)
+
+    def _left(self, want: int) -> int:
+        while len(self._rows) - self._pos < want and (self._source is not None or self._canceled):
+            block = self._fetch()
+            self._done += self._pos
+            self._rows, self._pos = self._rows[self._pos :] + block, 0
+        return len(self._rows) - self._pos
+
+    def _take(self) -> list[tuple[Any, ...]]:
+        if self._canceled:
+            self._fetch()  # raises
+        rows = self._rows[self._pos :]
+        held = _size(rows)
+        while self._source is not None:
+            block = self._fetch()
+            rows += block
+            held += _size(block)
+            if held > self._budget:
+                # Keep what was read: iterating goes on from here, no row is lost.
+                self._done += self._pos
+                self._rows, self._pos = rows, 0
+                raise StorageLimitError(
+                    f"This SQL result holds more than {self._budget:,} bytes "
+                    "(Limits.max_sql_result_bytes), too much for to_list()/to_df() to hold at "
+                    "once. Read it in pages (... ORDER BY id LIMIT ? OFFSET ?, or WHERE id > ? "
+                    "ORDER BY id LIMIT ?), or stream it: for row in cursor: ... The cursor "
+                    "stays where it was."
+                )
+        self._done += self._pos + len(rows)
+        self._rows, self._pos = _NO_ROWS, 0
+        return rows
+
+    def _cancel(self) -> None:
+        """delete_all(): the statement ends now; reading on fails with workerd's message."""
+        source, self._source = self._source, None
+        if source is not None:
+            source.close(True)
+        self._done += self._pos
+        self._rows, self._pos = _NO_ROWS, 0
+        self._canceled = True
+
+
+def _size(rows: list[tuple[Any, ...]]) -> int:
+    """Bytes of row data as SQLite holds it: text/BLOB lengths plus 8 for each value."""
+    if not rows:
+        return 0
+    return sum(map(length_hint, chain.from_iterable(rows))) + 8 * len(rows) * len(rows[0])
+
+
+def _out_of_memory() -> StorageLimitError:
+    return StorageLimitError(
+        "Out of memory reading this SQL result. Read it in pages (... LIMIT ? OFFSET ?) or "
+        "stream it (for row in cursor: ...), and select only the columns you need."
+    )
 
 
 class RawCursor(AliasMixin):
@@ -289,7 +455,9 @@ class RawCursor(AliasMixin):
         cursor = self._cursor
         pos = cursor._pos
         if pos >= len(cursor._rows):
-            raise StopIteration
+            if not cursor._refill():
+                raise StopIteration
+            pos = cursor._pos
         cursor._pos = pos + 1
         return list(cursor._rows[pos])
 
@@ -372,8 +540,8 @@ class SqlStorage(AliasMixin):
     """``ctx.sql`` (also ``ctx.storage.sql``)."""
 
     __slots__ = (
-        "_auth", "_conn", "_cursor", "_db", "_log_run",
-        "_max_bindings", "_name", "_plans", "_probe", "_quick_len", "_seen", "_traced",
+        "_auth", "_budget", "_conn", "_cursor", "_db", "_log_run", "_max_bindings", "_name",
+        "_open", "_plans", "_probe", "_quick_len", "_seen", "_traced",
     )
 
     def __init__(self, db: Database, object_name: str) -> None:
@@ -386,13 +554,16 @@ class SqlStorage(AliasMixin):
         # Below this many characters a statement cannot exceed the byte limit (≤ 4 bytes each).
         self._quick_len = limits.max_sql_statement_bytes // 4
         # One APSW cursor for every statement on the hot path: results are read out before
-        # exec() returns, and creating a cursor per call costs more than our checks.
+        # exec() returns, and creating a cursor per call costs more than our checks. (A result
+        # larger than a block keeps its cursor; the next statement gets a new one.)
         self._cursor = self._conn.cursor()
         # The checked path's cursor: its exec tracer notes the description of the statement
         # it is about to run (APSW has none once a statement has ended, e.g. with no rows).
         self._seen: _Description | None = None
-        self._traced = self._conn.cursor()
-        self._traced.exec_trace = self._note_description
+        self._traced = self._traced_cursor()
+        # Results still streaming from SQLite (delete_all() cancels them).
+        self._open: weakref.WeakSet[_StreamingCursor] = weakref.WeakSet()
+        self._budget = limits.max_sql_result_bytes
         # Prepares a statement to read its columns, and stops it before it runs (see _columns).
         self._probe = self._conn.cursor()
         self._probe.exec_trace = self._stop_after_description
@@ -400,9 +571,48 @@ class SqlStorage(AliasMixin):
         self._plans: dict[str, object] = {}
         # Consecutive runs of one SQL text become one log entry (the write batch's LogRun).
         self._log_run = db.log_run
+        # The database closes while idle and reopens on use (Database.suspend): rebind then.
+        db.on_connect.append(self._rebind)
 
     def __repr__(self) -> str:
         return f"<SqlStorage of {self._name}>"
+
+    def _rebind(self) -> None:
+        """Take the database's connection and new cursors (stand-ins while it is closed)."""
+        db = self._db
+        self._conn = db.conn
+        if db.suspended:
+            self._cursor = db.stand_in(lambda: self._cursor)
+            self._traced = db.stand_in(lambda: self._traced)
+            self._probe = db.stand_in(lambda: self._probe)
+            return
+        self._cursor = self._conn.cursor()
+        self._traced = self._traced_cursor()
+        self._probe = self._conn.cursor()
+        self._probe.exec_trace = self._stop_after_description
+
+    def _traced_cursor(self) -> apsw.Cursor:
+        cursor = self._conn.cursor()
+        cursor.exec_trace = self._note_description
+        return cursor
+
+    def _stream(
+        self, source: apsw.Cursor, first: list[tuple[Any, ...]], description: _Description | None,
+        written: int,
+    ) -> SqlCursor:
+        """The cursor of a result larger than a block: it keeps ``source`` to read on."""
+        cursor = _StreamingCursor(
+            source, first, description, self._conn.last_insert_rowid(), written, self._auth,
+            self._budget,
+        )
+        self._open.add(cursor)
+        return cursor
+
+    def _cancel_cursors(self) -> None:
+        """End every result still streaming (delete_all(): their tables are about to go)."""
+        for cursor in list(self._open):
+            cursor._cancel()
+        self._open.clear()
 
     def exec(self, query: str, *bindings: Any) -> SqlCursor:
         """Run ``query`` now (several ``;``-separated statements run in order)."""
@@ -435,8 +645,10 @@ class SqlStorage(AliasMixin):
                     description = self._columns(query, bindings)
                     rows = _NO_ROWS
                 else:
-                    rows = cur.fetchall()
-        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
+                    rows = list(islice(cur, BLOCK))
+                    if len(rows) == BLOCK and not cur.is_readonly:
+                        rows += cur.fetchall()  # see _execute
+        except (apsw.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
@@ -448,6 +660,9 @@ class SqlStorage(AliasMixin):
                 run.rows += written
             else:
                 run.note(query, written)
+        if len(rows) == BLOCK and cur.is_readonly:  # maybe more: the cursor stays with them
+            self._cursor = conn.cursor()
+            return self._stream(cur, rows, description, written)
         cursor = _new_cursor(SqlCursor)
         cursor._rows = rows
         cursor._pos = 0
@@ -457,13 +672,27 @@ class SqlStorage(AliasMixin):
         return cursor
 
     def _execute(
-        self, query: str, params: Sequence[Any], multi: bool
-    ) -> tuple[_Description | None, list[tuple[Any, ...]]]:
-        """Run on the traced cursor: (description or None without result columns, rows)."""
+        self, query: str, params: Sequence[Any], multi: bool, cache: bool
+    ) -> tuple[_Description | None, list[tuple[Any, ...]], apsw.Cursor | None]:
+        """Run on the traced cursor: (description or None without result columns, the first
+        block of rows, the APSW cursor if there may be more)."""
         self._seen = None
-        cur = self._run_many(query, params) if multi else self._traced.execute(query, params)
+        cur = (
+            self._run_many(query, params, cache) if multi
+            else self._traced.execute(query, params, can_cache=cache)
+        )
         description = self._seen or None  # () for a statement without result columns
-        return description, _NO_ROWS if description is None else cur.fetchall()
+        if description is None:
+            return None, _NO_ROWS, None
+        rows = list(islice(cur, BLOCK))
+        if len(rows) < BLOCK:
+            return description, rows, None
+        if not cur.is_readonly:
+            # A write (INSERT ... RETURNING) still running would stop its batch's COMMIT
+            # ("SQL statements in progress"), and SQLite has its rows in memory already.
+            return description, rows + cur.fetchall(), None
+        self._traced = self._traced_cursor()  # cur stays with the result
+        return description, rows, cur
 
     def _note_description(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         self._seen = cursor.description
@@ -482,6 +711,8 @@ class SqlStorage(AliasMixin):
 
     def _failed(self, exc: BaseException, query: str, bindings: Sequence[Any]) -> Exception:
         """The typed error for a statement that failed (the batch is checked first)."""
+        if isinstance(exc, MemoryError):
+            return _out_of_memory()
         if isinstance(exc, apsw.BindingsError):
             if len(bindings) > self._max_bindings:  # exec()'s fast path leaves this to SQLite
                 self._check_size(query, bindings)  # raises the limit error
@@ -538,6 +769,8 @@ class SqlStorage(AliasMixin):
             bindings
         ) > self._max_bindings:
             self._check_size(query, bindings)
+        if INTERNAL_MARK in query:  # never the text of a trusted statement (see authorizer)
+            raise SqlNotAuthorizedError(MARK_MESSAGE)
         params = convert_bindings(bindings)
         db = self._db
         if not read_only:
@@ -553,8 +786,9 @@ class SqlStorage(AliasMixin):
         auth.statement = query
         multi = ";" in query
         try:
-            description, rows = self._execute(query, params, multi)
-        except (apsw.Error, OverflowError, UnicodeEncodeError) as exc:
+            # Read-only: prepared afresh, so the authorizer sees a write the object cached.
+            description, rows, more = self._execute(query, params, multi, not read_only)
+        except (apsw.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
             raise self._failed(exc, query, bindings) from exc
         finally:
             auth.trusted = True
@@ -571,23 +805,27 @@ class SqlStorage(AliasMixin):
             if len(plans) >= _MAX_PLANS:
                 plans.clear()
             plans[query] = _PLAIN if description is None else _ROWS
+        if more is not None:
+            return self._stream(more, rows, description, written)
         return SqlCursor(rows, description, conn.last_insert_rowid(), written)
 
-    def _run_many(self, query: str, params: Sequence[Any]) -> apsw.Cursor:
+    def _run_many(self, query: str, params: Sequence[Any], cache: bool) -> apsw.Cursor:
         """Run every statement but the last; the last runs on the traced cursor."""
-        statements = split_statements(query)
+        # As workerd: each statement after the first starts at its first token (error offsets).
+        statements = [s if i == 0 else s.lstrip(_SQL_SPACE)
+                      for i, s in enumerate(split_statements(query))]
         conn = self._conn
         auth = self._auth
         if not statements:
-            return self._traced.execute("", ())
+            return self._traced.execute("", (), can_cache=cache)
         for statement in statements[:-1]:
             auth.statement = statement
             try:
-                conn.execute(statement).fetchall()
+                conn.execute(statement, can_cache=cache).fetchall()
             except apsw.BindingsError as exc:
                 raise _binding_error(exc, _MULTI_BINDINGS if params else _WRONG_BINDINGS) from exc
         auth.statement = statements[-1]
-        return self._traced.execute(statements[-1], params)
+        return self._traced.execute(statements[-1], params, can_cache=cache)
 
 
 def _is_ddl(query: str) -> bool:
@@ -608,7 +846,8 @@ def _binding_error(exc: apsw.BindingsError, message: str) -> SqlError:
     if needs is not None:
         uses, supplied = needs, "0"
     return SqlError(
-        f"{message} (The current statement uses {uses}, and there are {supplied} supplied.)"
+        f"{message} (The current statement uses {uses}, and there are {supplied} supplied.) "
+        "Pass one value after the query for each ? in it."
     )
 
 
@@ -631,4 +870,4 @@ def _error(exc: BaseException, auth: Any) -> Exception:
             "not on the SQLite this sandbox bundles. Write it so that it runs on both: "
             "DELETE FROM t WHERE rowid IN (SELECT rowid FROM t ORDER BY x LIMIT 10)."
         )
-    return sqlite_error(exc, auth)
+    return sqlite_error(exc, auth, auth.statement)

@@ -83,8 +83,9 @@ def quote_ident(name: str) -> str:
 def sql_tables(handle: Handle) -> list[TableInfo]:
     sql = _need(handle, "sql", "SQL storage")
     frame = sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' "
-        "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        # GLOB: the platform's _cf_ rule is case-sensitive (_CF_mine is the user's table).
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT GLOB '_cf_*' "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
     )
     out = []
     for name, schema in frame.itertuples(index=False, name=None):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from ..errors import SqlError
 from . import _data
 from ._base import Owner, close_widget, heading, set_options
 from ._render import (
@@ -263,7 +264,14 @@ class SQLTab(Tab):
             self.allow_writes.value = write
         self.result_frame = None
         self.result.value = ""
-        frame = _data.sql_query(self.handle, self.query.value, self.allow_writes.value)
+        try:
+            frame = _data.sql_query(self.handle, self.query.value, self.allow_writes.value)
+        except SqlError as exc:
+            if "\n" in exc.message:  # the statement with a caret under the token: keep it lined up
+                self.result.value = (
+                    f'<pre style="font-size:12px;margin:4px 0">{esc(exc.message)}</pre>'
+                )
+            raise
         self.result_frame = frame
         cols, rows = frame_rows(frame)
         shown = rows[:200]
