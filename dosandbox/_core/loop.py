@@ -19,10 +19,17 @@ How a drive works:
 The loop's ``time()`` is seconds since the sandbox started, never epoch seconds: at epoch
 magnitude a float cannot hold asyncio's 1e-9 clock resolution, so a due timer would never be
 popped and the driver would spin.
+
+A Ctrl-C (KeyboardInterrupt) or the CPU-limit watchdog (cpulimit.py) may raise in the middle
+of a drive. Entering and leaving a drive is written so that such an exception never leaves the
+sandbox loop set as the thread's running loop (which would break the notebook's own asyncio
+loop, or make every later drive refuse as "called from inside object code"); should one land
+at the one spot where it still could, the next drive repairs it.
 """
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextvars
 import heapq
@@ -91,6 +98,9 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         super().__init__(selectors.DefaultSelector())
         self._clock = clock
         self._step_now = False  # see create_eager_task
+        # Loop iterations run (and waits for threads): the CPU-limit watchdog reads it to tell
+        # a loop that makes progress from one piece of code holding it (cpulimit.py).
+        self.steps = 0
 
     def time(self) -> float:
         return self._clock._loop_seconds
@@ -147,6 +157,7 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         """
         if self._debug or asyncio.current_task(self) is not None:  # type: ignore[attr-defined]
             return self.create_task(coro)
+        self.steps += 1  # one callback may start many (alarms due together): each is progress
         # Task.__init__ ends by calling loop.call_soon(its step): call_soon runs it instead.
         self._step_now = True
         try:
@@ -183,6 +194,7 @@ class SandboxLoop(asyncio.SelectorEventLoop):
         ``BaseEventLoop._run_once`` also polls the selector every time, which costs two
         ``epoll`` calls per RPC; the driver polls for thread work only when idle.
         """
+        self.steps += 1
         ready = self._ready  # type: ignore[attr-defined]
         scheduled = self._scheduled  # type: ignore[attr-defined]
         cancelled: int = self._timer_cancelled_count  # type: ignore[has-type]
@@ -226,6 +238,7 @@ class SandboxLoop(asyncio.SelectorEventLoop):
 
     def poll_io(self, timeout: float = 0) -> None:
         """Collect callbacks posted from other threads (executors, call_soon_threadsafe)."""
+        self.steps += 1
         events = self._selector.select(timeout)  # type: ignore[attr-defined]
         self._process_events(events)  # type: ignore[attr-defined]
 
@@ -237,7 +250,12 @@ class Driver:
         self.loop = loop
         self.clock = clock
         self.depth = 0
-        self._saved: list[Any] = []
+        # The caller's running loop while the outermost drive runs, to repair a drive that an
+        # interrupt cut between two of its steps (see check_outside).
+        self._outer: Any = None
+        self.thread = 0  # the thread running the outermost drive (read by the watchdog)
+        # An ExecutionInterruptedError of an event that Ctrl-C stopped during this drive.
+        self.stopped: BaseException | None = None
         # Called (no arguments) each time the outermost drive ends: live views flush the
         # refreshes that a burst of events asked for, once.
         self.on_idle: list[Callable[[], None]] = []
@@ -249,6 +267,10 @@ class Driver:
 
     def check_outside(self, what: str) -> None:
         if _get_running_loop() is self.loop:
+            if not self.depth:
+                # No drive runs, yet the loop is set: an interrupt cut a drive's entry or exit.
+                self._leave()
+                return
             raise DriverError(
                 f"{what} was called from inside object code. Drivers (sb.run, clock steps, "
                 "client.send, ...) run the sandbox from the notebook side; inside an object, "
@@ -256,20 +278,39 @@ class Driver:
             )
 
     def __enter__(self) -> Driver:
-        if self.depth == 0:
-            self._saved.append(_get_running_loop())
+        if self.depth:
+            self.depth += 1
+            return self
+        # depth goes to 1 last: until then an interrupt leaves depth 0 and _leave() undoes it.
+        self._outer = _get_running_loop()
+        try:
             _set_running_loop(self.loop)
             self.clock._wall.enter()
-        self.depth += 1
+        except BaseException:
+            self._leave()
+            raise
+        self.thread = _thread.get_ident()
+        self.depth = 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.depth -= 1
-        if self.depth == 0:
-            self.clock._wall.exit()
-            _set_running_loop(self._saved.pop())
-            for hook in list(self.on_idle):
-                hook()
+        if self.depth > 1:
+            self.depth -= 1
+            return
+        self.depth = 0  # first: an interrupt from here on leaves a state _leave() repairs
+        self._leave()
+        for hook in list(self.on_idle):
+            hook()
+
+    def _leave(self) -> None:
+        """Give the thread back its own loop and real time (idempotent)."""
+        wall = self.clock._wall
+        try:
+            wall.exit()
+        finally:
+            _set_running_loop(self._outer)
+            if wall.active:  # an interrupt cut the first try
+                wall.exit()
 
     # --- stepping --------------------------------------------------------------------------
 
@@ -304,7 +345,12 @@ class Driver:
 
     def drive(self, awaitable: Awaitable[T], what: str = "sb.run()") -> T:
         """Run the loop until ``awaitable`` is done; return its result or raise its error."""
-        self.check_outside(what)
+        try:
+            self.check_outside(what)
+        except DriverError:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # refused, never sent: no "was never awaited" warning
+            raise
         if self.loop.is_closed():
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()  # never sent: no "was never awaited" warning
@@ -358,7 +404,8 @@ class Driver:
                 raise DriverError(
                     f"{what} can never finish: it waits on something no timer, object or "
                     "thread will complete (a future nobody resolves, or a deadlock between "
-                    "objects). It stays in flight."
+                    "objects). It stays in flight: resolve what it awaits (or break the "
+                    "cycle between the objects), or start over with a new Sandbox()."
                 )
             loop.poll_io(0.01)
             waited_threads += 0.01

@@ -1,8 +1,11 @@
 """Stepping the sandbox: moving virtual time and running what falls due, one report per step.
 
 ``sb.clock.advance()``, ``run_until()``, ``run_next()`` and ``run_until_idle()`` end up here, and
-so does the realtime follower that moves the clock while a notebook is idle. Each step runs
-between two events only: Ctrl-C stops it cleanly there. Long steps show a progress bar.
+so does the realtime follower that moves the clock while a notebook is idle. Ctrl-C during a
+step stops it cleanly between two events (KeyboardInterrupt), or, when the running event does
+not end by itself (a handler that never yields, a query without end), stops that event's code:
+its object is reset and the step raises ExecutionInterruptedError. The same watchdog enforces
+``Limits.max_cpu_ms_per_event`` on every event (cpulimit.py). Long steps show a progress bar.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from . import cpulimit
 from .errors import ValidationError
 from .events import StepReport
 from .world import World
@@ -37,6 +41,8 @@ class Stepper:
     def __init__(self, world: World) -> None:
         self.world = world
         self._realtime_task: asyncio.Task[None] | None = None
+        # Code that holds this sandbox's loop is stopped past the CPU limit, or on Ctrl-C.
+        cpulimit.watch(world.driver, world.limits.max_cpu_ms_per_event)
 
     # --- the steps ---------------------------------------------------------------------------
 
@@ -78,15 +84,21 @@ class Stepper:
 
     @contextlib.contextmanager
     def _stepping(self, what: str) -> Iterator[list[Any]]:
-        """Drive for a clock step; Ctrl-C stops it between two events, nothing half done."""
+        """Drive for a clock step; Ctrl-C stops it between two events, nothing half done.
+
+        The Ctrl-C is also held for the watchdog and SQLite's progress handler: code that
+        does not reach the next event boundary by itself is stopped where it runs.
+        """
         driver = self.world.driver
         driver.check_outside(what)
         self.world.check_open(what)
         interrupted: list[Any] = []
         previous = None
+        driver.stopped = None
         if threading.current_thread() is threading.main_thread():
             def on_sigint(signum: int, frame: Any) -> None:
                 interrupted.append(True)
+                cpulimit.hold_sigint()
 
             with contextlib.suppress(ValueError):
                 previous = signal.signal(signal.SIGINT, on_sigint)
@@ -96,8 +108,12 @@ class Stepper:
                 yield interrupted
                 driver.run_ready()
         finally:
+            cpulimit.release_sigint()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        stopped, driver.stopped = driver.stopped, None
+        if interrupted and stopped is not None:
+            raise stopped  # the event it stopped, reset (ExecutionInterruptedError)
         if interrupted:
             raise KeyboardInterrupt(f"{what} interrupted between two events; nothing half done.")
 
