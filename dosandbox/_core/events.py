@@ -3,11 +3,17 @@
 Each entry records what happened (``kind`` such as ``rpc``, ``kv.put``, ``alarm.fired``), to
 which object, and when on the virtual clock. ``sb.events()`` and ``handle.events`` show it as
 a DataFrame; widgets subscribe to refresh live.
+
+An entry never keeps an exception: ``error=exc`` is stored as text (``data["error"]`` is
+``"Type: message"``, ``data["error_type"]`` the type's name, ``data["traceback"]`` the rendered
+traceback), because an exception holds its traceback and every frame's locals, and a log of
+10,000 failures would keep them all alive.
 """
 
 from __future__ import annotations
 
 import itertools
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -87,6 +93,10 @@ class EventLog:
         object_id: str | None = None,
         **data: Any,
     ) -> Event:
+        if data:
+            error = data.get("error")
+            if isinstance(error, BaseException):
+                _as_text(data, error)
         seq = next(self._seq)
         self.last_seq = seq
         event = Event(seq, self._clock._now_ms, kind, object_name, object_id, message, data)
@@ -134,6 +144,13 @@ class EventLog:
             if (object_id is None or e.object_id == object_id)
             and (kind is None or e.kind == kind or e.kind.startswith(kind + "."))
         ]
+
+
+def _as_text(data: dict[str, Any], error: BaseException) -> None:
+    """Replace ``data["error"]`` by text: what views show, without the frames it holds."""
+    data["error"] = f"{type(error).__name__}: {error}"
+    data["error_type"] = type(error).__name__
+    data["traceback"] = "".join(traceback.format_exception(error))
 
 
 def events_frame(events: list[Event]) -> Any:

@@ -2,9 +2,10 @@
 
 Each object record carries one :class:`Parts`. Its typed slots start empty; ``storage_for``,
 ``alarm_for`` and ``sockets_for`` fill them on first use and register their hooks here:
-storage commits before output and closes with the sandbox, the alarm is snapshotted and
-restored with storage transactions, sockets hold their output until the event ends and close
-on a reset (an eviction keeps them: hibernation).
+storage commits before output, closes its database on an eviction (reopened on the next use)
+and for good with the sandbox, the alarm is snapshotted and restored with storage
+transactions, sockets hold their output until the event ends and close on a reset (an
+eviction keeps them: hibernation).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, cast
 
 from .._core.errors import StorageError
 from .._core.record import DropReason, ObjectRecord
+from .._core.world import make_folder
 from .._storage.storage import Storage, database_path
 from . import websocket as _websocket
 from .alarms import Alarm, scheduler_for
@@ -47,10 +49,15 @@ class Parts:
             sockets.on_output()
 
     def on_drop(self, reason: DropReason) -> None:
-        if reason.is_reset and self.storage is not None:
-            self.storage.discard_unconfirmed(f"the object was reset ({reason}) first")
+        storage = self.storage
+        if reason.is_reset and storage is not None:
+            storage.discard_unconfirmed(f"the object was reset ({reason}) first")
         if self.sockets is not None:
             self.sockets.on_drop(reason)
+        if not reason.is_reset and storage is not None:
+            # Evicted: its connection goes (~90 KiB, and 3 file descriptors if persisted);
+            # the next use reopens it, in memory from its pages kept as bytes.
+            storage._db.suspend()
 
     def close(self) -> None:
         if self.storage is not None:
@@ -81,7 +88,11 @@ def storage_for(record: ObjectRecord) -> Storage:
             raise StorageError("The sandbox is closed; make a new Sandbox to use storage again.")
         path = database_path(record)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(
+                path.parent, f"{record.namespace.name} {record.hex[:12]}…'s storage",
+                StorageError, "Put the sandbox's persist folder back (the objects' databases "
+                "live there), or make a new Sandbox(persist=...) with another folder.",
+            )
         storage = Storage(record, path, alarm=lambda: alarm_for(record))
         # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
         # too; its timer is outside SQLite and is restored through these.

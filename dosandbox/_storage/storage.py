@@ -36,7 +36,6 @@ import asyncio
 import builtins
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -46,7 +45,7 @@ from .._core.done import DONE, Done
 from .._core.errors import StorageLimitError, TransactionError, ValidationError
 from .._core.fastcodec import decode_value, encode_value
 from .._core.record import DropReason, current_scope
-from .database import Database, sqlite_error, tag
+from .database import Database, pool_for, sqlite_error, tag
 from .keys import is_number_key, number_key
 from .kvlist import key_range
 from .sql import SqlStorage
@@ -90,6 +89,11 @@ _META_TABLE = tag(
     "CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
 )
 _TABLE_EXISTS = tag("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+# Around the rows of one batch call (put({...}), delete([...]), seed_kv): all or none.
+_MANY = tag("SAVEPOINT _cf_many")
+_MANY_UNDO = tag("ROLLBACK TO _cf_many")
+_MANY_DONE = tag("RELEASE _cf_many")
+_STAT_TABLES = tuple(tag(f"DROP TABLE IF EXISTS sqlite_stat{n}") for n in (1, 4))  # _wipe
 
 # Options the platform accepts; they are hints with no effect in one process.
 _READ_OPTIONS = frozenset({"allow_concurrency", "allowConcurrency", "no_cache", "noCache"})
@@ -126,11 +130,10 @@ class Storage(AliasMixin):
         self._log_emit = lambda kind, message: log.emit(
             kind, message, object_name=object_name, object_id=object_id
         )
-        self._db = Database(path, world.limits, world.loop, self._on_batch_lost, self._log_emit)
-        self._conn = self._db.conn
-        # Reused by single get/put (each reads its result at once): a cursor per call costs
-        # about as much as the rest of put's checks.
-        self._kv_cursor = self._conn.cursor()
+        self._db = Database(path, world.limits, world.loop, self._on_batch_lost, self._log_emit,
+                            pool=None if path is None else pool_for(world))
+        self._bind()
+        self._db.on_connect.append(self._bind)
         self._max_key = self._limits.max_key_bytes
         self._max_value = self._limits.max_value_bytes
         self._max_batch = self._limits.max_batch_keys
@@ -142,6 +145,8 @@ class Storage(AliasMixin):
         # which also holds events that were suspended when it began).
         self._txn_owner: Any = None
         self._txn_depth = 0
+        # The last write queued behind another event's transaction (see _after_transaction).
+        self._queued: asyncio.Task[Any] | None = None
         # Whether _cf_KV / _cf_METADATA surely exist (False: absent, or unknown after a
         # rollback, so the next write runs its CREATE TABLE IF NOT EXISTS again).
         self._kv_table = self._table_exists("_cf_KV")
@@ -149,6 +154,17 @@ class Storage(AliasMixin):
         self._db.snapshot_hooks.append((lambda: None, self._forget_tables))
         self.sql = SqlStorage(self._db, record.namespace.name)
         self.kv = SyncKvStorage(self)
+
+    def _bind(self) -> None:
+        """Take the database's connection, again after it was closed while idle or reopened."""
+        db = self._db
+        self._conn = db.conn
+        # Reused by single get/put (each reads its result at once): a cursor per call costs
+        # about as much as the rest of put's checks.
+        self._kv_cursor = db.stand_in(lambda: self._kv_cursor) if db.suspended else (
+            db.conn.cursor()
+        )
+        self._forget_tables()  # checked again on use: the file may have changed meanwhile
 
     def _table_exists(self, name: str) -> bool:
         return bool(self._conn.execute(_TABLE_EXISTS, (name,)).fetchall())
@@ -185,13 +201,46 @@ class Storage(AliasMixin):
     def _after_transaction(self, work: Callable[[], T]) -> Awaitable[T]:
         """A write made while another event's transaction() runs: done once it settles.
 
-        It still happens if nobody awaits it (a task, like the platform's queued promise).
+        ``work`` was checked and encoded already (a bad argument raised at the call); what is
+        left is the SQL. It still happens if nobody awaits it (a task, like the platform's
+        queued promise), and queued writes keep their order, reads of later events after them.
         """
+        previous = self._queued
+
         async def later() -> T:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])  # its error is its own caller's
             await self._wait_for_transaction()
             return work()
 
-        return asyncio.get_running_loop().create_task(later())
+        task = asyncio.get_running_loop().create_task(later())
+        self._queued = task
+
+        def forget(done: asyncio.Task[T]) -> None:
+            if self._queued is done:
+                self._queued = None
+
+        task.add_done_callback(forget)
+        return task
+
+    async def _settle(self) -> None:
+        """Before a read: another event's transaction() and the writes queued behind it."""
+        await self._wait_for_transaction()
+        tail = self._queued
+        if tail is not None and not tail.done() and (
+            self._txn_owner is None or current_scope.get() is not self._txn_owner
+        ):
+            await asyncio.wait([tail])
+
+    def _check_sync(self, what: str) -> None:
+        """The synchronous API cannot wait behind another event's transaction()."""
+        if self._must_wait() or (self._queued is not None and not self._queued.done()):
+            raise TransactionError(
+                f"{what} cannot run now: another event of this object is inside "
+                "storage.transaction() (or writes wait behind one), and the synchronous KV API "
+                "cannot wait for it; it would join that transaction. Use the async API "
+                "(`await ctx.storage.get(...)` / `put(...)`), which waits its turn."
+            )
 
     def keep_across_rollback(self, take: Callable[[], Any], restore: Callable[[Any], None]) -> None:
         """State outside SQLite that a rolled-back transaction must undo too (the alarm timer).
@@ -236,7 +285,8 @@ class Storage(AliasMixin):
                 f"{what}: keys are strings (or numbers, stored as their text), not "
                 f"{type(key).__name__} {key!r:.60}. Convert it (f'user:{{id}}')."
             )
-        if len(key) * 4 > self._max_key:  # a UTF-8 character is at most 4 bytes
+        # Beyond ASCII a key may hold a lone surrogate: found here, before a batch writes any.
+        if len(key) * 4 > self._max_key or not key.isascii():  # UTF-8: at most 4 bytes a char
             try:
                 size = len(key.encode("utf-8"))
             except UnicodeEncodeError as exc:
@@ -320,8 +370,8 @@ class Storage(AliasMixin):
 
     async def get(self, key: str | Iterable[str], **options: Any) -> Any:
         """The value for ``key`` (None if absent), or a dict of the found keys, in key order."""
-        if self._txn_owner is not None:
-            await self._wait_for_transaction()
+        if self._txn_owner is not None or self._queued is not None:
+            await self._settle()
         if options:
             self._check_options(options, _READ_OPTIONS, "get")
         self._count_op("get()")
@@ -370,8 +420,8 @@ class Storage(AliasMixin):
         end, limit, reverse); a dict works too, as in ported code (``list({"prefix": "user:",
         "startAfter": "user:5"})``).
         """
-        if self._txn_owner is not None:
-            await self._wait_for_transaction()
+        if self._txn_owner is not None or self._queued is not None:
+            await self._settle()
         return {k: decode_value(v) for k, v in self._list_rows(options_, options, "list")}
 
     def _list_rows(
@@ -389,7 +439,10 @@ class Storage(AliasMixin):
         for camel, snake in _LIST_NAMES.items():
             if camel in options:
                 if snake in named:
-                    raise ValidationError(f"{what}() got both {snake} and {camel}.")
+                    raise ValidationError(
+                        f"{what}() got both {snake} and {camel}; they are one option in two "
+                        "spellings, pass one."
+                    )
                 named[snake] = options.pop(camel)
         if options:
             self._check_options(options, _READ_OPTIONS, what)
@@ -404,7 +457,8 @@ class Storage(AliasMixin):
             rows: Any = self._conn.execute(tag(sql), params).fetchall()
         except UnicodeEncodeError as exc:
             raise ValidationError(
-                f"{what}(): a bound key contains a lone surrogate, which has no UTF-8 form."
+                f"{what}(): a bound key contains a lone surrogate, which has no UTF-8 form; "
+                "fix the string (e.g. key.encode('utf-8', 'replace').decode())."
             ) from exc
         return rows
 
@@ -418,7 +472,7 @@ class Storage(AliasMixin):
         The write happens now; the returned awaitable is already done (``await`` is optional).
         """
         if self._txn_owner is not None and self._must_wait():
-            return self._after_transaction(partial(self._put, key, value, options))
+            return self._after_transaction(self._put(key, value, options, apply=False))
         if not options and type(key) is str and value is not _MISSING:
             # The hot path, inlined: count, check, encode, write, log.
             if self._max_ops is not None:
@@ -444,10 +498,13 @@ class Storage(AliasMixin):
                 self._log_run.flush()
             self._log_emit("kv.put", f"put {key!r}" if len(key) <= 40 else f"put {_short(key)}")
             return DONE
-        self._put(key, value, options)
+        self._put(key, value, options, apply=True)
         return DONE
 
-    def _put(self, key: Any, value: Any, options: dict[str, Any]) -> None:
+    def _put(
+        self, key: Any, value: Any, options: dict[str, Any], *, apply: bool
+    ) -> Callable[[], None]:
+        """Check and encode now; write now (``apply``) or when the returned step is called."""
         if options:
             self._check_options(options, _WRITE_OPTIONS, "put")
         if isinstance(key, Mapping):
@@ -462,19 +519,32 @@ class Storage(AliasMixin):
             for k, v in key.items():
                 k = self._check_key(k, "put()")
                 rows.append((k, self._encode(k, v, "put()")))
-            if rows:
-                self._write_many(_PUT, rows)
-                shown = _keys_text((k for k, _ in rows), len(rows))
-                self._emit("kv.put", f"put {len(rows)} keys: {shown}")
-            return
-        if value is _MISSING:
-            raise ValidationError(
-                "put() takes a key and a value, put('k', v), or a dict of entries, put({...})."
-            )
-        self._count_op("put()")
-        key = self._check_key(key, "put()")
-        self._write(_PUT, (key, self._encode(key, value, "put()")), key)
-        self._emit("kv.put", f"put {_short(key)}")
+
+            def write_rows() -> None:
+                if rows:
+                    self._write_many(_PUT, rows)
+                    shown = _keys_text((k for k, _ in rows), len(rows))
+                    self._emit("kv.put", f"put {len(rows)} keys: {shown}")
+
+            step = write_rows
+        else:
+            if value is _MISSING:
+                raise ValidationError(
+                    "put() takes a key and a value, put('k', v), or a dict of entries, "
+                    "put({...})."
+                )
+            self._count_op("put()")
+            key = self._check_key(key, "put()")
+            data = self._encode(key, value, "put()")
+
+            def write_one() -> None:
+                self._write(_PUT, (key, data), key)
+                self._emit("kv.put", f"put {_short(key)}")
+
+            step = write_one
+        if apply:
+            step()
+        return step
 
     def _write(self, sql: str, params: tuple[Any, ...], key: str) -> None:
         db = self._db
@@ -491,12 +561,24 @@ class Storage(AliasMixin):
             raise sqlite_error(exc) from exc
 
     def _write_many(self, sql: str, rows: builtins.list[tuple[Any, ...]]) -> None:
+        """Every row or none: the keys were checked already, and a savepoint undoes the rows
+        written before one that SQLite refuses (a row past SQLITE_LIMIT_LENGTH, say)."""
         db = self._db
         db.begin_write()
+        conn = self._conn
         try:
-            if not self._kv_table:
-                self._make_kv_table()
-            self._conn.executemany(sql, rows)
+            conn.execute(_MANY)
+            try:
+                if not self._kv_table:
+                    self._make_kv_table()
+                conn.executemany(sql, rows)
+            except BaseException:
+                if conn.in_transaction:  # (SQLITE_FULL may have rolled the batch back)
+                    conn.execute(_MANY_UNDO)
+                    conn.execute(_MANY_DONE)
+                self._forget_tables()
+                raise
+            conn.execute(_MANY_DONE)
         except UnicodeEncodeError as exc:
             raise ValidationError(
                 "a key contains a lone surrogate, which has no UTF-8 form; fix the string "
@@ -511,43 +593,53 @@ class Storage(AliasMixin):
 
         The delete happens now; the returned awaitable is already done and gives the answer.
         """
+        step = self._delete(key, options)
         if self._txn_owner is not None and self._must_wait():
-            return self._after_transaction(partial(self._delete, key, options))
-        return Done(self._delete(key, options))
+            return self._after_transaction(step)
+        return Done(step())
 
-    def _delete(self, key: Any, options: dict[str, Any]) -> bool | int:
+    def _delete(self, key: Any, options: dict[str, Any]) -> Callable[[], bool | int]:
+        """Check the keys now; the returned step deletes and says how many existed."""
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete")
         self._count_op("delete()")
         if type(key) is str or is_number_key(key):
-            key = self._check_key(key, "delete()")
-            before = self._conn.total_changes()
-            self._write(_DELETE, (key,), key)
-            existed = self._conn.total_changes() != before
-            self._emit("kv.delete", f"delete {_short(key)}")
-            return existed
+            one = self._check_key(key, "delete()")
+
+            def delete_one() -> bool:
+                before = self._conn.total_changes()
+                self._write(_DELETE, (one,), one)
+                existed = self._conn.total_changes() != before
+                self._emit("kv.delete", f"delete {_short(one)}")
+                return existed
+
+            return delete_one
         keys = sorted(set(self._key_list(key, "delete")))
-        if not keys:
-            return 0
-        before = self._conn.total_changes()
-        self._write_many(_DELETE, [(k,) for k in keys])
-        count = self._conn.total_changes() - before
-        self._emit("kv.delete", f"delete {len(keys)} keys: {_keys_text(keys, len(keys))}")
-        return count
+
+        def delete_many() -> int:
+            if not keys:
+                return 0
+            before = self._conn.total_changes()
+            self._write_many(_DELETE, [(k,) for k in keys])
+            count = self._conn.total_changes() - before
+            self._emit("kv.delete", f"delete {len(keys)} keys: {_keys_text(keys, len(keys))}")
+            return count
+
+        return delete_many
 
     def delete_all(self, **options: Any) -> Awaitable[None]:
         """Delete every key, every SQL table and the alarm, atomically (compat ≥ 2026-02-24).
 
         As in workerd the database is then as a fresh object's: no tables, 4096 bytes.
         """
-        if self._txn_owner is not None and self._must_wait():
-            return self._after_transaction(partial(self._delete_all, options))
-        self._delete_all(options)
-        return DONE
-
-    def _delete_all(self, options: dict[str, Any]) -> None:
         if options:
             self._check_options(options, _WRITE_OPTIONS, "delete_all")
+        if self._txn_owner is not None and self._must_wait():
+            return self._after_transaction(self._delete_all)
+        self._delete_all()
+        return DONE
+
+    def _delete_all(self) -> None:
         if self._db.savepoints:
             raise TransactionError(
                 "Cannot call deleteAll() within a transaction. Call delete_all() outside "
@@ -566,14 +658,18 @@ class Storage(AliasMixin):
 
     def _wipe(self) -> None:
         conn = self._conn
+        # Open cursors end first (workerd cancels them), or SQLite refuses to drop their tables.
+        self.sql._cancel_cursors()
         # The internal tables go too: afterwards the schema is a fresh object's (workerd).
         conn.execute(tag("DROP TABLE IF EXISTS _cf_KV"))
         conn.execute(tag("DROP TABLE IF EXISTS _cf_METADATA"))
         self._kv_table = self._meta_table = False
         conn.execute(tag("PRAGMA defer_foreign_keys=ON"))  # drop tables in any order
+        # Everything but SQLite's own (sqlite_%, a case-insensitive rule): _CF_mine is a user
+        # table (the _cf_ rule is case-sensitive), and any other _cf_ table goes as on workerd.
         user = tag(
-            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' "
-            "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+            "ESCAPE '\\'"
         )
         for kind in ("view", "trigger"):
             for _, name, _ in [r for r in conn.execute(user) if r[0] == kind]:
@@ -585,6 +681,8 @@ class Storage(AliasMixin):
                 break
             tables.sort(key=lambda r: not (r[2] or "").upper().startswith("CREATE VIRTUAL"))
             conn.execute(tag(f'DROP TABLE IF EXISTS "{_quote(tables[0][1])}"'))
+        for stats in _STAT_TABLES:  # ANALYZE's, which SQLite lets go
+            conn.execute(stats)
         if conn.execute(tag("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).fetchone():
             conn.execute(tag("DELETE FROM sqlite_sequence"))
 
@@ -698,6 +796,16 @@ class Storage(AliasMixin):
         row = self._conn.execute(_META_GET, (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def before_alarm_change(self, *, setting: bool) -> None:
+        """The alarm is about to change: open the write batch first, so that a reset (which
+        drops the batch) or a rolled-back transaction puts the alarm back as it was; a set
+        makes _cf_METADATA, as workerd does with the first alarm."""
+        db = self._db
+        if not _outside_loop(db) and not db.batch_open:
+            db.begin_write()
+        if setting:
+            self._ensure_meta_table()
+
     def _ensure_meta_table(self) -> None:
         """_cf_METADATA exists from the first alarm on (in memory, alarms write no row)."""
         if self._meta_table:
@@ -795,7 +903,10 @@ class Transaction(AliasMixin):
                 "`txn` outside of the closure?"
             )
         if self._rolled_back:
-            raise TransactionError(f"Cannot {op} on rolled back transaction")
+            raise TransactionError(
+                f"Cannot {op} on rolled back transaction; start a new storage.transaction() "
+                "for more work."
+            )
         return self._storage
 
     def rollback(self) -> None:
@@ -859,6 +970,8 @@ class SyncKvStorage(AliasMixin):
         """The value stored under ``key``, or None."""
         storage = self._storage
         key = self._key(key, "kv.get()")
+        if storage._txn_owner is not None or storage._queued is not None:
+            storage._check_sync("kv.get()")
         storage._count_op("kv.get()")
         storage._check_key(key, "kv.get()")
         if not storage._kv_readable():
@@ -878,6 +991,8 @@ class SyncKvStorage(AliasMixin):
             )
         storage = self._storage
         key = self._key(key, "kv.put()")
+        if storage._txn_owner is not None or storage._queued is not None:
+            storage._check_sync("kv.put()")
         storage._count_op("kv.put()")
         storage._check_key(key, "kv.put()")
         storage._write(_PUT, (key, storage._encode(key, value, "kv.put()")), key)
@@ -887,6 +1002,8 @@ class SyncKvStorage(AliasMixin):
         """Delete ``key``; True if it existed."""
         storage = self._storage
         key = self._key(key, "kv.delete()")
+        if storage._txn_owner is not None or storage._queued is not None:
+            storage._check_sync("kv.delete()")
         storage._count_op("kv.delete()")
         storage._check_key(key, "kv.delete()")
         before = storage._conn.total_changes()
@@ -900,7 +1017,10 @@ class SyncKvStorage(AliasMixin):
     ) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` pairs in key order, with ``list()``'s options (prefix, start,
         start_after, end, limit, reverse); an iterator, as the platform's."""
-        rows = self._storage._list_rows(options_, options, "kv.list")
+        storage = self._storage
+        if storage._txn_owner is not None or storage._queued is not None:
+            storage._check_sync("kv.list()")
+        rows = storage._list_rows(options_, options, "kv.list")
         return ((k, decode_value(v)) for k, v in rows)
 
 

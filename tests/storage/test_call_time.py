@@ -12,7 +12,7 @@ from typing import Any
 
 from dosandbox import DurableObject, Sandbox
 from dosandbox._core.done import DONE, Done
-from dosandbox.errors import AlarmError, DataCloneError, ValidationError
+from dosandbox.errors import AlarmError, DataCloneError, TransactionError, ValidationError
 
 
 def test_unawaited_put_and_delete_write(inside: Any) -> None:
@@ -140,3 +140,79 @@ def test_a_write_during_another_events_transaction_waits_and_still_lands() -> No
         assert seen == [False]  # it had to wait for the transaction
         frame = sb.inspect(stub).kv
         assert list(zip(frame["key"], frame["value"], strict=True)) == [("outside", 2)]
+
+
+def test_a_write_is_accepted_where_a_coroutine_was(inside: Any) -> None:
+    """asyncio.create_task(put(...)) and gather() take the finished awaitable, as a coroutine."""
+
+    async def body(ctx: Any) -> Any:
+        task = asyncio.create_task(ctx.storage.put("t", 1))
+        deleted = await asyncio.gather(ctx.storage.delete("nope"), ctx.storage.put("g", 2))
+        return [await task, deleted]
+
+    assert inside(body) == [None, [False, None]]
+    assert inside(lambda ctx: ctx.storage.list()) == {"g": 2, "t": 1}
+
+
+class Queued(DurableObject):
+    """One event holds a transaction for a second; another writes meanwhile."""
+
+    async def long_transaction(self) -> None:
+        async def fn(txn: Any) -> None:
+            await txn.put("txn", 1)
+            await asyncio.sleep(1)
+            raise RuntimeError("roll back")
+
+        await self.ctx.storage.transaction(fn)
+
+    async def put_then_read(self) -> Any:
+        await asyncio.sleep(0.5)  # wakes while the transaction runs
+        self.ctx.storage.put("k", "mine")  # queued behind it, not awaited
+        return await self.ctx.storage.get("k")
+
+    async def bad_put(self) -> str:
+        await asyncio.sleep(0.5)
+        try:
+            self.ctx.storage.put("k", lambda: 1)
+        except DataCloneError:
+            return "raised at the call"
+        return "accepted"
+
+    async def sync_put(self) -> str:
+        await asyncio.sleep(0.5)
+        try:
+            self.ctx.storage.kv.put("sync", 1)
+        except TransactionError as exc:
+            return str(exc)
+        return "written"
+
+
+def race(method: str) -> tuple[Any, dict[str, Any]]:
+    with Sandbox(clock_mode="autojump") as sb:
+        sb.register("queued", Queued)
+        stub = sb.durable_objects.queued.get_by_name("q")
+
+        async def both() -> list[Any]:
+            return await asyncio.gather(getattr(stub, method)(), stub.long_transaction(),
+                                        return_exceptions=True)
+
+        result = sb.run(both())[0]
+        frame = sb.inspect(stub).kv
+        return result, dict(zip(frame["key"], frame["value"], strict=True))
+
+
+def test_a_queued_write_is_read_back_by_its_own_event() -> None:
+    """put (queued behind another event's transaction) then get: the get sees the put."""
+    assert race("put_then_read") == ("mine", {"k": "mine"})
+
+
+def test_a_queued_write_checks_its_argument_at_the_call() -> None:
+    """A bad value raises at the call even when the write has to wait; nothing is written."""
+    assert race("bad_put") == ("raised at the call", {})
+
+
+def test_the_sync_api_refuses_to_join_another_events_transaction() -> None:
+    """kv.put while another event's transaction runs is a TransactionError naming the fix."""
+    result, stored = race("sync_put")
+    assert "storage.transaction()" in result and "await ctx.storage" in result
+    assert stored == {}

@@ -1,4 +1,4 @@
-"""Acknowledged writes survive SIGKILL of the process; no batch is ever half applied.
+"""Acknowledged writes survive SIGKILL of the process; no batch is ever half applied (slow).
 
 A child process (crash_writer.py) writes with persistence on and prints each write after its
 call returned. We SIGKILL it at random moments, then open the database file with plain sqlite3
@@ -22,7 +22,7 @@ import pytest
 from dosandbox import Sandbox
 
 WRITER = Path(__file__).with_name("crash_writer.py")
-ROUNDS = 30
+ROUNDS = 50
 
 
 def read_state(folder: Path) -> dict[str, set[int]]:
@@ -52,7 +52,7 @@ def check(parts: dict[str, set[int]], acknowledged: set[int]) -> None:
 
 @pytest.mark.slow
 def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
-    """30 SIGKILLs at random moments: acknowledged writes all present, no half batches."""
+    """50 SIGKILLs at random moments: acknowledged writes all present, no half batches."""
     rng = random.Random(1234)
     acknowledged: set[int] = set()
     next_i = 0
@@ -75,6 +75,7 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
         check(parts, acknowledged)
         next_i = max(parts["a"], default=-1) + 1
     assert len(acknowledged) > ROUNDS  # the writer made progress between the kills
+    print(f"{ROUNDS} SIGKILLs: {len(acknowledged):,} acknowledged writes, 0 lost, 0 torn")
 
     # dosandbox itself reopens the folder and sees the same data.
     sb = Sandbox(seed=0, persist=tmp_path)
