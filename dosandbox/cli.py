@@ -10,8 +10,9 @@
 
 Every command takes ``--dir`` (default ``objects``); tabular ones take ``--json``. The objects
 are really imported, so what is shown is what the sandbox would run. Exit status: 0 when all
-is well, 1 for a project with problems, an unknown object or a config that does not parse
-(nothing is written then), 2 for bad arguments.
+is well, 1 for a project with problems, an unknown object, a config that does not parse or a
+file that cannot be read or written (one line naming the file and the fix, nothing written),
+2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._core.errors import ConfigError, did_you_mean
+from ._core.world import make_folder
 from ._project.discovery import DiscoveredObject, Discovery, discover, format_signature
 
 __all__ = ["main"]
@@ -60,6 +62,42 @@ def _discover(args: argparse.Namespace, *, need_clean: bool) -> Discovery:
                 "load would otherwise look like a deleted class)."
             )
     return found
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (making its folder), or fail naming the file and the fix."""
+    try:
+        make_folder(path.parent, f"cannot write {path}",
+                    fix="Write to another path (--out, --config), or move that file away.")
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    if path.is_dir():
+        raise _Failure(f"cannot write {path}: it is a folder. Pass a file path, e.g. "
+                       f"{path / 'file'}.")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _Failure(
+            f"cannot write {path} ({exc.strerror or exc}). Check that you may write it and "
+            "its folder, or write elsewhere."
+        ) from None
+
+
+def _read_output(path: Path) -> str | None:
+    """The text of the ``--out`` file we would overwrite (None when it does not exist)."""
+    if not path.exists():
+        return None
+    if path.is_dir():
+        raise _Failure(f"{path} is a folder: pass --out with a file path, e.g. --out "
+                       f"{path / '_types.py'}.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _Failure(f"{path} is not UTF-8 text, so dosandbox did not write it; pass "
+                       "another --out, or move that file away.") from None
+    except OSError as exc:
+        raise _Failure(f"cannot read {path} ({exc.strerror or exc}); check its permissions "
+                       "or pass another --out.") from None
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -238,7 +276,7 @@ def cmd_generate_types(args: argparse.Namespace) -> int:
     found = _discover(args, need_clean=True)
     out = Path(args.out) if args.out else Path(args.dir) / "_types.py"
     text = generate_types(found.objects, objects_dir=Path(args.dir), out=out)
-    old = out.read_text(encoding="utf-8") if out.exists() else None
+    old = _read_output(out)
     if args.check:
         if old != text:
             raise _Failure(f"{out} is out of date: run `dosandbox objects generate-types`.")
@@ -247,8 +285,7 @@ def cmd_generate_types(args: argparse.Namespace) -> int:
     if old == text:
         _out(f"{out} is up to date ({len(found.objects)} objects).")
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    _write(out, text)
     _out(f"wrote {out} ({len(found.objects)} objects: {', '.join(o.name for o in found.objects)})")
     return 0
 
@@ -351,7 +388,7 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
             _out(unified_diff(config.text, new, config.path).rstrip("\n"))
             _out(f"(dry run: {config.path} not written)")
     else:
-        config.path.write_text(new, encoding="utf-8")
+        _write(config.path, new)
         if not args.json:
             verb = "updated" if config.exists else "created"
             _out(f"{verb} {config.path}:")
@@ -413,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except _Failure as exc:
         _err(f"error: {exc}")
+        return 1
+    except OSError as exc:  # a file the command needs that the helpers above did not expect
+        _err(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}. Check that the path "
+             "exists and that you may read and write it; nothing more was written.")
         return 1
 
 

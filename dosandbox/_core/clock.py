@@ -11,6 +11,11 @@ Modes:
 * ``autojump``: when everything waits on time, jump to the next timer (as trio's MockClock
   with ``autojump_threshold=0``).
 * ``realtime``: follow the wall clock (scaled by ``speed``) while a call waits.
+
+The clock holds times after the epoch (the platform's times are positive epoch ms) up to
+:data:`MAX_CLOCK_MS`, 9999-12-31T23:59:59.999Z, the last instant a Python ``datetime`` holds
+(``sb.clock.now`` and every view show datetimes). Inputs that are not finite numbers, datetimes
+or timedeltas, or that would move the clock out of that range, are ``ClockError``s.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import numbers
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -29,6 +35,12 @@ from .timepatch import VirtualWallClock
 
 MODES = ("manual", "autojump", "realtime")
 UTC = dt.UTC
+# The latest time the clock holds: 9999-12-31T23:59:59.999Z, the end of Python's datetime.
+MAX_CLOCK_MS = 253_402_300_799_999
+_MIN_DATETIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+# Any duration beyond this many seconds leaves the clock's range (about 8,000 years).
+_MAX_SPAN_S = MAX_CLOCK_MS / 1000
 
 
 def ms_for_loop_time(origin_ms: int, when: float) -> int:
@@ -58,7 +70,13 @@ def to_epoch_ms(value: Any, *, now_ms: int, what: str) -> int:
         raise ClockError(f"{what} takes a datetime, a timedelta or epoch milliseconds, not a bool.")
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return round(aware.timestamp() * 1000)
+        try:
+            return round(aware.timestamp() * 1000)
+        except (OverflowError, ValueError, OSError):  # the edges of datetime, with an offset
+            raise ClockError(
+                f"{what} got {value!r}, which has no epoch-milliseconds form; pass a UTC "
+                "datetime between 1970 and 9999, e.g. datetime(2030, 1, 1, tzinfo=timezone.utc)."
+            ) from None
     if isinstance(value, dt.timedelta):
         return now_ms + round(value.total_seconds() * 1000)
     if isinstance(value, (int, float)):
@@ -69,6 +87,40 @@ def to_epoch_ms(value: Any, *, now_ms: int, what: str) -> int:
         f"{what} takes a datetime, a timedelta or epoch milliseconds (like time.time() * 1000), "
         f"not {type(value).__name__} {value!r}."
     )
+
+
+def describe_ms(ms: int) -> str:
+    """An epoch-ms time as ISO text, or as a number when no datetime can show it."""
+    if _MIN_DATETIME_MS <= ms <= MAX_CLOCK_MS:
+        # Integer arithmetic: ms / 1000 as a float may land a millisecond short.
+        return (_EPOCH + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
+    return f"epoch ms {ms}" if abs(ms) < 10**18 else f"epoch ms {ms:.6g}"
+
+
+def out_of_range(ms: int, what: str) -> ClockError:
+    """The error for a time the clock cannot hold, naming it and the range."""
+    return ClockError(
+        f"{what} would put the clock at {describe_ms(ms)}, outside the times it can hold "
+        "(after 1970-01-01, up to 9999-12-31T23:59:59.999Z, the last instant a Python datetime "
+        "holds). Times are epoch milliseconds (time.time() * 1000), not microseconds; pass "
+        "a nearer datetime or a shorter duration."
+    )
+
+
+def _seconds(value: Any, name: str) -> float:
+    """One duration argument of advance(), in seconds, or a ClockError that says why not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ClockError(
+            f"advance({name}) takes a number or a timedelta, not {type(value).__name__} "
+            f"{value!r}; e.g. advance(seconds=30) or advance(timedelta(minutes=5))."
+        )
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float: far out of the clock's range
+        return 1e300 if value > 0 else -1e300  # type: ignore[operator]
+    if not math.isfinite(number):
+        raise ClockError(f"advance({name}) got {number!r}; pass a finite number, e.g. 30.")
+    return number
 
 
 class VirtualClock:
@@ -115,7 +167,7 @@ class VirtualClock:
         return dt.datetime.fromtimestamp(self._now_ms / 1000, tz=UTC)
 
     def format_ms(self, ms: int) -> str:
-        return dt.datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+        return describe_ms(ms)
 
     @property
     def mode(self) -> str:
@@ -154,6 +206,8 @@ class VirtualClock:
     # --- moving ----------------------------------------------------------------------------
 
     def _set_ms(self, ms: int) -> None:
+        if ms > MAX_CLOCK_MS:
+            raise out_of_range(ms, "This step")
         if ms < self._now_ms:
             raise ClockError(
                 f"The clock cannot move backwards: it is {self.format_ms(self._now_ms)} and "
@@ -191,17 +245,28 @@ class VirtualClock:
     ) -> StepReport:
         """Move time forward, firing every timer and alarm due on the way, in order."""
         if isinstance(delta, dt.timedelta):
-            ms = round(delta.total_seconds() * 1000)
+            total = delta.total_seconds()
         elif delta is not None:
-            ms = round(float(delta) * 1000)
+            total = _seconds(delta, "delta")
         else:
-            ms = 0
-        ms += round(
-            (seconds + 60 * minutes + 3600 * hours + 86400 * days) * 1000 + milliseconds
-        )
+            total = 0.0
+        for name, value, unit in (
+            ("seconds", seconds, 1), ("minutes", minutes, 60), ("hours", hours, 3600),
+            ("days", days, 86400), ("milliseconds", milliseconds, 0.001),
+        ):
+            if value or type(value) is not int:  # the defaults (int 0) cost nothing
+                total += _seconds(value, f"{name}=...") * unit
+        if total > _MAX_SPAN_S or (total > 0 and self._now_ms + round(total * 1000) > MAX_CLOCK_MS):
+            raise ClockError(
+                f"advance() by {total:.6g} s would move the clock past "
+                f"{describe_ms(MAX_CLOCK_MS)}, the latest time it can hold (the last instant a "
+                f"Python datetime holds); it is {self.format_ms(self._now_ms)}. Advance by "
+                "less, e.g. advance(days=365)."
+            )
+        ms = round(total * 1000)
         if ms < 0:
             raise ClockError(
-                f"advance() needs a positive duration, got {ms / 1000:g} s. The clock only "
+                f"advance() needs a positive duration, got {total:g} s. The clock only "
                 "moves forwards."
             )
         return self._require_steps().step_until(self._now_ms + ms, "advance()")
@@ -214,6 +279,8 @@ class VirtualClock:
                 f"run_until() got {self.format_ms(target)}, which is before now "
                 f"({self.format_ms(self._now_ms)}). The clock only moves forwards."
             )
+        if target > MAX_CLOCK_MS:
+            raise out_of_range(target, "run_until()")
         return self._require_steps().step_until(target, "run_until()")
 
     def run_next(self) -> StepReport:

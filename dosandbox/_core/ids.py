@@ -96,7 +96,8 @@ class IdFactory:
             raise InvalidIdError(
                 f"Durable Object ID {text[:12]}… is not valid for namespace "
                 f"{self._namespace!r}: ids carry a MAC tied to their namespace, so an id from "
-                "another namespace (or a mistyped one) is refused.",
+                "another namespace (or a mistyped one) is refused. Use an id made by this "
+                "namespace (its id_from_name(), new_unique_id() or str(stub.id)).",
                 object_name=self._namespace,
             )
         return DurableObjectId(text.lower(), self._namespace)

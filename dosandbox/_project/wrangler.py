@@ -71,7 +71,7 @@ class WranglerFile:
     def load(cls, path: Path) -> WranglerFile:
         if not path.exists():
             return cls(path, "", {}, exists=False)
-        text = path.read_text(encoding="utf-8")
+        text = read_config_text(path)
         if path.suffix == ".toml":
             import tomlkit
             from tomlkit.exceptions import ParseError
@@ -92,6 +92,41 @@ class WranglerFile:
         return cls(path, text, data, exists=True)
 
 
+def read_config_text(path: Path) -> str:
+    """The text of a config file, or a ConfigError naming the file and the fix."""
+    if path.is_dir():
+        raise ConfigError(
+            f"{path} is a folder, not a config file. Rename or remove the folder (wrangler "
+            "reads a file of that name), or pass --config FILE; nothing was changed."
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}). "
+            "Save it as UTF-8, as wrangler reads it, and run again; nothing was changed.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} cannot be read ({exc.strerror or exc}). Check that it is a file you "
+            "may read, or pass --config FILE; nothing was changed."
+        ) from None
+
+
+# A class name wrangler can bind: the name of a JavaScript export.
+_JS_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_CLASS_LISTS = ("new_sqlite_classes", "new_classes", "deleted_classes")
+
+
+def _check_class_name(path: Path, name: Any, where: str) -> None:
+    if not isinstance(name, str) or not _JS_IDENTIFIER.fullmatch(name):
+        raise ConfigError(
+            f"{path}: {where} has class name {name!r}, which is not a JavaScript identifier "
+            "(letters, digits, _ and $, not starting with a digit), so no Worker can export "
+            "it. Fix the name (e.g. ChatRoom) and run again; nothing was changed."
+        )
+
+
 def _check_shape(path: Path, data: dict[str, Any]) -> None:
     """Refuse shapes we would otherwise misread, naming the key to fix."""
     migrations = data.get("migrations", [])
@@ -106,6 +141,22 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
                 f"{path}: migration #{i + 1} has no string 'tag'; every migration needs a "
                 "unique tag (v1, v2, ...). Fix it and run again; nothing was changed."
             )
+        for key in _CLASS_LISTS:
+            names = m.get(key, [])
+            if not isinstance(names, list):
+                raise ConfigError(
+                    f"{path}: migration {m['tag']!r} has {key} = {names!r}, which is not a "
+                    f"list; write {key} = [{names!r}] and run again; nothing was changed."
+                )
+            for name in names:
+                _check_class_name(path, name, f"migration {m['tag']!r} {key}")
+        for key in ("renamed_classes", "transferred_classes"):
+            pairs = m.get(key, [])
+            if not isinstance(pairs, list) or not all(isinstance(r, dict) for r in pairs):
+                raise ConfigError(
+                    f"{path}: migration {m['tag']!r} {key} must be a list of {{from, to}} "
+                    "tables; fix it and run again, nothing was changed."
+                )
     do = data.get("durable_objects", {})
     bindings = do.get("bindings", []) if isinstance(do, dict) else None
     if not isinstance(bindings, list) or not all(
@@ -115,6 +166,8 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
             f"{path}: 'durable_objects.bindings' must be a list of {{name, class_name}} "
             "tables; fix it and run again, nothing was changed."
         )
+    for b in bindings:
+        _check_class_name(path, b.get("class_name"), f"binding {b['name']}")
 
 
 # --- the history ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._core.aliases import AliasMixin
 from .._core.done import DONE
-from .._core.errors import ValidationError
+from .._core.errors import ValidationError, WebSocketError
 from .._core.record import DropReason, ResetUnwind, current_scope
 from .._storage.sql import SqlStorage
 from .._storage.storage import Storage
@@ -115,6 +115,12 @@ class DurableObjectContext(AliasMixin):
 
     def get_web_sockets(self, tag: str | None = None) -> list[Any]:
         """The connected sockets this object accepted, or those with ``tag``."""
+        if tag is not None and not isinstance(tag, str):
+            raise WebSocketError(
+                f"get_web_sockets(tag=...) takes a str tag (or nothing, for every socket), not "
+                f"{type(tag).__name__} {tag!r}. Tags are strings (the platform would look up "
+                f"the text {str(tag)!r}); write get_web_sockets(tag=str(...))."
+            )
         reg = existing_sockets(self._record)
         return reg.get(tag) if reg is not None else []
 

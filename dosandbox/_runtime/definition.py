@@ -370,7 +370,10 @@ def define_durable_object(
             handlers[key] = value
     st = given["state_type"]
     if st is not None and not isinstance(st, type):
-        raise ConfigError(f"state_type must be a type, not {type(st).__name__}.")
+        raise ConfigError(
+            f"state_type must be a type, not {type(st).__name__}; pass the class itself, e.g. "
+            "state_type=CounterState (not CounterState())."
+        )
     return DurableObjectDefinition(
         init=init, methods=methods or {}, handlers=handlers, state_type=st,
         name=_check_name(name), sqlite=_check_sqlite(sqlite),

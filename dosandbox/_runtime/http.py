@@ -176,6 +176,19 @@ _IMMUTABLE_HEADERS = (
 )
 
 
+class _CheckedHeaders(httpx.Headers):
+    """``httpx.Headers`` that check what is set as the Fetch API's ``Headers`` does."""
+
+    def __setitem__(self, key: str, value: str) -> None:
+        name = key.encode(self._encoding or "utf-8") if isinstance(key, str) else key
+        raw = value.encode(self._encoding or "utf-8") if isinstance(value, str) else value
+        checked = _checked_value(name, raw, "A")
+        super().__setitem__(key, checked.decode(self._encoding or "utf-8"))
+
+    def update(self, headers: Any = None) -> None:  # type: ignore[override]
+        super().update(_headers(headers, "The"))
+
+
 class _ImmutableHeaders(httpx.Headers):
     """``httpx.Headers`` that refuse changes (the Fetch API's "immutable" guard)."""
 
@@ -193,7 +206,7 @@ def _same_guard(headers: httpx.Headers, like: httpx.Headers) -> httpx.Headers:
     """A copy of ``headers`` that is read-only when ``like`` is (clone() keeps the guard)."""
     if isinstance(like, _ImmutableHeaders):
         return _ImmutableHeaders(headers)
-    return httpx.Headers(headers)
+    return _CheckedHeaders(headers)
 
 
 class _FrozenCf(Mapping[str, Any]):
@@ -299,14 +312,44 @@ def _as_body(body: Any, headers: httpx.Headers, what: str) -> bytes | None:
     )
 
 
+_TOKEN_BYTES = frozenset(map(ord, _TOKEN_CHARS))
+_HTTP_WHITESPACE = b" \t\r\n"
+
+
+def _checked_value(name: bytes, value: bytes, what: str) -> bytes:
+    """``value`` trimmed of surrounding whitespace, as the Fetch API normalizes it; an
+    HttpError (workerd's "Invalid header name." / "Invalid header value.") for a name that is
+    not a token or a value with a line break or NUL inside."""
+    if not name or not _TOKEN_BYTES.issuperset(name):
+        raise HttpError(
+            f"Invalid header name. {what} header name {name.decode('latin-1')!r} is not a "
+            "token: use letters, digits and !#$%&'*+-.^_`|~ only (no spaces, colons or line "
+            "breaks), e.g. 'x-user-id'."
+        )
+    value = value.strip(_HTTP_WHITESPACE)
+    if b"\r" in value or b"\n" in value or b"\0" in value:
+        raise HttpError(
+            f"Invalid header value. {what} header {name.decode('latin-1')!r} has a line "
+            f"break or NUL inside its value {value.decode('latin-1')[:60]!r}: a header value "
+            "is one line. Remove them, e.g. value.replace('\\n', ' ')."
+        )
+    return value
+
+
 def _headers(value: Any, what: str) -> httpx.Headers:
     if value is None:
-        return httpx.Headers()
+        return _CheckedHeaders()
     if isinstance(value, (httpx.Headers, Mapping, list, tuple)):
         try:
-            return httpx.Headers(value)
+            headers = httpx.Headers(value)
         except (TypeError, ValueError, UnicodeError) as exc:
-            raise HttpError(f"{what} headers are not valid: {exc}") from exc
+            raise HttpError(
+                f"{what} headers are not valid: {exc}. Pass names and values as str (ASCII "
+                "or Latin-1), e.g. headers={'content-type': 'application/json'}."
+            ) from exc
+        pairs = headers.raw
+        checked = [(name, _checked_value(name, raw, what)) for name, raw in pairs]
+        return _CheckedHeaders(checked if checked != pairs else headers)
     raise HttpError(
         f"{what} headers must be a dict, a list of (name, value) pairs or httpx.Headers, "
         f"not {type(value).__name__}."
@@ -356,7 +399,8 @@ class _Body(AliasMixin):
             return json.loads(raw)
         except ValueError as exc:
             raise HttpError(
-                f"The body is not valid JSON ({exc}); it starts with {raw[:40]!r}."
+                f"The body is not valid JSON ({exc}); it starts with {raw[:40]!r}. Read it "
+                "with text() instead, or have the sender send JSON (Response.json(data))."
             ) from exc
 
 
@@ -440,7 +484,10 @@ class Request(_Body):
 
     def clone(self) -> Request:
         if self._body_used:
-            raise HttpError("Cannot clone a Request whose body was already read.")
+            raise HttpError(
+                "Cannot clone a Request whose body was already read; call clone() before "
+                "reading the body (or keep the bytes you read)."
+            )
         return self._copy()
 
     def _copy(self) -> Request:
@@ -542,7 +589,10 @@ class Response(_Body):
         self._body_used = False
         self._body = _as_body(body, self.headers, "Response")
         if self._body is not None and status in _NULL_BODY_STATUSES:
-            raise HttpError(f"A Response with null body status {status} cannot have a body.")
+            raise HttpError(
+                f"A Response with null body status {status} cannot have a body; pass "
+                "body=None, or use a status that carries one (200)."
+            )
 
     @property
     def ok(self) -> bool:
@@ -569,7 +619,10 @@ class Response(_Body):
         try:
             text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_js_json)
         except (TypeError, ValueError) as exc:
-            raise HttpError(f"Response.json() cannot serialize the data: {exc}") from exc
+            raise HttpError(
+                f"Response.json() cannot serialize the data: {exc}. Pass JSON data (dict, "
+                "list, str, numbers, bools, None), converting other values first."
+            ) from exc
         merged = _headers(headers, "Response")
         if "content-type" not in merged:
             merged["content-type"] = "application/json"
@@ -608,9 +661,15 @@ class Response(_Body):
 
     def clone(self) -> Response:
         if self._body_used:
-            raise HttpError("Cannot clone a Response whose body was already read.")
+            raise HttpError(
+                "Cannot clone a Response whose body was already read; call clone() before "
+                "reading the body (or keep the bytes you read)."
+            )
         if self.web_socket is not None:
-            raise HttpError("Cannot clone a Response that carries a WebSocket.")
+            raise HttpError(
+                "Cannot clone a Response that carries a WebSocket: the socket belongs to one "
+                "response. Return the response itself."
+            )
         return self._copy()
 
     def _copy(self, *, immutable: bool = False) -> Response:
@@ -654,7 +713,10 @@ def _method(value: Any) -> str:
         raise HttpError(f"{value!r} is not a valid HTTP method (a token like 'GET' or 'POST').")
     upper = value.upper()
     if upper in _FORBIDDEN_METHODS:
-        raise HttpError(f"{value!r} is a forbidden HTTP method in the Fetch API.")
+        raise HttpError(
+            f"{value!r} is a forbidden HTTP method in the Fetch API; use GET, POST, PUT, "
+            "PATCH, DELETE, HEAD or OPTIONS."
+        )
     return upper if upper in _NORMALIZED_METHODS else value
 
 

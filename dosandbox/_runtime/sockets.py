@@ -169,7 +169,8 @@ class SocketRegistry:
             if len(tag.encode()) > limits.max_tag_chars:
                 raise WebSocketLimitError(
                     f'"{tag}" is longer than the max tag length ({limits.max_tag_chars} '
-                    "characters, counted as UTF-8 bytes).",
+                    "characters, counted as UTF-8 bytes). Use a shorter tag, e.g. an id, "
+                    "and keep details in the attachment.",
                     limit=limits.max_tag_chars,
                 )
             seen[tag] = None  # duplicates are ignored, as on the platform
@@ -458,7 +459,8 @@ class SocketRegistry:
             if size > limit:
                 raise WebSocketLimitError(
                     f"{name} cannot be larger than {limit} bytes. A {name.lower()} of size "
-                    f"{size} was provided.",
+                    f"{size} was provided. Auto-responses are short fixed texts such as "
+                    "'ping'/'pong'; answer longer messages in web_socket_message.",
                     limit=limit,
                 )
         self.auto_response = pair
