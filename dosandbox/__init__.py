@@ -17,6 +17,7 @@ from ._core.errors import (
     DurableObjectMethodError,
     DurableObjectNotFoundError,
     DurableObjectResetError,
+    ExecutionInterruptedError,
     MethodNotFoundError,
 )
 from ._core.events import Event, StepReport
@@ -73,6 +74,7 @@ __all__ = [
     "DurableObjectResetError",
     "ErrorEvent",
     "Event",
+    "ExecutionInterruptedError",
     "Handle",
     "Limits",
     "MessageEvent",

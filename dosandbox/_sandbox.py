@@ -8,23 +8,35 @@ the clock, and look inside with ``sb.inspect(stub)``.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import keyword
+import os
 import random
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._core import display
 from ._core.aliases import AliasMixin
-from ._core.clock import VirtualClock, to_epoch_ms
-from ._core.errors import ConfigError, DurableObjectNotFoundError, ValidationError, did_you_mean
+from ._core.clock import MAX_CLOCK_MS, VirtualClock, to_epoch_ms
+from ._core.codec import shown
+from ._core.errors import (
+    ClockError,
+    ConfigError,
+    DurableObjectNotFoundError,
+    StorageError,
+    ValidationError,
+    did_you_mean,
+)
 from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
 from ._core.naming import class_name_for
 from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
-from ._core.world import World
+from ._core.world import World, make_folder
 from ._notebook.alarm_view import alarms_frame, pending_alarm_count
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
@@ -33,6 +45,7 @@ from ._runtime.definition import DurableObjectDefinition, named_definition
 from ._runtime.namespace import Namespace, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
+from ._storage.database import FolderLock
 
 T = TypeVar("T")
 
@@ -111,13 +124,64 @@ class DurableObjects:
         return f"<durable_objects: {', '.join(sorted(self._sandbox.namespaces)) or 'none'}>"
 
 
+def _check_options(
+    seed: Any, limits: Any, script_name: Any, virtual_time: Any, event_log_size: Any
+) -> None:
+    """ValidationErrors for Sandbox() arguments of the wrong kind, before anything is built."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, float, str, bytes))
+    ):
+        raise ValidationError(
+            f"Sandbox(seed=...) takes an int (or a str), not {type(seed).__name__} {seed!r}; "
+            "e.g. Sandbox(seed=42) makes new_unique_id() repeat across runs."
+        )
+    if limits is not None and not isinstance(limits, Limits):
+        hint = f"Limits(**{limits!r})" if isinstance(limits, Mapping) else "Limits(...)"
+        raise ValidationError(
+            f"Sandbox(limits=...) takes a dosandbox.Limits, not {type(limits).__name__}; "
+            f"write limits={hint} (from dosandbox import Limits)."
+        )
+    if not isinstance(script_name, str) or not script_name:
+        raise ValidationError(
+            f"Sandbox(script_name=...) takes the Worker's name as a non-empty str, not "
+            f"{type(script_name).__name__} {script_name!r}; e.g. script_name='my-worker'."
+        )
+    if not isinstance(virtual_time, bool):
+        raise ValidationError(
+            f"Sandbox(virtual_time=...) takes True or False, not "
+            f"{type(virtual_time).__name__} {virtual_time!r}."
+        )
+    if isinstance(event_log_size, bool) or not isinstance(event_log_size, int) or (
+        event_log_size < 1
+    ):
+        raise ValidationError(
+            f"Sandbox(event_log_size=...) takes how many events to keep, an int >= 1, not "
+            f"{event_log_size!r}; e.g. event_log_size=10_000 (the default)."
+        )
+
+
+def _persist_root(persist: Any) -> Path | None:
+    """The persist folder, created and checked (a file, a file above it, no write access)."""
+    if persist is None:
+        return None
+    if not isinstance(persist, (str, os.PathLike)):
+        raise ValidationError(
+            f"Sandbox(persist=...) takes a folder path (a str or pathlib.Path), not "
+            f"{type(persist).__name__} {persist!r}; e.g. Sandbox(persist='data')."
+        )
+    root = Path(persist)
+    make_folder(root, "Sandbox(persist=...)")
+    return root
+
+
 class Sandbox(AliasMixin):
     """A deterministic little Durable Objects platform inside this process.
 
     ``start``: the virtual clock's start (default: now, to the second). ``clock_mode``:
     ``manual`` (default), ``autojump`` or ``realtime``. ``seed`` makes ``new_unique_id``
     repeatable. ``env``: variables for ``ctx.env``. ``persist``: a folder to keep each object's
-    SQLite database in (in memory by default). ``limits``: a :class:`Limits` to change the
+    SQLite database in (in memory by default; one sandbox at a time per folder, until
+    ``close()``). ``limits``: a :class:`Limits` to change the
     platform's limits (tests use small ones). ``virtual_time``: make ``time.time()`` and
     ``datetime.now()`` read the virtual clock inside object code.
     """
@@ -139,16 +203,25 @@ class Sandbox(AliasMixin):
             start_ms = int(time.time()) * 1000
         else:
             start_ms = to_epoch_ms(start, now_ms=0, what="Sandbox(start=...)")
-            if start_ms <= 0:
-                raise ValidationError("Sandbox(start=...) must be after 1970-01-01.")
+            if not 0 < start_ms <= MAX_CLOCK_MS:
+                raise ClockError(
+                    f"Sandbox(start=...) must be after 1970-01-01 and at most 9999-12-31 (the "
+                    f"clock's range), got {start!r}; e.g. Sandbox(start=datetime(2030, 1, 1, "
+                    "tzinfo=timezone.utc)), or leave it out to start at the current time."
+                )
         if env is not None and not isinstance(env, Mapping):
-            raise ValidationError(f"Sandbox(env=...) takes a dict, not {type(env).__name__}.")
+            raise ValidationError(
+                f"Sandbox(env=...) takes a dict, not {type(env).__name__}; e.g. "
+                "Sandbox(env={'API_URL': 'https://example.com'})."
+            )
+        _check_options(seed, limits, script_name, virtual_time, event_log_size)
         clock = VirtualClock(start_ms, clock_mode)
         if not virtual_time:
             clock._wall.enter = lambda: None  # type: ignore[method-assign]
-        persist_root = Path(persist) if persist is not None else None
-        if persist_root is not None:
-            persist_root.mkdir(parents=True, exist_ok=True)
+        persist_root = _persist_root(persist)
+        # One writer per folder: a sandbox of another process on it fails here, naming the
+        # holder; an older one of this process (a re-run cell) is closed and taken over.
+        self._folder_lock = FolderLock(persist_root) if persist_root is not None else None
         self._user_env = dict(env or {})
         self._env = Env(self._user_env)
         # Everything below the sandbox holds this World, never the sandbox itself.
@@ -174,6 +247,16 @@ class Sandbox(AliasMixin):
         self.namespaces: dict[str, Namespace] = {}
         self.durable_objects = DurableObjects(self)
         self._stepper = Stepper(self.world)
+        if self._folder_lock is not None:
+            me = weakref.ref(self)
+            self._folder_lock.release_holder = lambda: _close_taken_over(me)
+            if self._folder_lock.took_over:
+                self.event_log.emit(
+                    "sandbox.takeover",
+                    f"persist folder {persist_root} taken over from an earlier Sandbox of this "
+                    "process, which is now closed (one writer per folder)",
+                    warning=True,
+                )
         self.activate()
         # Attached last: in realtime mode this starts following the wall clock.
         clock.attach(self._stepper, view_subject=self)
@@ -239,6 +322,16 @@ class Sandbox(AliasMixin):
                 f"Object names are Python identifiers (they become sb.durable_objects.<name>), "
                 f"got {name!r}. Use lowercase with underscores, like 'chat_room'.",
             )
+        if class_name is not None and (
+            not isinstance(class_name, str) or not class_name.isidentifier()
+            or keyword.iskeyword(class_name)
+        ):
+            raise ConfigError(
+                f"register(class_name=...) takes the name of the class the Worker exports, an "
+                f"identifier such as 'ChatRoom', not {class_name!r}; wrangler binds it by that "
+                "name, so letters, digits and underscores only.",
+                object_name=name,
+            )
         if name in self.namespaces:
             raise ConfigError(
                 f"An object named {name!r} is already registered "
@@ -286,6 +379,13 @@ class Sandbox(AliasMixin):
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Drive the sandbox until ``awaitable`` is done and return its result."""
+        if not inspect.isawaitable(awaitable):
+            call = " (call it: sb.run(fn()))" if callable(awaitable) else ""
+            raise ValidationError(
+                f"sb.run() takes an awaitable, such as a call stub.method(...) or a coroutine "
+                f"fn(), not {type(awaitable).__name__} {shown(awaitable)}{call}. A value that "
+                "is already computed needs no sb.run()."
+            )
         return self.driver.drive(awaitable, "sb.run()")
 
     def _on_loop_exception(self, loop: Any, context: dict[str, Any]) -> None:
@@ -430,13 +530,36 @@ class Sandbox(AliasMixin):
         if self.world.closed:
             return
         self._stepper.stop_realtime()
-        for record in self._records():
-            close_parts(record)
-        self.loop.close()
-        self.world.closed = True
+        try:
+            for record in self._records():
+                close_parts(record)
+            self.loop.close()
+            self.world.closed = True
+        finally:
+            if self._folder_lock is not None:  # after the files are closed: the folder is free
+                self._folder_lock.release()
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _close_taken_over(ref: weakref.ref[Sandbox]) -> None:
+    """A newer Sandbox of this process opens our persist folder: close, so one writes it."""
+    sandbox = ref()
+    if sandbox is None or sandbox.closed:
+        return
+    if sandbox.is_driving:
+        raise StorageError(
+            f"The persist folder {sandbox.persist} is in use by a Sandbox that is running a "
+            "call right now; a new Sandbox on the same folder cannot take it over from inside "
+            "that call. Use another persist= folder for the new one."
+        )
+    sandbox.event_log.emit(
+        "sandbox.closed",
+        "closed: a newer Sandbox of this process opened the same persist folder",
+        warning=True,
+    )
+    sandbox.close()

@@ -23,7 +23,8 @@ The tree::
     ├── HttpError (HTTP_ERROR)
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
-        └── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
+        ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
+        └── ExecutionInterruptedError (INTERRUPTED) Ctrl-C stopped running object code
 
 Errors that mirror a JavaScript ``TypeError``/``RangeError`` on the platform also subclass
 Python's ``TypeError``/``ValueError``, so ``except ValueError`` works as it would in plain code.
@@ -60,6 +61,7 @@ from ._core.errors import (
     DurableObjectMethodError,
     DurableObjectNotFoundError,
     DurableObjectResetError,
+    ExecutionInterruptedError,
     HttpError,
     InvalidIdError,
     MethodNotFoundError,
@@ -85,6 +87,7 @@ __all__ = [
     "DurableObjectMethodError",
     "DurableObjectNotFoundError",
     "DurableObjectResetError",
+    "ExecutionInterruptedError",
     "HttpError",
     "InvalidIdError",
     "MethodNotFoundError",

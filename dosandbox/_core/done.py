@@ -4,7 +4,9 @@ On the platform ``storage.put(...)`` starts its work when it is called and retur
 code may drop the promise (``void storage.put(...)``) and the write still happens. A Python
 coroutine does nothing until awaited, so writes do their work at call time and return a
 :class:`Done`: awaiting it gives the result at once and never suspends (the input gate stays
-closed, as when the write was a coroutine that never suspended).
+closed, as when the write was a coroutine that never suspended). It has a coroutine's
+methods too (``send``/``throw``/``close``), so ``asyncio.create_task(storage.put(...))`` and
+``asyncio.gather`` take it as they took the coroutine it replaces.
 """
 
 from __future__ import annotations
@@ -28,6 +30,18 @@ class Done(Generic[T]):
     def __await__(self) -> Generator[Any, None, T]:
         return self._value
         yield  # a generator that returns at once: `await` never suspends
+
+    # The coroutine protocol (collections.abc.Coroutine): one step that finishes at once.
+    def send(self, value: object) -> Any:
+        raise StopIteration(self._value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if val is None:
+            val = typ if isinstance(typ, BaseException) else typ()
+        raise val.with_traceback(tb) if tb is not None else val
+
+    def close(self) -> None:
+        """Nothing to clean up: the work is done."""
 
     def done(self) -> bool:
         """Always True (as ``asyncio.Future.done``): the work happened at call time."""

@@ -23,6 +23,7 @@ __all__ = [
     "DurableObjectMethodError",
     "DurableObjectNotFoundError",
     "DurableObjectResetError",
+    "ExecutionInterruptedError",
     "HttpError",
     "InvalidIdError",
     "MethodNotFoundError",
@@ -193,6 +194,14 @@ class DriverError(DurableObjectError, RuntimeError):
 
 class WaitingOnTimeError(DriverError):
     code = "WAITING_ON_TIME"
+
+
+class ExecutionInterruptedError(DriverError):
+    """Ctrl-C (Jupyter's interrupt) stopped object code that was running: a method, a
+    handler or a SQL statement. The object was reset (``durable_object_reset``), so nothing
+    that event wrote is kept."""
+
+    code = "INTERRUPTED"
 
 
 def sandbox_closed(what: str) -> DriverError:

@@ -14,6 +14,8 @@ Resets, as workerd does them (``ctx.abort()``, a ``block_concurrency_while`` cal
 constructor that raises, a storage failure): the instance is dropped, its queued and in-flight
 events fail with one reset error, and every stub that reached that instance keeps failing with
 it (a :class:`Binder` remembers the instance a stub reached); a new stub reaches a new instance.
+Code stopped while it runs, by the platform's CPU-time limit or by Ctrl-C (cpulimit.py), resets
+the object the same way, so nothing the stopped event wrote is kept.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from dataclasses import dataclass
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import DurableObjectError, DurableObjectMethodError, DurableObjectResetError
+from .cpulimit import CPU_LIMIT_MESSAGE, STOPPERS, CpuLimitExceeded, take_sigint
+from .errors import (
+    DurableObjectError,
+    DurableObjectMethodError,
+    DurableObjectResetError,
+    ExecutionInterruptedError,
+)
 
 if TYPE_CHECKING:
     from .ids import DurableObjectId
@@ -50,6 +58,8 @@ class DropReason(enum.Enum):
     BLOCK_RAISED = "block_concurrency_while callback raised"
     ABORTED = "ctx.abort() was called"
     CONSTRUCTOR_RAISED = "the constructor raised"
+    CPU_EXCEEDED = "it exceeded its CPU time limit"
+    INTERRUPTED = "its running code was interrupted (Ctrl-C)"
 
     @property
     def keeps_sockets(self) -> bool:
@@ -130,6 +140,10 @@ def fresh_error(error: DurableObjectResetError) -> DurableObjectResetError:
     return copy
 
 
+# Per task, the instances whose events it is inside, innermost last (an RPC to another object
+# runs in its caller's task), so a reset interrupts only its own object's code.
+_delivering: dict[asyncio.Task[Any], list[Instance]] = {}
+
 # The event whose code is running now, or None outside object code.
 current_scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
     "dosandbox_current_event", default=None
@@ -193,7 +207,9 @@ class Instance:
         self.background: set[asyncio.Task[Any]] = set()
         # Tasks awaiting an event of this instance (a reset interrupts them), and those it did.
         self.tasks: dict[asyncio.Task[Any], int] = {}
-        self.interrupted: set[asyncio.Task[Any]] = set()
+        # Tasks a reset of this instance interrupts: True if cancelled, False if they were
+        # inside another object's event then (that event finishes; the task stops after it).
+        self.interrupted: dict[asyncio.Task[Any], bool] = {}
 
     @property
     def alive(self) -> bool:
@@ -259,6 +275,8 @@ class ObjectRecord:
         except ResetUnwind as unwind:  # ctx.abort() in the constructor
             error = fresh_error(unwind.error)
             raise error from error.__cause__
+        except STOPPERS as exc:
+            raise self.stopped(instance, "init", "constructor", exc) from exc
         except Exception as exc:
             self.emit("error", f"constructor raised {type(exc).__name__}: {exc}")
             # workerd: the caller sees the constructor's error with durableObjectReset set.
@@ -306,6 +324,41 @@ class ObjectRecord:
         self.drop_instance(reason, cause, instance=instance, failure=error)
         return error
 
+    def stopped(
+        self, instance: Instance, kind: str, name: str, exc: BaseException
+    ) -> DurableObjectError:
+        """Code of ``instance`` was stopped while it ran (``exc``: the CPU limit or Ctrl-C):
+        reset it, as the platform does past the limit, and return the error its caller gets."""
+        ns, short = self.namespace.name, self.hex[:12]
+        what = _event_name(kind, name)
+        if isinstance(exc, CpuLimitExceeded):
+            limit_ms = self.world.limits.max_cpu_ms_per_event or 0
+            self.emit("error", f"{what} ran {limit_ms / 1000:g} s of CPU time without yielding: "
+                      f"{CPU_LIMIT_MESSAGE}")
+            lead = (
+                f"{CPU_LIMIT_MESSAGE} Its {what} ran {limit_ms / 1000:g} s of CPU time without "
+                "yielding (Limits.max_cpu_ms_per_event). Find the loop or query that never "
+                "ends, or split the work across events; the platform's limits.cpu_ms goes up "
+                "to 300,000 ms."
+            )
+            return fresh_error(self.reset(instance, DropReason.CPU_EXCEEDED, lead))
+        take_sigint()  # delivered: a Ctrl-C the stepper held must not stop the next event too
+        self.emit("error", f"{what} interrupted while it ran (Ctrl-C); the instance was reset")
+        self.reset(instance, DropReason.INTERRUPTED,
+                   "Durable Object reset because its running code was interrupted.")
+        error = ExecutionInterruptedError(
+            f"Interrupted {what} of {ns} {short}… while it ran (Ctrl-C). The object was reset, "
+            "as the platform resets one past its CPU time limit: the writes of this event are "
+            "discarded and its in-memory state is gone. Fix the code that does not end, then "
+            f"call it through a new stub (sb.durable_objects.{ns}.get(...)); storage is kept.",
+            object_name=ns,
+            object_id=self.hex,
+            method_name=name if kind == "rpc" else None,
+        )
+        error.durable_object_reset = True
+        self.world.driver.stopped = error  # what a clock step that was interrupted raises
+        return error
+
     def drop_instance(
         self,
         reason: DropReason,
@@ -339,8 +392,14 @@ class ObjectRecord:
             # In-flight events fail with the reset too (the caller of abort() unwinds itself).
             current = asyncio.current_task(self.world.loop)
             for task in list(instance.tasks):
-                if task is not current and not task.done():
-                    instance.interrupted.add(task)
+                if task is current or task.done():
+                    continue
+                stack = _delivering.get(task)
+                inside_another = bool(stack) and stack[-1] is not instance  # type: ignore[index]
+                # An RPC to another object runs in its caller's task: never cut that object's
+                # code short; the task stops when control comes back (see deliver).
+                instance.interrupted[task] = not inside_another
+                if not inside_another:
                     task.cancel()
         instance.gate.fail_waiters(failure)
         for task in instance.background:
@@ -349,6 +408,8 @@ class ObjectRecord:
             return False
         self.instance = None
         self.parts.on_drop(reason)
+        # A stub may keep this instance (to remember a reset): not the object's memory too.
+        instance.obj = None
         return True
 
     # --- delivering events -----------------------------------------------------------------
@@ -379,35 +440,48 @@ class ObjectRecord:
         instance.in_flight += 1
         self.events_delivered += 1
         task: asyncio.Task[Any] | None = None
+        outer_reset = False
         try:
             result = call(instance.obj)  # type: ignore[arg-type]
             if type(result) is CoroutineType or inspect.isawaitable(result):
                 # Known while it waits, so a reset of this instance can interrupt it.
                 task = asyncio.current_task()
                 tasks = instance.tasks
+                stack: list[Instance] | None = None
                 if task is not None:
                     tasks[task] = tasks.get(task, 0) + 1
+                    stack = _delivering.get(task)
+                    if stack is None:
+                        stack = _delivering[task] = []
+                    stack.append(instance)
                 try:
                     result = await result
                 finally:
-                    if task is not None:
+                    if task is not None and stack is not None:
                         left = tasks[task] - 1
                         if left:
                             tasks[task] = left
                         else:
                             del tasks[task]
+                        stack.pop()
+                        if stack:
+                            # The event of another object that called this one was reset
+                            # meanwhile: it stops now that this event is done.
+                            outer_reset = task in stack[-1].interrupted
+                        else:
+                            del _delivering[task]
         except ResetUnwind as unwind:
             # ctx.abort() in this event. workerd marks the fetch caller's copy remote too.
             error = fresh_error(unwind.error)
             if kind == "fetch":
                 error.remote = True
             raise error from error.__cause__
+        except STOPPERS as exc:  # Ctrl-C or the CPU limit stopped this event's code
+            raise self.stopped(instance, kind, name, exc) from exc
         except asyncio.CancelledError:
             if task is None or task not in instance.interrupted:
                 raise
             # Interrupted by a reset of this instance: the caller sees the reset error.
-            instance.interrupted.discard(task)
-            task.uncancel()
             error = fresh_error(instance.reset_error)  # type: ignore[arg-type]
             raise error from error.__cause__
         except Exception as exc:
@@ -429,6 +503,11 @@ class ObjectRecord:
             instance.in_flight -= 1
             current_scope.reset(token)
             self.parts.before_output()
+            # However the event ended (user code may catch the cancel), undo the cancel.
+            if task is not None and instance.interrupted.pop(task, False):
+                task.uncancel()
+            if outer_reset:
+                raise asyncio.CancelledError  # the caller's reset event stops here
         if instance.reset_error is not None:
             # Reset while this event ran (e.g. a block_concurrency_while it did not await).
             raise fresh_error(instance.reset_error)
@@ -470,6 +549,8 @@ class ObjectRecord:
                 raise error from error.__cause__
             except ResetUnwind:
                 raise  # ctx.abort() inside the callback: already reset
+            except STOPPERS as exc:
+                raise self.stopped(instance, "block_concurrency_while", scope.name, exc) from exc
             except BaseException as exc:
                 # The platform resets the object when the callback throws (input gate broken);
                 # whoever awaits the block sees the reset, carrying the callback's error.
@@ -547,13 +628,23 @@ def _caused_by(exc: BaseException | None, cause: BaseException | None) -> bool:
     return False
 
 
+def _event_name(kind: str, name: str) -> str:
+    """An event as messages name it: ``method spin()``, ``alarm handler``, ``the constructor``."""
+    if kind == "init":
+        return "the constructor"
+    if kind == "rpc":
+        return f"method {name}()"
+    return f"{kind} handler" if kind == name else f"{kind} {name}"
+
+
 def _describe(exc: BaseException) -> str:
     """An error as the caller reads it: ``TypeError: message`` (workerd keeps the message)."""
     return f"{type(exc).__name__}: {exc}"
 
 
 def _wrap_error(record: ObjectRecord, name: str, exc: BaseException) -> BaseException:
-    if isinstance(exc, DurableObjectError) and exc.code in ("OBJECT_RESET", "RPC_ERROR"):
+    if isinstance(exc, DurableObjectError) and exc.code in ("OBJECT_RESET", "RPC_ERROR",
+                                                            "INTERRUPTED"):
         return exc
     wrapped = method_error_class(type(exc))(
         f"{record.namespace.name}.{name}() raised {type(exc).__name__}: {exc}",
@@ -562,17 +653,17 @@ def _wrap_error(record: ObjectRecord, name: str, exc: BaseException) -> BaseExce
         method_name=name,
         original_type=type(exc).__name__,
         # workerd keeps an error's own properties, flags included (remote is always set).
-        retryable=_flag(exc, "retryable", "retryable"),
-        overloaded=_flag(exc, "overloaded", "overloaded"),
+        retryable=_flag(exc, "retryable"),
+        overloaded=_flag(exc, "overloaded"),
     )
     if _flag(exc, "durable_object_reset", "durableObjectReset"):
         wrapped.durable_object_reset = True
     return wrapped
 
 
-def _flag(exc: BaseException, snake: str, camel: str) -> bool | None:
+def _flag(exc: BaseException, snake: str, camel: str | None = None) -> bool | None:
     """A platform flag the user's error carries (``err.retryable = True``), or None."""
-    for attr in (snake, camel):
+    for attr in (snake, camel or snake):
         if getattr(exc, attr, None) is True:
             return True
     return None

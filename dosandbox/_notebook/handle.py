@@ -122,7 +122,7 @@ class Handle:
         known = ", ".join(str(ws.id) for ws in sockets) or "none"
         raise WebSocketError(
             f"{self.name} has no open socket {socket_id!r} (it closed meanwhile?); its open "
-            f"sockets: {known}.",
+            f"sockets: {known}. Pass one of those ids (handle.sockets lists them).",
             socket=socket_id,
         )
 

@@ -40,6 +40,7 @@ import datetime as dt
 import heapq
 import inspect
 import json
+import math
 import warnings
 import weakref
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.aliases import AliasMixin
 from .._core.clock import to_epoch_ms
+from .._core.codec import shown
 from .._core.errors import AlarmError, ClockError
 
 if TYPE_CHECKING:
@@ -192,7 +194,9 @@ class AlarmScheduler:
         # self._timer stays set (to this spent timer) until the end: handlers started here run
         # at once and usually set their next alarm, which then only joins the heap; the
         # earliest is armed once, below, instead of a timer armed and cancelled per handler.
-        now = self.clock._now_ms
+        # Its bucket is due now even if float rounding put the clock a hair before it (far in
+        # the future); else the timer would be re-armed for a time already reached, forever.
+        now = max(self.clock._now_ms, self._timer_ms)
         heap, buckets = self._heap, self._buckets
         while heap and heap[0] <= now:
             bucket = buckets.pop(heapq.heappop(heap), None)
@@ -329,14 +333,13 @@ class Alarm:
             due = self.last_fired_ms + 1
         if self.running:
             self._set_in_run = True
+        storage = self._storage_now()
+        if storage is not None:
+            storage.before_alarm_change(setting=True)  # a reset or rollback restores it
         self._schedule(due, 0)
         self.ever_set = True
         if self._storage is not None:
             self._persist()
-        elif self._open_storage is not None:
-            storage = self._open_storage()
-            if storage is not None and not storage._meta_table:
-                storage._ensure_meta_table()
         self._log.emit("alarm.set", partial(_set_message, ms, due, now), object_name=self._name,
                        object_id=self._hex, time_ms=due)
 
@@ -364,11 +367,20 @@ class Alarm:
             self._deleted_in_run = True
         if self.time_ms is None:
             return  # a no-op on the platform
+        storage = self._storage_now()
+        if storage is not None:
+            storage.before_alarm_change(setting=False)
         self._unschedule()
         self.time_ms = None
         self.retry_count = 0
         self._persist()
         self._emit("alarm.deleted", f"alarm deleted by {reason}")
+
+    def _storage_now(self) -> Storage | None:
+        """The object's storage: persisted, always; in memory, only if it is open already."""
+        if self._storage is not None:
+            return self._storage()
+        return self._open_storage() if self._open_storage is not None else None
 
     # --- scheduling ------------------------------------------------------------------------
 
@@ -399,6 +411,15 @@ class Alarm:
     def _restore(self, value: bytes) -> None:
         data = json.loads(value)
         time_ms, retry = int(data["time"]), int(data.get("retry", 0))
+        if not 0 < time_ms <= MAX_ALARM_MS:  # written before such times were refused
+            self._emit(
+                "alarm.failed",
+                f"the stored alarm time {time_ms} ms is outside what the platform accepts "
+                f"(1 to {MAX_ALARM_MS} ms), so it was not scheduled; set a new one with "
+                "ctx.storage.set_alarm(...), or delete it with delete_alarm().",
+                code="ALARM_ERROR",
+            )
+            return
         clock = self.scheduler.clock
         now = clock._now_ms
         due = max(time_ms, now)
@@ -577,11 +598,25 @@ class Alarm:
         )
 
 
+# The platform keeps alarm times as nanoseconds in a signed 64-bit integer (workerd's
+# kj::Date): 9223372036854 ms (2262-04-11T23:47:16.854Z) is the latest it accepts.
+MAX_ALARM_MS = 9_223_372_036_854
+_ALARM_HELP = (
+    "Alarm times are epoch milliseconds, like time.time() * 1000 + 60_000 (not microseconds "
+    "or nanoseconds); for a delay pass a timedelta."
+)
+
+
 def _validate(value: Any, now_ms: int) -> int:
     """Epoch ms for ``set_alarm``; an AlarmError that teaches for anything else."""
     kind = type(value)
-    if (kind is float or kind is int) and 0 < value < 1e17:  # the common case, fast
+    if (kind is float or kind is int) and 1 <= value <= MAX_ALARM_MS:  # the common case, fast
         return int(value)
+    if kind is float and not math.isfinite(value):
+        raise AlarmError(
+            f"The value cannot be converted because it is not a valid Date (got {value!r}). "
+            f"{_ALARM_HELP}"
+        )
     try:
         ms = to_epoch_ms(value, now_ms=now_ms, what="set_alarm()")
     except ClockError as exc:
@@ -590,10 +625,26 @@ def _validate(value: Any, now_ms: int) -> int:
             "set_alarm(datetime.now(timezone.utc) + timedelta(minutes=1)) or "
             "set_alarm(timedelta(minutes=1)).",
         ) from None
+    if ms > MAX_ALARM_MS:
+        raise AlarmError(
+            f"This API doesn't support dates after 2189 (got {_shown(value)}): the platform "
+            f"accepts alarm times up to {MAX_ALARM_MS} ms (2262-04-11T23:47:16.854Z). "
+            f"{_ALARM_HELP}"
+        )
+    if ms < -MAX_ALARM_MS:
+        raise AlarmError(
+            f"This API doesn't support dates before 1687 (got {_shown(value)}). {_ALARM_HELP}"
+        )
     if ms <= 0:
         raise AlarmError(
-            f"setAlarm() cannot be called with an alarm time <= 0 (got {value!r}). Alarm times "
-            "are epoch milliseconds, like time.time() * 1000 + 60_000; for a delay pass a "
-            "timedelta.",
+            f"setAlarm() cannot be called with an alarm time <= 0 (got {_shown(value)}). "
+            f"{_ALARM_HELP}"
         )
     return ms
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: epoch-ms numbers as digits, the rest as repr."""
+    if type(value) is float and value.is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return shown(value)

@@ -387,3 +387,101 @@ def test_retry_pattern_does_not_retry_user_errors_resets_or_overload(retry_sb: S
         Front.attempts = 0
         assert retry_sb.run(front.call_with_retries(method, method)) == message
         assert Front.attempts == 1
+
+
+class Slow(DurableObject):
+    """The callee: its method sleeps, then writes; a reset of its caller must not cut it."""
+
+    async def work(self) -> str:
+        await asyncio.sleep(1)
+        await self.ctx.storage.put("done", True)
+        return "finished"
+
+
+class Caller(DurableObject):
+    async def call_slow(self) -> str:
+        result = await self.env.SLOW.get("s").work()
+        await self.ctx.storage.put("after", result)  # never runs: this object was reset
+        return result
+
+    async def abort_me(self) -> None:
+        await asyncio.sleep(0.5)
+        self.ctx.abort("reset while the call waits")
+
+
+def test_a_reset_does_not_cut_the_code_of_the_object_it_was_calling() -> None:
+    """Aborting A while A awaits B: B's method finishes (and writes); A's caller sees the
+    reset and A's code after the call never runs, as on the platform."""
+    with Sandbox(clock_mode="autojump") as sb:
+        sb.register("slow", Slow)
+        sb.register("caller", Caller)
+        a = sb.durable_objects.caller.get("a")
+
+        async def both() -> list[Any]:
+            return await asyncio.gather(a.call_slow(), a.abort_me(), return_exceptions=True)
+
+        waiting, aborting = sb.run(both())
+        assert isinstance(waiting, DurableObjectResetError)
+        assert isinstance(aborting, DurableObjectResetError)
+        slow = sb.inspect(sb.durable_objects.slow.get("s"))
+        assert list(slow.kv["key"]) == ["done"]
+        assert list(sb.inspect(a).kv["key"]) == []
+        fresh = sb.durable_objects.caller.get("a")
+        assert sb.run(fresh.call_slow()) == "finished"  # and everything still works
+
+
+def test_an_evicted_instance_is_freed_while_stubs_remain() -> None:
+    """Evicting drops the object's state even though a stub still refers to its instance."""
+    import gc
+    import weakref
+
+    class Big(DurableObject):
+        def __init__(self, ctx: Any, env: Any) -> None:
+            super().__init__(ctx, env)
+            self.blob = bytearray(1024)
+
+        async def ping(self) -> int:
+            return len(self.blob)
+
+    with Sandbox() as sb:
+        sb.register("big", Big)
+        stub = sb.durable_objects.big.get("b")
+        assert sb.run(stub.ping()) == 1024
+        handle = sb.inspect(stub)
+        alive = weakref.ref(handle.instance)
+        assert handle.evict()
+        gc.collect()
+        assert alive() is None
+        assert sb.run(stub.ping()) == 1024  # the stub reaches a new instance
+
+
+class AlarmThenAbort(DurableObject):
+    async def set_then_put_then_abort(self) -> None:
+        await self.ctx.storage.put("warm", 1)  # storage open, committed in its own turn
+        await asyncio.sleep(0)
+        self.ctx.storage.set_alarm(4102444800000)
+        self.ctx.storage.put("k", 1)
+        self.ctx.abort()
+
+    async def put_then_set_then_abort(self) -> None:
+        await self.ctx.storage.put("warm", 1)
+        await asyncio.sleep(0)
+        self.ctx.storage.put("k", 1)
+        self.ctx.storage.set_alarm(4102444800000)
+        self.ctx.abort()
+
+    async def alarm(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("method", ["set_then_put_then_abort", "put_then_set_then_abort"])
+def test_a_reset_undoes_the_alarm_set_by_the_event_in_either_order(method: str) -> None:
+    """abort() discards the event's uncommitted writes and its alarm, whatever the order."""
+    with Sandbox(clock_mode="autojump") as sb:
+        sb.register("alarm_then_abort", AlarmThenAbort)
+        stub = sb.durable_objects.alarm_then_abort.get("x")
+        with pytest.raises(DurableObjectResetError):
+            sb.run(getattr(stub, method)())
+        handle = sb.inspect(sb.durable_objects.alarm_then_abort.get("x"))
+        assert handle.alarm is None
+        assert list(handle.kv["key"]) == ["warm"]
