@@ -42,7 +42,7 @@ from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project.discovery import discover
 from ._runtime.definition import DurableObjectDefinition, named_definition
-from ._runtime.namespace import Namespace, Stub
+from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
 from ._storage.database import FolderLock
@@ -379,7 +379,7 @@ class Sandbox(AliasMixin):
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Drive the sandbox until ``awaitable`` is done and return its result."""
-        if not inspect.isawaitable(awaitable):
+        if type(awaitable) is not RpcCall and not inspect.isawaitable(awaitable):
             call = " (call it: sb.run(fn()))" if callable(awaitable) else ""
             raise ValidationError(
                 f"sb.run() takes an awaitable, such as a call stub.method(...) or a coroutine "

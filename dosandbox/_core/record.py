@@ -205,8 +205,6 @@ class Instance:
         # Set when this instance was reset (not evicted): what its stubs keep failing with.
         self.reset_error: DurableObjectResetError | None = None
         self.background: set[asyncio.Task[Any]] = set()
-        # Tasks awaiting an event of this instance (a reset interrupts them), and those it did.
-        self.tasks: dict[asyncio.Task[Any], int] = {}
         # Tasks a reset of this instance interrupts: True if cancelled, False if they were
         # inside another object's event then (that event finishes; the task stops after it).
         self.interrupted: dict[asyncio.Task[Any], bool] = {}
@@ -391,11 +389,11 @@ class ObjectRecord:
             instance.reset_error = failure
             # In-flight events fail with the reset too (the caller of abort() unwinds itself).
             current = asyncio.current_task(self.world.loop)
-            for task in list(instance.tasks):
-                if task is current or task.done():
+            # The tasks awaiting an event of this instance (a reset is rare: look at them all).
+            for task, stack in list(_delivering.items()):
+                if task is current or task.done() or instance not in stack:
                     continue
-                stack = _delivering.get(task)
-                inside_another = bool(stack) and stack[-1] is not instance  # type: ignore[index]
+                inside_another = stack[-1] is not instance
                 # An RPC to another object runs in its caller's task: never cut that object's
                 # code short; the task stops when control comes back (see deliver).
                 instance.interrupted[task] = not inside_another
@@ -445,11 +443,9 @@ class ObjectRecord:
             result = call(instance.obj)  # type: ignore[arg-type]
             if type(result) is CoroutineType or inspect.isawaitable(result):
                 # Known while it waits, so a reset of this instance can interrupt it.
-                task = asyncio.current_task()
-                tasks = instance.tasks
+                task = asyncio.current_task(self.world.loop)
                 stack: list[Instance] | None = None
                 if task is not None:
-                    tasks[task] = tasks.get(task, 0) + 1
                     stack = _delivering.get(task)
                     if stack is None:
                         stack = _delivering[task] = []
@@ -458,11 +454,6 @@ class ObjectRecord:
                     result = await result
                 finally:
                     if task is not None and stack is not None:
-                        left = tasks[task] - 1
-                        if left:
-                            tasks[task] = left
-                        else:
-                            del tasks[task]
                         stack.pop()
                         if stack:
                             # The event of another object that called this one was reset

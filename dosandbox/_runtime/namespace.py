@@ -455,7 +455,7 @@ class RpcCall:
         except DataCloneError as exc:
             exc.remote = True  # workerd: the result failed to serialize on the other side
             raise
-        if not _surely_small((copy,), self._stub._record.world.limits):
+        if type(copy) not in _SMALL and not _surely_small((copy,), self._stub._record.world.limits):
             _check_size(self._stub, copy, f"the result of {path.removesuffix(' result')}",
                         remote=True)
         return copy
