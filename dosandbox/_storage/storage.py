@@ -966,14 +966,23 @@ class SyncKvStorage(AliasMixin):
             "several keys use `await ctx.storage.get([...])` or call it once per key."
         )
 
+    def _ready(self, what: str) -> Storage:
+        """The storage, if a synchronous call may run now (not behind another transaction)."""
+        storage = self._storage
+        if storage._txn_owner is not None or storage._queued is not None:
+            storage._check_sync(what)
+        storage._count_op(what)
+        return storage
+
+    def _begin(self, key: Any, what: str) -> tuple[Storage, str]:
+        """The checks every single-key call makes: the key, the turn, the op count."""
+        key = self._key(key, what)
+        storage = self._ready(what)
+        return storage, storage._check_key(key, what)
+
     def get(self, key: str) -> Any:
         """The value stored under ``key``, or None."""
-        storage = self._storage
-        key = self._key(key, "kv.get()")
-        if storage._txn_owner is not None or storage._queued is not None:
-            storage._check_sync("kv.get()")
-        storage._count_op("kv.get()")
-        storage._check_key(key, "kv.get()")
+        storage, key = self._begin(key, "kv.get()")
         if not storage._kv_readable():
             return None
         try:
@@ -989,23 +998,13 @@ class SyncKvStorage(AliasMixin):
                 "kv.put() takes a key and a value, kv.put('k', v); the synchronous KV API has "
                 "no batch form: for a dict of entries use `ctx.storage.put({...})`."
             )
-        storage = self._storage
-        key = self._key(key, "kv.put()")
-        if storage._txn_owner is not None or storage._queued is not None:
-            storage._check_sync("kv.put()")
-        storage._count_op("kv.put()")
-        storage._check_key(key, "kv.put()")
+        storage, key = self._begin(key, "kv.put()")
         storage._write(_PUT, (key, storage._encode(key, value, "kv.put()")), key)
         storage._emit("kv.put", f"kv.put {_short(key)}")
 
     def delete(self, key: str) -> bool:
         """Delete ``key``; True if it existed."""
-        storage = self._storage
-        key = self._key(key, "kv.delete()")
-        if storage._txn_owner is not None or storage._queued is not None:
-            storage._check_sync("kv.delete()")
-        storage._count_op("kv.delete()")
-        storage._check_key(key, "kv.delete()")
+        storage, key = self._begin(key, "kv.delete()")
         before = storage._conn.total_changes()
         storage._write(_DELETE, (key,), key)
         existed = storage._conn.total_changes() != before
@@ -1019,7 +1018,7 @@ class SyncKvStorage(AliasMixin):
         start_after, end, limit, reverse); an iterator, as the platform's."""
         storage = self._storage
         if storage._txn_owner is not None or storage._queued is not None:
-            storage._check_sync("kv.list()")
+            storage._check_sync("kv.list()")  # _list_rows counts the op itself
         rows = storage._list_rows(options_, options, "kv.list")
         return ((k, decode_value(v)) for k, v in rows)
 
