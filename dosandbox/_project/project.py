@@ -159,17 +159,24 @@ def read_project(path: str | Path = ".") -> Project:
     )
 
 
+def _inside(module: Any, folder: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    try:
+        return bool(file) and folder in Path(file).resolve().parents
+    except (OSError, ValueError):  # pragma: no cover - odd module files
+        return False
+
+
 def _purge(folder: Path) -> None:
-    """Forget modules imported from ``folder`` before: loading again is a fresh deploy."""
+    """Forget modules imported from ``folder`` before (loading again is a fresh deploy), and
+    other modules of the project's top-level names, which would shadow its own (never the
+    standard library's, dosandbox's, or the workers/js we serve)."""
+    local = {p.stem for p in folder.iterdir()
+             if p.suffix == ".py" or (p / "__init__.py").is_file()}
+    local -= {*sys.stdlib_module_names, "dosandbox", *pyworkers.MODULE_NAMES}
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file:
-            continue
-        try:
-            if folder in Path(file).resolve().parents:
-                del sys.modules[name]
-        except (OSError, ValueError):  # pragma: no cover - odd module files
-            continue
+        if _inside(module, folder) or name.split(".")[0] in local:
+            del sys.modules[name]
 
 
 def _raised_at(exc: BaseException, folder: Path) -> str:
