@@ -54,7 +54,7 @@ from ._storage.database import FolderLock
 
 T = TypeVar("T")
 
-__all__ = ["Sandbox", "active_sandbox"]
+__all__ = ["Sandbox", "active_sandbox", "load_project"]
 
 _active: Sandbox | None = None
 
@@ -704,6 +704,11 @@ class Sandbox(AliasMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def load_project(path: str | Path = ".", **kwargs: Any) -> Sandbox:
+    """``Sandbox.from_project(path, **kwargs)``: a Python Workers project, its Worker in front."""
+    return Sandbox.from_project(path, **kwargs)
 
 
 def _close_taken_over(ref: weakref.ref[Sandbox]) -> None:
