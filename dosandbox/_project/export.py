@@ -73,6 +73,15 @@ _HANDLER_SIGNATURES = {
 }
 
 
+def _takes_alarm_info(fn: object) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
 def _class_source(obj: DiscoveredObject) -> str:
     module = obj.path.stem
     attr = _attr_of(obj)
@@ -100,6 +109,8 @@ def _class_source(obj: DiscoveredObject) -> str:
             continue
         platform, params, args = _HANDLER_SIGNATURES[handler]
         target = handler if callable(getattr(obj.cls, handler, None)) else spelled
+        if handler == "alarm" and not _takes_alarm_info(getattr(obj.cls, target)):
+            args = ""  # alarm(self), as Cloudflare's Python docs write it
         lines += [
             "",
             f"    async def {platform}(self, {params}):",

@@ -368,7 +368,8 @@ class Outbound:
 
 
 def front_of(loop: Any) -> Front | None:
-    return _FRONTS.get(loop)
+    """The Front of the sandbox whose loop is ``loop`` (None outside every sandbox)."""
+    return None if loop is None else _FRONTS.get(loop)
 
 
 async def outbound_fetch(resource: Any = None, /, **init: Any) -> Response:
