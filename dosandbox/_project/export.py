@@ -1,4 +1,4 @@
-"""``dosandbox export``: an ``objects/`` folder made with the definition API → a Python Workers project.
+"""``dosandbox export``: an ``objects/`` folder (the definition API) → a Python Workers project.
 
 The project written to ``--out`` (default ``worker/``):
 

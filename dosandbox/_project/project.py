@@ -71,6 +71,10 @@ class Project:
         if self.added_path is not None and self.added_path in sys.path:
             sys.path.remove(self.added_path)
         self.added_path = None
+        folder = self.main.parent
+        for name, module in list(sys.modules.items()):
+            if _inside(module, folder):
+                del sys.modules[name]  # the project's modules go with it
         pyworkers.release()
 
 
@@ -161,8 +165,10 @@ def read_project(path: str | Path = ".") -> Project:
 
 def _inside(module: Any, folder: Path) -> bool:
     file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not file:
+        return False
     try:
-        return bool(file) and folder in Path(file).resolve().parents
+        return folder in Path(file).resolve().parents
     except (OSError, ValueError):  # pragma: no cover - odd module files
         return False
 

@@ -91,8 +91,8 @@ class ExecutionContext(AliasMixin):
     def pass_through_on_exception(self) -> None:
         """Accepted; there is no origin server behind the sandbox to pass through to."""
 
-    waitUntil = wait_until  # noqa: N815 - the platform's spelling
-    passThroughOnException = pass_through_on_exception  # noqa: N815
+    waitUntil = wait_until
+    passThroughOnException = pass_through_on_exception
 
 
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:

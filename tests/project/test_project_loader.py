@@ -100,7 +100,7 @@ def test_config_without_main(make_project):
 def test_main_file_missing(make_project):
     """main names a file that is not there: the error names both."""
     root = make_project(config=CONFIG.replace("src/entry.py", "src/worker.py"))
-    with pytest.raises(ProjectError, match="worker.py does not exist"):
+    with pytest.raises(ProjectError, match=r"worker\.py does not exist"):
         Sandbox.from_project(root)
 
 
@@ -156,7 +156,7 @@ def test_import_error_names_module(make_project):
 def test_bad_config_shape_is_a_config_error(make_project):
     """Bindings that are not {name, class_name} tables are refused by the wrangler reader."""
     root = make_project(config='{"main": "src/entry.py", "durable_objects": {"bindings": 3}}')
-    with pytest.raises(ConfigError, match="durable_objects.bindings"):
+    with pytest.raises(ConfigError, match=r"durable_objects\.bindings"):
         Sandbox.from_project(root)
 
 

@@ -89,9 +89,10 @@ def test_worker_error_raises_and_is_logged():
 
 def test_worker_must_return_a_response():
     """A Worker returning a str fails as the platform's 'did not resolve to Response'."""
-    with Sandbox(worker=lambda request: "text") as box:
-        with pytest.raises(HttpError, match="did not resolve to 'Response'"):
-            box.run(box.fetch("/"))
+    with Sandbox(worker=lambda request: "text") as box, pytest.raises(
+        HttpError, match="did not resolve to 'Response'"
+    ):
+        box.run(box.fetch("/"))
 
 
 def test_bad_worker_argument_refused():

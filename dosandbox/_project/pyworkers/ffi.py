@@ -175,13 +175,15 @@ class PyCtx:
     """``self.ctx`` of a Python Workers Durable Object: the state, its ``storage`` wrapped."""
 
     __slots__ = ("_ctx", "_storage")
+    _ctx: Any
+    _storage: JsBinding | None
 
     def __new__(cls, ctx: Any) -> Any:
         if isinstance(ctx, PyCtx):
             return ctx  # idempotent, as the SDK's DurableObjectContext(ctx)
         self = object.__new__(cls)
         self._ctx = ctx
-        self._storage: JsBinding | None = None
+        self._storage = None
         return self
 
     @property
@@ -251,12 +253,12 @@ class NamespaceWrapper:
     def get_by_name(self, *args: Any, **kwargs: Any) -> StubWrapper:
         return StubWrapper(self._ns.get_by_name(*args, **kwargs))
 
-    getByName = get_by_name  # noqa: N815 - the platform's spelling
+    getByName = get_by_name
 
     def get_by_id(self, *args: Any, **kwargs: Any) -> StubWrapper:
         return StubWrapper(self._ns.get_by_id(*args, **kwargs))
 
-    getById = get_by_id  # noqa: N815
+    getById = get_by_id
 
     def jurisdiction(self, name: str) -> NamespaceWrapper:
         return NamespaceWrapper(self._ns.jurisdiction(name))
@@ -275,6 +277,7 @@ class PyEnv:
     """``self.env`` of a Python Worker or object: bindings wrapped, variables as given."""
 
     __slots__ = ("_env",)
+    _env: Any
 
     def __new__(cls, env: Any) -> Any:
         if isinstance(env, PyEnv):

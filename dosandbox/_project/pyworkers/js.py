@@ -98,7 +98,7 @@ class Object:
     """``Object.fromEntries``, ``keys``, ``values``, ``entries``."""
 
     @staticmethod
-    def fromEntries(entries: Iterable[Any]) -> Any:  # noqa: N802 - JavaScript's name
+    def fromEntries(entries: Iterable[Any]) -> Any:
         items = entries.items() if isinstance(entries, Mapping) else entries
         return from_js({k: v for k, v in items})
 
@@ -144,7 +144,7 @@ class Date:
         return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-class console:  # noqa: N801 - JavaScript's name
+class console:
     """``console.log(...)`` and friends print, so the output appears where you acted."""
 
     @staticmethod

@@ -26,13 +26,13 @@ __all__ = [
     "Request",
     "Response",
     "WorkerEntrypoint",
-    "env",
     "fetch",
     "handler",
     "import_from_javascript",
-    "wait_until",
     "waitUntil",
+    "wait_until",
 ]
+# ``env`` is served by the module __getattr__ below: the env of the Worker being run.
 
 
 class Response(_Response):
@@ -156,7 +156,7 @@ def wait_until(awaitable: Any) -> None:
     ExecutionContext(front, "workers.wait_until").wait_until(awaitable)
 
 
-waitUntil = wait_until  # noqa: N816 - the platform's spelling
+waitUntil = wait_until
 
 
 def _current_env() -> PyEnv:
@@ -178,7 +178,7 @@ class _CloudflareWorkers:
     def env(self) -> PyEnv:
         return _current_env()
 
-    waitUntil = staticmethod(wait_until)  # noqa: N815
+    waitUntil = staticmethod(wait_until)
 
 
 def import_from_javascript(name: str) -> Any:

@@ -15,7 +15,7 @@ class List(DurableObject):
     async def add_message(self, message):
         messages = await self.get_messages()
         limit = int(self.env.MAX_MESSAGES)
-        messages = (messages + [message])[-limit:]
+        messages = [*messages, message][-limit:]
         await self.ctx.storage.put("messages", json.dumps(messages))
         return len(messages)
 
