@@ -40,7 +40,8 @@ from ._runtime.websocket import (
     WebSocketPair,
     WebSocketRequestResponsePair,
 )
-from ._sandbox import Sandbox
+from ._runtime.worker import WorkerCall
+from ._sandbox import Sandbox, load_project
 from ._storage.sql import SqlCursor, SqlStorage
 from ._storage.storage import Storage, SyncKvStorage, Transaction
 
@@ -96,9 +97,11 @@ __all__ = [
     "WebSocket",
     "WebSocketPair",
     "WebSocketRequestResponsePair",
+    "WorkerCall",
     "__version__",
     "clone",
     "define_durable_object",
     "discover",
     "errors",
+    "load_project",
 ]

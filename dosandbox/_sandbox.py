@@ -27,6 +27,7 @@ from ._core.errors import (
     ClockError,
     ConfigError,
     DurableObjectNotFoundError,
+    HttpError,
     StorageError,
     ValidationError,
     did_you_mean,
@@ -40,16 +41,20 @@ from ._core.world import World, make_folder
 from ._notebook.alarm_view import alarms_frame, pending_alarm_count
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
+from ._project import project as _project
 from ._project.discovery import discover
 from ._runtime.definition import DurableObjectDefinition, named_definition
+from ._runtime.http import Request, Response
 from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
+from ._runtime.websocket import disconnect
+from ._runtime.worker import Front, WorkerCall
 from ._storage.database import FolderLock
 
 T = TypeVar("T")
 
-__all__ = ["Sandbox", "active_sandbox"]
+__all__ = ["Sandbox", "active_sandbox", "load_project"]
 
 _active: Sandbox | None = None
 
@@ -183,7 +188,10 @@ class Sandbox(AliasMixin):
     SQLite database in (in memory by default; one sandbox at a time per folder, until
     ``close()``). ``limits``: a :class:`Limits` to change the
     platform's limits (tests use small ones). ``virtual_time``: make ``time.time()`` and
-    ``datetime.now()`` read the virtual clock inside object code.
+    ``datetime.now()`` read the virtual clock inside object code. ``worker``: the Worker in
+    front of the objects for ``sb.fetch`` / ``sb.connect(url)``, a class with
+    ``fetch(self, request)`` (built as ``cls(ctx, env)`` per request) or a function
+    ``fetch(request, env, ctx)``; without one, ``/<object>/<name>/...`` reaches that object.
     """
 
     def __init__(
@@ -198,6 +206,7 @@ class Sandbox(AliasMixin):
         script_name: str = "dosandbox",
         virtual_time: bool = True,
         event_log_size: int = 10_000,
+        worker: Any = None,
     ) -> None:
         if start is None:
             start_ms = int(time.time()) * 1000
@@ -247,6 +256,10 @@ class Sandbox(AliasMixin):
         self.namespaces: dict[str, Namespace] = {}
         self.durable_objects = DurableObjects(self)
         self._stepper = Stepper(self.world)
+        # The Worker in front: sb.fetch / sb.connect(url) go through it (or the router).
+        self._front = Front(self.world, env=self._env, worker=worker, router=self._route)
+        self._on_close: list[Callable[[], None]] = []
+        self.project: _project.Project | None = None
         if self._folder_lock is not None:
             me = weakref.ref(self)
             self._folder_lock.release_holder = lambda: _close_taken_over(me)
@@ -397,13 +410,158 @@ class Sandbox(AliasMixin):
 
     # --- simulated WebSocket clients ---------------------------------------------------------
 
-    def connect(self, stub: Stub, url: str = "/", *, headers: Any = None) -> SimulatedClient:
-        """Open a WebSocket to ``stub`` through its ``fetch`` (``Upgrade: websocket``).
+    def connect(
+        self, target: Stub | str, url: str = "/", *, headers: Any = None
+    ) -> SimulatedClient:
+        """Open a simulated WebSocket client; returns ``send()``, ``messages``, ``receive()``...
 
-        Returns a simulated client: ``send()``, ``messages``, ``receive()``, ``close()``.
-        Relative URLs resolve against ``http://dosandbox.local``.
+        ``sb.connect("/room/lobby")`` goes through the Worker in front (``Upgrade: websocket``
+        on a request to that URL), so its routing runs as on the platform;
+        ``sb.connect(stub, "/ws")`` goes straight to the object's ``fetch``. Relative URLs
+        resolve against ``http://dosandbox.local``.
         """
-        return connect(self.world, stub, url, headers=headers)
+        if isinstance(target, str):
+            if url != "/":
+                raise ValidationError(
+                    f"sb.connect({target!r}, {url!r}): give one URL. Through the Worker it is "
+                    f"sb.connect({target!r}); to an object, sb.connect(stub, {url!r})."
+                )
+            return self._connect_through_worker(target, headers)
+        return connect(self.world, target, url, headers=headers)
+
+    def _connect_through_worker(self, url: str, headers: Any) -> SimulatedClient:
+        self.driver.check_outside("sb.connect()")
+        request = Request(url, headers=headers)
+        request.headers["upgrade"] = "websocket"
+        request.headers.setdefault("connection", "Upgrade")
+        request.headers.setdefault("sec-websocket-version", "13")
+        key = self.rng.getrandbits(128).to_bytes(16, "big").hex()
+        request.headers.setdefault("sec-websocket-key", key)
+        response = self.driver.drive(self.fetch(request), "sb.connect()")
+        ws = response.web_socket
+        if response.status != 101 or ws is None:
+            raise HttpError(
+                "Failed to establish the WebSocket connection: expected server to reply with "
+                f"HTTP status code 101 (switching protocols), but received {response.status} "
+                f"instead, for {request.url}. The Worker must route the upgrade to an object "
+                "(return await stub.fetch(request)), whose fetch returns "
+                "Response(None, status=101, web_socket=client)."
+            )
+        if ws._peer._registry is None:
+            disconnect(ws)
+            raise HttpError(
+                "The WebSocket returned for this request was never accepted on the other "
+                "side, so no handler would see this client's messages. Call "
+                "ctx.acceptWebSocket(server) (or server.accept()) before returning the client "
+                "half."
+            )
+        return SimulatedClient(self.world, ws, request.url)
+
+    # --- the Worker in front -----------------------------------------------------------------
+
+    @classmethod
+    def from_project(cls, path: str | Path = ".", **kwargs: Any) -> Sandbox:
+        """A sandbox running a Python Workers project as it is, its Worker in front.
+
+        Reads ``wrangler.jsonc`` / ``wrangler.json`` / ``wrangler.toml`` in ``path`` (or the
+        config file ``path`` names), imports ``main`` from its file with dosandbox's
+        ``workers`` and ``js`` modules, registers each Durable Object binding
+        (``LISTS`` → ``sb.durable_objects.lists``, ``env.LISTS``), puts ``vars`` on ``env``
+        and ``class Default(WorkerEntrypoint)`` in front: ``await sb.fetch("/...")``.
+        Problems are ProjectErrors naming the file and the fix. Other keyword arguments go to
+        ``Sandbox(...)`` (``env=`` adds to or overrides ``vars``).
+        """
+        project = _project.read_project(path)
+        env = {**project.vars, **dict(kwargs.pop("env", None) or {})}
+        kwargs.setdefault("script_name", project.name)
+        sb = cls(env=env, **kwargs)
+        try:
+            from ._project.pyworkers.ffi import PyEnv
+
+            # The Worker sees env as the SDK wraps it (bindings as namespaces, stubs wrapped).
+            sb._front.env = PyEnv(sb._env)
+            _project.import_main(project, sb._front)
+            sb._on_close.append(project.release)
+            sb.project = project
+            for binding in project.bindings:
+                assert binding.cls is not None
+                ns = sb.register(binding.object_name, binding.cls)
+                if ns.binding != binding.name:
+                    sb._user_env.pop(ns.binding, None)
+                    ns.binding = binding.name
+                    sb._user_env[binding.name] = ns
+            sb._front.worker = project.worker
+            for note in project.skipped:
+                sb.event_log.emit(
+                    "project.skipped", f"binding {note} is not run here: it belongs to another "
+                    "Worker (script_name)", warning=True,
+                )
+            if "python_workers" not in project.compatibility_flags:
+                sb.event_log.emit(
+                    "project.warning", f"{project.config_path} lacks compatibility_flags = "
+                    '["python_workers"]; the platform needs it to run a Python Worker',
+                    warning=True,
+                )
+        except BaseException:
+            sb.close()
+            raise
+        return sb
+
+    def fetch(self, request: Any = None, /, **init: Any) -> WorkerCall:
+        """Send an HTTP request to the Worker in front and return an awaitable Response.
+
+        ``request`` is a URL (relative ones resolve against ``http://dosandbox.local``) or a
+        ``dosandbox.Request``; ``init`` takes ``method=``, ``headers=``, ``body=``...
+        With no Worker, ``/<object>/<name>/...`` goes to that object's ``fetch`` (the request
+        unchanged) and anything else is a 404 listing the objects.
+
+        The contract (also for a server built on it): the result is an awaitable giving a
+        ``dosandbox.Response``. Awaited in a notebook cell, or in a coroutine running on the
+        notebook's loop, it drives the sandbox until the Worker answered; awaited inside
+        Worker or object code it is an ordinary await; ``sb.run(sb.fetch(...))`` works too. A
+        WebSocket upgrade (``Upgrade: websocket``) answered with status 101 carries the client
+        half in ``response.web_socket``. An exception in the Worker is raised here (the
+        platform would answer the client 500) and logged as a ``worker.error`` event.
+        """
+        self.world.check_open("sb.fetch()")
+        return self._front.fetch(request, init)
+
+    async def _route(self, request: Request) -> Response:
+        """No Worker given: ``/<object>/<name>/...`` goes to that object's fetch."""
+        from urllib.parse import unquote
+
+        parts = request.parsed_url.path.split("/")
+        if len(parts) >= 3 and parts[1] in self.namespaces and parts[2]:
+            stub = self.namespaces[parts[1]].get(unquote(parts[2]))
+            result: Response = await stub.fetch(request)
+            return result
+        names = ", ".join(f"/{n}/<name>/" for n in sorted(self.namespaces)) or "none yet"
+        return Response(
+            f"Not found: {request.parsed_url.path}. With no Worker, the sandbox routes "
+            f"/<object>/<name>/... to that object's fetch (here: {names}); pass "
+            "Sandbox(worker=...) to route requests yourself.\n",
+            status=404,
+        )
+
+    @property
+    def worker(self) -> Any:
+        """The Worker in front (a class or a fetch function), or None for the router."""
+        return self._front.worker
+
+    @property
+    def outbound(self) -> Any:
+        """Where ``fetch()`` from Worker or object code goes: None refuses (the default).
+
+        Set a function of the request returning a Response (``def`` or ``async def``), or a
+        route table ``{"https://api.example.com/": Response.json({...}), "*": fn}`` (URL
+        prefixes, host names or ``"*"``; the longest match wins). Every request is an
+        ``outbound.fetch`` event, answered or refused.
+        """
+        return self._front.outbound.handler
+
+    @outbound.setter
+    def outbound(self, value: Any) -> None:
+        self._front.outbound.set(value)
 
     # --- looking inside ----------------------------------------------------------------------
 
@@ -530,6 +688,8 @@ class Sandbox(AliasMixin):
         if self.world.closed:
             return
         self._stepper.stop_realtime()
+        while self._on_close:
+            self._on_close.pop()()
         try:
             for record in self._records():
                 close_parts(record)
@@ -544,6 +704,11 @@ class Sandbox(AliasMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def load_project(path: str | Path = ".", **kwargs: Any) -> Sandbox:
+    """``Sandbox.from_project(path, **kwargs)``: a Python Workers project, its Worker in front."""
+    return Sandbox.from_project(path, **kwargs)
 
 
 def _close_taken_over(ref: weakref.ref[Sandbox]) -> None:

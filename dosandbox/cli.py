@@ -7,6 +7,11 @@
     dosandbox objects generate-types     typed stubs (objects/_types.py) for mypy/pyright
     dosandbox objects migrations         the migration history and what comes next
     dosandbox wrangler [--dry-run]       write/update wrangler.toml (or .jsonc/.json)
+    dosandbox export [--out DIR]         objects/ → a Python Workers project (pywrangler)
+
+``objects list`` and ``objects info`` also read a Python Workers project (``--project PATH``, or
+the current folder when it has a wrangler config and no ``objects/``): classes, bindings and
+handlers come from its real ``main`` module.
 
 Every command takes ``--dir`` (default ``objects``); tabular ones take ``--json``. The objects
 are really imported, so what is shown is what the sandbox would run. Exit status: 0 when all
@@ -43,7 +48,53 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _project_path(args: argparse.Namespace) -> Path | None:
+    """The Python Workers project to read, if ``list``/``info`` should read one."""
+    given = getattr(args, "project", None)
+    if given is not None:
+        return Path(given)
+    if not hasattr(args, "project") or args.dir != "objects" or Path("objects").is_dir():
+        return None
+    from ._project.wrangler import WranglerFile, find_config
+
+    config = find_config(Path("."))
+    if config is None:
+        return None
+    try:
+        main = WranglerFile.load(config).data.get("main")
+    except ConfigError:
+        return None
+    return Path(".") if isinstance(main, str) and main.endswith(".py") else None
+
+
+def _project_discovery(args: argparse.Namespace, path: Path) -> Discovery:
+    """A Python Workers project's bound classes, as ``discover`` would report objects."""
+    from ._sandbox import Sandbox
+
+    try:
+        sb = Sandbox.from_project(path)
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    try:
+        project = sb.project
+        assert project is not None and project.module is not None
+        found = Discovery(directory=project.root)
+        for b in project.bindings:
+            assert b.cls is not None
+            found.objects.append(DiscoveredObject(
+                b.object_name, b.class_name, b.name, project.main, project.module, b.cls, b.cls
+            ))
+    finally:
+        sb.close()
+    args.config = str(project.config_path)
+    args.project_mode = str(path)
+    return found
+
+
 def _discover(args: argparse.Namespace, *, need_clean: bool) -> Discovery:
+    project = _project_path(args)
+    if project is not None:
+        return _project_discovery(args, project)
     directory = Path(args.dir)
     # Objects may import helpers by their package path (objects._shared): make the project
     # root importable, as `python -m` does for the current folder.
@@ -220,7 +271,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         migration_note = f"not in {config.path.name} yet; `dosandbox wrangler` adds it"
     usage = [
         "import dosandbox",
-        f'sb = dosandbox.Sandbox.from_directory("{args.dir}")',
+        f'sb = dosandbox.Sandbox.from_project("{args.project_mode}")'
+        if getattr(args, "project_mode", None)
+        else f'sb = dosandbox.Sandbox.from_directory("{args.dir}")',
         f'stub = sb.durable_objects.{obj.name}.get("user-123")',
     ]
     for m in obj.methods[:3]:
@@ -401,6 +454,25 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 # --- wiring -----------------------------------------------------------------------------------
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write (or update) the Python Workers project; a second run changes nothing."""
+    from ._project.export import export_project
+
+    found = _discover(args, need_clean=True)
+    try:
+        result = export_project(found, Path(args.out))
+    except ConfigError as exc:
+        raise _Failure(exc.message) from None
+    if not result.changed:
+        _out(f"{args.out}/ is up to date ({len(result.unchanged)} files).")
+        return 0
+    for path in result.changed:
+        _out(f"wrote {path}")
+    _out(f"Run it here: Sandbox.from_project({args.out!r}); deploy it: cd {args.out} && "
+         "uv run pywrangler deploy")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default="objects", help="the objects folder (default: objects)")
@@ -420,9 +492,18 @@ def build_parser() -> argparse.ArgumentParser:
     objects = sub.add_parser("objects", help="look at the objects in objects/")
     osub = objects.add_subparsers(dest="objects_command", required=True, metavar="SUBCOMMAND")
 
-    p = osub.add_parser("list", parents=[common, as_json], help="every object, one a line")
+    project = argparse.ArgumentParser(add_help=False)
+    project.add_argument(
+        "--project", help="read a Python Workers project (its folder or wrangler file) instead "
+        "of --dir; the default when the current folder has one and no objects/"
+    )
+    p = osub.add_parser(
+        "list", parents=[common, as_json, project], help="every object, one a line"
+    )
     p.set_defaults(func=cmd_list)
-    p = osub.add_parser("info", parents=[common, as_json, config], help="one object in detail")
+    p = osub.add_parser(
+        "info", parents=[common, as_json, config, project], help="one object in detail"
+    )
     p.add_argument("name", help="object name, class name or binding")
     p.set_defaults(func=cmd_info)
     p = osub.add_parser("generate-types", parents=[common], help="write typed stubs")
@@ -439,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="show a diff, write nothing")
     p.set_defaults(func=cmd_wrangler)
+
+    p = sub.add_parser(
+        "export", parents=[common], help="write a Python Workers project from the objects"
+    )
+    p.add_argument("--out", default="worker", help="the project folder (default: worker)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

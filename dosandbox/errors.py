@@ -4,7 +4,8 @@ The tree::
 
     DurableObjectError (DURABLE_OBJECT_ERROR)
     ├── ConfigError (CONFIG_ERROR)                  a definition or registration is wrong
-    │   └── NoHandlerError (NO_HANDLER)             a definition with nothing to call
+    │   ├── NoHandlerError (NO_HANDLER)             a definition with nothing to call
+    │   └── ProjectError (PROJECT_ERROR)            a Python Workers project cannot load
     ├── DurableObjectNotFoundError (DURABLE_OBJECT_NOT_FOUND)
     ├── MethodNotFoundError (METHOD_NOT_FOUND)      also a subclass of AttributeError
     ├── InvalidIdError (INVALID_ID)                 also a subclass of TypeError
@@ -21,6 +22,7 @@ The tree::
     ├── WebSocketError (WEBSOCKET_ERROR)
     │   └── WebSocketLimitError (WEBSOCKET_LIMIT)
     ├── HttpError (HTTP_ERROR)
+    │   └── OutboundFetchError (OUTBOUND_FETCH_REFUSED)  fetch() to the network, not allowed
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
@@ -66,6 +68,8 @@ from ._core.errors import (
     InvalidIdError,
     MethodNotFoundError,
     NoHandlerError,
+    OutboundFetchError,
+    ProjectError,
     SqlError,
     SqlNotAuthorizedError,
     StorageError,
@@ -92,6 +96,8 @@ __all__ = [
     "InvalidIdError",
     "MethodNotFoundError",
     "NoHandlerError",
+    "OutboundFetchError",
+    "ProjectError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",

@@ -28,6 +28,8 @@ __all__ = [
     "InvalidIdError",
     "MethodNotFoundError",
     "NoHandlerError",
+    "OutboundFetchError",
+    "ProjectError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",
@@ -96,6 +98,16 @@ class ConfigError(DurableObjectError):
 
 class NoHandlerError(ConfigError):
     code = "NO_HANDLER"
+
+
+class ProjectError(ConfigError):
+    """A Python Workers project cannot be loaded: ``path`` names the file to fix."""
+
+    code = "PROJECT_ERROR"
+
+    def __init__(self, message: str, *, path: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.path = path
 
 
 class DurableObjectNotFoundError(DurableObjectError, LookupError):
@@ -182,6 +194,12 @@ class WebSocketLimitError(WebSocketError, ValueError):
 
 class HttpError(DurableObjectError):
     code = "HTTP_ERROR"
+
+
+class OutboundFetchError(HttpError):
+    """``fetch()`` from Worker or object code to a URL no outbound handler answers."""
+
+    code = "OUTBOUND_FETCH_REFUSED"
 
 
 class ClockError(DurableObjectError, ValueError):

@@ -19,7 +19,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Event", "EventLog", "StepReport", "events_frame"]
+__all__ = [
+    "OUTBOUND_FETCH",
+    "WORKER_ERROR",
+    "WORKER_FETCH",
+    "WORKER_RESPONSE",
+    "WORKER_WAIT_UNTIL",
+    "Event",
+    "EventLog",
+    "StepReport",
+    "events_frame",
+]
+
+# What the Worker in front of the objects writes (sb.fetch, sb.connect go through it), and
+# every fetch() that Worker or object code sends out; the dashboard shows them with the rest.
+WORKER_FETCH = "worker.fetch"  # a request reached the Worker's fetch
+WORKER_RESPONSE = "worker.response"  # the Worker answered it (status, time taken)
+WORKER_ERROR = "worker.error"  # the Worker's fetch, or work it gave ctx.wait_until, raised
+WORKER_WAIT_UNTIL = "worker.wait_until"  # work handed to ctx.wait_until finished
+OUTBOUND_FETCH = "outbound.fetch"  # fetch() to the outside: answered by sb.outbound or refused
 
 
 @dataclass(slots=True, repr=False, eq=False)
