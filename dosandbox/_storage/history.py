@@ -23,7 +23,7 @@ entry, then the KV rows and changesets after it, merged and applied once. The lo
 by the 30-day window on the virtual clock and by ``Limits.max_history_bytes``: the oldest
 entries go first, the first kept one becoming an image of its state.
 
-Persisted sandboxes keep the log beside the objects, in ``<persist>/.dosandbox-history.sqlite``
+Persisted sandboxes keep the log beside the objects, in ``<persist>/.dosandbox-history.db``
 (one file and connection per sandbox), so bookmarks survive a restart.
 """
 
@@ -58,7 +58,7 @@ _EXAMPLE = "0000019a-2b3c4d5e-0000002a-…"
 # Changes between images: at least this many bytes of log, or the image's own size.
 _IMAGE_EVERY = 1 << 20
 _TRIM_AT_LEAST = 64  # entries dropped at once for the window (rebasing replays the log)
-_ROWID = apsw.mapping_session_object_config_options["SQLITE_SESSION_OBJCONFIG_ROWID"]
+_ROWID = int(apsw.mapping_session_object_config_options["SQLITE_SESSION_OBJCONFIG_ROWID"])
 _SCHEMA_VERSION = "PRAGMA schema_version"
 _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
 _KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
@@ -195,15 +195,18 @@ class History:
         db = self._db
         session = self._session
         sql = None
+        schema = False
         if session is not None and not session.is_empty:
-            sql = session.changeset() or None
+            try:
+                sql = session.changeset() or None
+            except apsw.SchemaChangeError:  # a table it recorded was dropped or altered
+                schema = True
             session.close()
             self._new_session()
-        schema = False
-        if self.schema_dirty or db.log_run.touched:
+        if schema or self.schema_dirty or db.log_run.touched:
             self.schema_dirty = db.log_run.touched = False
             version = _scalar(db.conn, _SCHEMA_VERSION)
-            if version != self._schema:
+            if schema or version != self._schema:
                 schema = True
                 if session is self._session:  # the session caches the old table shapes
                     session.close()
@@ -316,7 +319,8 @@ class History:
     def bookmark(self, index: int = -1) -> str:
         entry = self.entries[index]
         t = entry.time_ms
-        return f"{t >> 32:08x}-{t & 0xFFFFFFFF:08x}-{entry.seq:08x}-{self.key[:16]}{self._mac(entry)}"
+        mac = self._mac(entry)
+        return f"{t >> 32:08x}-{t & 0xFFFFFFFF:08x}-{entry.seq:08x}-{self.key[:16]}{mac}"
 
     def _mac(self, entry: Entry) -> str:
         text = f"{self.key}/{self.branch}/{entry.seq}/{entry.time_ms}"
@@ -492,7 +496,7 @@ def copy_into(source: Any, target: Any) -> None:
 
 # --- persisted history ------------------------------------------------------------------------
 
-HISTORY_NAME = ".dosandbox-history.sqlite"
+HISTORY_NAME = ".dosandbox-history.db"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
   object TEXT, seq INTEGER, time_ms INTEGER, event_seq INTEGER, kind TEXT, alarm_ms INTEGER,
@@ -523,7 +527,7 @@ class HistoryStore:
         self.conn = conn
 
     def load(self, key: str) -> tuple[list[Entry], int, int | None] | None:
-        rows = self.conn.execute(
+        rows: Any = self.conn.execute(
             "SELECT seq, time_ms, event_seq, kind, alarm_ms, kv, sql, image FROM entries "
             "WHERE object = ? ORDER BY seq", (key,)
         ).fetchall()
@@ -535,7 +539,7 @@ class HistoryStore:
                   bytes(image) if image is not None else None)
             for seq, t, ev, kind, alarm, kv, sql, image in rows
         ]
-        meta = self.conn.execute(
+        meta: Any = self.conn.execute(
             "SELECT branch, pending FROM objects WHERE object = ?", (key,)
         ).fetchall()
         branch, pending = meta[0] if meta else (0, None)

@@ -34,15 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import datetime as dt
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._core.aliases import AliasMixin
+from .._core.clock import to_epoch_ms
 from .._core.codec import dumps
 from .._core.done import DONE, Done
-from .._core.errors import StorageLimitError, TransactionError, ValidationError
+from .._core.errors import BookmarkError, StorageLimitError, TransactionError, ValidationError
 from .._core.fastcodec import decode_value, encode_value
 from .._core.record import DropReason, current_scope
 from .database import Database, pool_for, sqlite_error, tag
@@ -801,7 +803,7 @@ class Storage(AliasMixin):
     def _require_history(self, what: str) -> History:
         history = self._history
         if history is None:
-            raise TransactionError(
+            raise BookmarkError(
                 f"{what}: this sandbox keeps no point-in-time recovery history "
                 "(Limits(max_history_bytes=0)). Make the sandbox without that limit, e.g. "
                 "Sandbox(limits=Limits(max_history_bytes=64 * 1024 * 1024)), the default."
@@ -825,23 +827,16 @@ class Storage(AliasMixin):
     async def get_bookmark_for_time(self, timestamp: Any) -> str:
         """A bookmark for the state at ``timestamp`` (a datetime or epoch ms, on the virtual
         clock) within the last 30 days; the same time always gives the same bookmark."""
-        from .._core.clock import to_epoch_ms
-
         history = self._require_history("getBookmarkForTime")
-        self._db.commit()
-        history.note_alarm()
-        if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) or hasattr(
-            timestamp, "tzinfo"
-        ):
-            ms = to_epoch_ms(timestamp, now_ms=self._record.world.clock._now_ms,
-                             what="getBookmarkForTime")
-        else:
-            from .._core.errors import BookmarkError
-
+        if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float, dt.datetime)):
             raise BookmarkError(
                 "getBookmarkForTime takes a datetime or epoch milliseconds (Date.now()-style, "
                 f"time.time() * 1000), not {type(timestamp).__name__} {timestamp!r:.60}."
             )
+        ms = to_epoch_ms(timestamp, now_ms=self._record.world.clock._now_ms,
+                         what="getBookmarkForTime")
+        self._db.commit()
+        history.note_alarm()
         return history.bookmark(history.index_for_time(ms))
 
     async def on_next_session_restore_bookmark(self, bookmark: Any) -> str:
