@@ -256,10 +256,7 @@ class History:
             self._store.add(self._store_key, entry)
 
     def _take_image(self) -> bytes:
-        conn = self._db.conn
-        if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall():
-            return b""
-        return zlib.compress(conn.serialize("main"), 1)
+        return image_of(self._db.conn)
 
     # --- bounds ------------------------------------------------------------------------------
 
@@ -483,9 +480,14 @@ def _scalar(conn: Any, sql: str) -> Any:
 
 
 def image_of(conn: Any) -> bytes:
+    """The database file of ``conn``, compressed; b"" for a database without tables."""
     if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall():
         return b""
-    return zlib.compress(conn.serialize("main"), 1)
+    data = bytearray(conn.serialize("main"))
+    # A WAL database's header says so (bytes 18-19 = 2); in memory it must read as a plain
+    # (rollback-journal) file, or SQLite looks for a -wal file it cannot open.
+    data[18] = data[19] = 1
+    return zlib.compress(data, 1)
 
 
 def copy_into(source: Any, target: Any) -> None:
