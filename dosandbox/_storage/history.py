@@ -227,7 +227,9 @@ class History:
             entry.size = _size(None, None, entry.image)
         self._append(entry)
         self._batch_event = 0
-        self._maybe_trim()
+        # The window moves slowly: looked at every 64 entries (and when over the size limit).
+        if (self.limit_bytes > 0 and self.total > self.limit_bytes) or not entry.seq & 63:
+            self._maybe_trim()
 
     def note_alarm(self, kind: str = "write") -> None:
         """Record the alarm if it changed with no write batch (an alarm that fired)."""
