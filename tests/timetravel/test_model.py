@@ -3,6 +3,7 @@ restoring any bookmark gives exactly the state the model recorded when it was ma
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -50,10 +51,8 @@ class Model(DurableObject):
                 sql.exec("INSERT OR REPLACE INTO t VALUES (99, ?)", op[2])
                 raise ValueError("roll back")
 
-            try:
+            with contextlib.suppress(ValueError):
                 storage.transaction_sync(undone)
-            except ValueError:
-                pass
 
     async def state(self) -> Any:
         return [await self.ctx.storage.list(),
@@ -83,8 +82,8 @@ def test_restoring_any_bookmark_gives_the_recorded_state(ops: list[Any], pick: i
                 sb.clock.advance(op[1] / 1000)
                 continue
             if kind == "bookmark":
-                marks.append((sb.run(stub.bookmark()),
-                               [dict(sorted(kv.items())), [[k, v] for k, v in sorted(rows.items())]]))
+                table = [[k, v] for k, v in sorted(rows.items())]
+                marks.append((sb.run(stub.bookmark()), [dict(sorted(kv.items())), table]))
                 continue
             sb.run(stub.apply(list(op)))
             if kind == "put":
@@ -97,8 +96,6 @@ def test_restoring_any_bookmark_gives_the_recorded_state(ops: list[Any], pick: i
                 rows.pop(op[1], None)
         assert [m for m, _ in marks] == sorted(m for m, _ in marks)
         bookmark, expected = marks[pick % len(marks)]
-        try:
+        with contextlib.suppress(DurableObjectResetError):
             sb.run(stub.restore(bookmark))
-        except DurableObjectResetError:
-            pass
         assert sb.run(sb.durable_objects.model.get("m").state()) == expected
