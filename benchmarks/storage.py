@@ -31,6 +31,7 @@ from typing import Any
 import apsw
 
 from dosandbox import DurableObject, Limits, Sandbox
+from dosandbox._runtime.parts import existing_storage
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 ROUNDS = 7
@@ -265,6 +266,85 @@ def persisted_vs_memory(folder: Path) -> tuple[float, float]:
     return times
 
 
+# --- issue 19: the cost of keeping point-in-time recovery history ------------------------------
+
+
+class Writer(DurableObject):
+    async def put_one(self, i: int) -> None:
+        await self.ctx.storage.put(KEYS[i % len(KEYS)], VALUES[i % len(VALUES)])
+
+    async def sql_one(self, i: int) -> None:
+        self.ctx.sql.exec("INSERT OR REPLACE INTO t VALUES (?, ?, ?)", i % 1000, NAMES[i % N], i)
+
+    async def make_table(self) -> None:
+        self.ctx.sql.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, name TEXT, "
+                          "score REAL)")
+
+    async def bookmark(self) -> str:
+        return await self.ctx.storage.get_current_bookmark()
+
+
+def history_costs(writes: int = N) -> dict[str, float]:
+    """Ratios of time with history to time without (Limits(max_history_bytes=0)), same run.
+
+    "put batch": N puts in one event (one commit); "put events": one put per event, each its
+    own commit and log entry; "sql events": one SQL upsert per event. Then the time to restore
+    a bookmark ``writes`` single-put events back (schedule, abort, next start).
+    """
+    limits = Limits(max_kv_ops_per_event=10 * N)
+    with_history = Sandbox(seed=0, limits=limits)
+    without = Sandbox(seed=0, limits=Limits(max_kv_ops_per_event=10 * N, max_history_bytes=0))
+    stubs = []
+    for sb in (with_history, without):
+        sb.register("bench", Bench)
+        sb.register("writer", Writer)
+        stubs.append((sb, sb.durable_objects.bench.get("b"), sb.durable_objects.writer.get("w")))
+        sb.run(stubs[-1][2].make_table())
+    events = min(writes, 5_000)
+
+    def one_per_event(index: int, method: str) -> Callable[[], float]:
+        sb, _, writer = stubs[index]
+        call = getattr(writer, method)
+
+        def run() -> float:
+            start = time.perf_counter()
+            for i in range(events):
+                sb.run(call(i))
+            return time.perf_counter() - start
+
+        return run
+
+    ratios = {}
+    batch = paired(lambda: with_history.run(stubs[0][1].put_each()),
+                   lambda: without.run(stubs[1][1].put_each()))
+    ratios["put batch"] = batch[0] / batch[1]
+    for case, method in (("put events", "put_one"), ("sql events", "sql_one")):
+        ours, base = paired(one_per_event(0, method), one_per_event(1, method))
+        ratios[case] = ours / base
+    without.close()
+    sb, _, _ = stubs[0]
+    sb.register("target", Writer)
+    target = sb.durable_objects.target.get("t")
+    # The bookmark sits `writes` entries after the image its state is rebuilt from (the worst
+    # case: the log between is replayed), and `writes` more come after it.
+    for i in range(writes):
+        sb.run(target.put_one(i))
+    mark = sb.run(target.bookmark())
+    for i in range(writes):
+        sb.run(target.put_one(i + writes))
+    # What the next start does after onNextSessionRestoreBookmark: resolve, rebuild, swap in.
+    storage = existing_storage(sb.inspect(target)._record)
+    assert storage is not None and storage._history is not None
+    start = time.perf_counter()
+    history = storage._history
+    history.set_pending(history.resolve(mark, "bench"))
+    storage.restore_pending()
+    ratios["restore ms"] = (time.perf_counter() - start) * 1000
+    assert storage._kv_count(None) == min(writes, len(KEYS))
+    sb.close()
+    return ratios
+
+
 def main() -> dict[str, bool]:
     memory = measure(None)
     report("in memory", memory)
@@ -274,6 +354,11 @@ def main() -> dict[str, bool]:
         disk_put, memory_put = persisted_vs_memory(Path(tmp) / "pair")
     put_ratio = memory_put / disk_put
     print(f"\n  persisted put / in-memory put (alternating): {put_ratio:.2f}")
+    history = history_costs()
+    print("\n  history kept (issue 19), ratio to no history (Limits(max_history_bytes=0)):")
+    for case in ("put batch", "put events", "sql events"):
+        print(f"    {case:<12}{history[case]:>6.2f}×")
+    print(f"    restore of a bookmark {N:,} writes back: {history['restore ms']:.1f} ms")
     ratio = {case: raw / ours for case, (ours, raw) in memory.items()}
     checks = {
         "in-memory put ≥ 0.5× raw": ratio["put"] >= 0.5,
@@ -282,6 +367,9 @@ def main() -> dict[str, bool]:
         "sql insert ≥ 0.8× raw": ratio["sql insert"] >= 0.8,
         "sql select ≥ 0.8× raw": ratio["sql select"] >= 0.8,
         "persisted put ≥ 0.5× in-memory put": put_ratio >= 0.5,
+        "history: put events ≤ 1.3× no history": history["put events"] <= 1.3,
+        "history: put batch ≤ 1.3× no history": history["put batch"] <= 1.3,
+        f"history: restore {N:,} writes back ≤ 50 ms": history["restore ms"] <= 50,
     }
     print()
     for name, ok in checks.items():

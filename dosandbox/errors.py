@@ -16,6 +16,7 @@ The tree::
     ├── StorageError (STORAGE_ERROR)
     │   ├── StorageLimitError (STORAGE_LIMIT)       also a subclass of ValueError
     │   ├── TransactionError (TRANSACTION_ERROR)
+    │   ├── BookmarkError (BOOKMARK_ERROR)       also a subclass of ValueError
     │   └── SqlError (SQL_ERROR)
     │       └── SqlNotAuthorizedError (SQL_NOT_AUTHORIZED)
     ├── AlarmError (ALARM_ERROR)
@@ -55,6 +56,7 @@ The platform's retry pattern, ported::
 
 from ._core.errors import (
     AlarmError,
+    BookmarkError,
     ClockError,
     ConfigError,
     DataCloneError,
@@ -83,6 +85,7 @@ from ._core.errors import (
 
 __all__ = [
     "AlarmError",
+    "BookmarkError",
     "ClockError",
     "ConfigError",
     "DataCloneError",

@@ -38,6 +38,9 @@ ALIASES: dict[str, str] = {
     "deleteAll": "delete_all",
     "transactionSync": "transaction_sync",
     "databaseSize": "database_size",
+    "getCurrentBookmark": "get_current_bookmark",
+    "getBookmarkForTime": "get_bookmark_for_time",
+    "onNextSessionRestoreBookmark": "on_next_session_restore_bookmark",
     # sql cursor
     "toArray": "to_list",
     "columnNames": "column_names",

@@ -15,6 +15,7 @@ from .aliases import AliasMixin
 
 __all__ = [
     "AlarmError",
+    "BookmarkError",
     "ClockError",
     "ConfigError",
     "DataCloneError",
@@ -170,6 +171,13 @@ class StorageLimitError(StorageError, ValueError):
 
 class TransactionError(StorageError):
     code = "TRANSACTION_ERROR"
+
+
+class BookmarkError(StorageError, ValueError):
+    """A point-in-time recovery bookmark or time that cannot be used: malformed, another
+    object's, outside the 30-day window, or older than the history kept."""
+
+    code = "BOOKMARK_ERROR"
 
 
 class SqlError(StorageError):

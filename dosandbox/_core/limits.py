@@ -44,6 +44,10 @@ class Limits:
     max_cpu_ms_per_event: int | None = 30_000
     alarm_max_retries: int = 6
     alarm_first_retry_ms: int = 2_000
+    # Not a platform limit: the point-in-time recovery history one object keeps (its change
+    # log and images, bytes). The 30-day window bounds it too; the oldest entries go first.
+    # 0 keeps no history (the bookmark API then refuses with the fix).
+    max_history_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         cpu = self.max_cpu_ms_per_event

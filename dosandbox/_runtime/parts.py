@@ -54,6 +54,8 @@ class Parts:
             storage.discard_unconfirmed(f"the object was reset ({reason}) first")
         if self.sockets is not None:
             self.sockets.on_drop(reason)
+        if storage is not None:
+            storage.restore_pending()  # onNextSessionRestoreBookmark: before the next start
         if not reason.is_reset and storage is not None:
             # Evicted: its connection goes (~90 KiB, and 3 file descriptors if persisted);
             # the next use reopens it, in memory from its pages kept as bytes.
@@ -93,13 +95,15 @@ def storage_for(record: ObjectRecord) -> Storage:
                 StorageError, "Put the sandbox's persist folder back (the objects' databases "
                 "live there), or make a new Sandbox(persist=...) with another folder.",
             )
-        storage = Storage(record, path, alarm=lambda: alarm_for(record))
+        storage = Storage(record, path, alarm=lambda: alarm_for(record),
+                          alarm_state=lambda: None if parts.alarm is None else parts.alarm.time_ms)
         # The alarm lives in _cf_METADATA, so a rolled-back transaction undoes alarm changes
         # too; its timer is outside SQLite and is restored through these.
         storage.keep_across_rollback(parts._alarm_snapshot, parts._alarm_restore)
         if parts.alarm is not None and parts.alarm.ever_set:
             storage._ensure_meta_table()  # as if the in-memory alarm had written its row
         parts.storage = storage
+        storage.restore_pending()  # one scheduled before the sandbox closed: the next start
     return storage
 
 

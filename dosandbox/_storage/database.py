@@ -109,16 +109,19 @@ class LogRun:
     so the log keeps the order in which things happened.
     """
 
-    __slots__ = ("emit", "query", "rows", "runs")
+    __slots__ = ("emit", "query", "rows", "runs", "touched")
 
     def __init__(self, emit: Callable[[str, str], object] | None) -> None:
         self.emit = emit
         self.query: str | None = None
         self.runs = 0
         self.rows = 0
+        # User SQL wrote or ran DDL since the last commit (the history checks the schema then).
+        self.touched = False
 
     def note(self, query: str, written: int, origin: str | None = None) -> None:
         """Count one write of ``query``; ``origin`` writes the entry at once, marked."""
+        self.touched = True
         if self.query is not query and self.query != query:
             self.flush()
             self.query = query
@@ -177,6 +180,8 @@ class Database:
         self._pool = pool
         # Owners' hooks, run after every (re)connect and suspend: they re-read ``conn``.
         self.on_connect: list[Callable[[], None]] = []
+        # The point-in-time recovery log (history.History), told of each commit and rollback.
+        self.history: Any = None
         self._connect()
 
     def _connect(self) -> None:
@@ -290,6 +295,8 @@ class Database:
             )
         self.conn.execute(_BEGIN)
         self.batch_open = True
+        if self.history is not None:
+            self.history.begun()
         if self.snapshot_hooks:  # what discard_batch() restores
             self._snapshots[_BATCH] = [take() for take, _ in self.snapshot_hooks]
         self.schedule_commit()
@@ -327,6 +334,8 @@ class Database:
             raise sqlite_error(exc, self.auth) from exc
         self.batch_open = False
         self._snapshots.pop(_BATCH, None)
+        if self.history is not None:
+            self.history.committed()
 
     def discard_batch(self) -> bool:
         """Roll back the open batch (a reset before it committed); True if there was one.
@@ -348,6 +357,8 @@ class Database:
         for (_, restore), snapshot in zip(self.snapshot_hooks, snapshots, strict=False):
             restore(snapshot)
         self._snapshots.clear()
+        if self.history is not None:
+            self.history.rolled_back()
 
     def check_batch(self, exc: BaseException) -> None:
         """After a failed statement: did SQLite roll the whole batch back (e.g. SQLITE_FULL)?"""

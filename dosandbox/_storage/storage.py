@@ -34,18 +34,21 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import datetime as dt
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._core.aliases import AliasMixin
+from .._core.clock import to_epoch_ms
 from .._core.codec import dumps
 from .._core.done import DONE, Done
-from .._core.errors import StorageLimitError, TransactionError, ValidationError
+from .._core.errors import BookmarkError, StorageLimitError, TransactionError, ValidationError
 from .._core.fastcodec import decode_value, encode_value
 from .._core.record import DropReason, current_scope
 from .database import Database, pool_for, sqlite_error, tag
+from .history import History, copy_into, image_of, store_for
 from .keys import is_number_key, number_key
 from .kvlist import key_range
 from .sql import SqlStorage
@@ -120,6 +123,7 @@ class Storage(AliasMixin):
         path: Path | None = None,
         *,
         alarm: Callable[[], AlarmApi],
+        alarm_state: Callable[[], int | None] = lambda: None,
     ) -> None:
         world = record.world
         self._record = record
@@ -154,6 +158,26 @@ class Storage(AliasMixin):
         self._db.snapshot_hooks.append((lambda: None, self._forget_tables))
         self.sql = SqlStorage(self._db, record.namespace.name)
         self.kv = SyncKvStorage(self)
+        self._history: History | None = None
+        if self._limits.max_history_bytes > 0:
+            self._start_history(alarm_state, path)
+
+    def _start_history(self, alarm_state: Callable[[], int | None], path: Path | None) -> None:
+        """The point-in-time recovery log: told of each write, commit and rollback."""
+        record, world = self._record, self._record.world
+        clock, log = world.clock, world.event_log
+        store = None if path is None or world.persist is None else store_for(world.persist)
+        history = History(
+            record.hex, self._db, now_ms=lambda: clock._now_ms,
+            event_seq=lambda: log.last_seq, alarm_ms=alarm_state,
+            limit_bytes=self._limits.max_history_bytes, store=store,
+            store_key=f"{record.namespace.name}/{record.hex}",
+        )
+        self._history_store = store
+        self._history = history
+        self._db.history = history
+        self._db.snapshot_hooks.append((history.mark, history.truncate))
+        self._db.on_connect.append(history.bind)
 
     def _bind(self) -> None:
         """Take the database's connection, again after it was closed while idle or reopened."""
@@ -177,6 +201,8 @@ class Storage(AliasMixin):
         """Inside the open write batch: the first KV write creates _cf_KV (rolls back with it)."""
         self._conn.execute(_KV_TABLE)
         self._kv_table = True
+        if self._history is not None:
+            self._history.schema_dirty = True
 
     def _kv_readable(self) -> bool:
         """Whether _cf_KV exists, for reads (which never create it, as in workerd)."""
@@ -489,6 +515,8 @@ class Storage(AliasMixin):
                 if not self._kv_table:
                     self._make_kv_table()
                 self._kv_cursor.execute(_PUT, (key, data))
+                if self._history is not None:
+                    self._history.kv.append((key, data))
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "put()") from exc
             except Exception as exc:
@@ -554,6 +582,8 @@ class Storage(AliasMixin):
             if not self._kv_table:
                 self._make_kv_table()
             self._conn.execute(sql, params)
+            if self._history is not None:  # a put (key, value) or a delete (key,)
+                self._history.kv.append((key, params[1] if sql is _PUT else None))
         except UnicodeEncodeError as exc:
             raise self._surrogate(key, "put()") from exc
         except Exception as exc:
@@ -579,6 +609,8 @@ class Storage(AliasMixin):
                 self._forget_tables()
                 raise
             conn.execute(_MANY_DONE)
+            if self._history is not None:
+                self._history.kv.extend(rows if sql is _PUT else [(r[0], None) for r in rows])
         except UnicodeEncodeError as exc:
             raise ValidationError(
                 "a key contains a lone surrogate, which has no UTF-8 form; fix the string "
@@ -660,6 +692,8 @@ class Storage(AliasMixin):
         conn = self._conn
         # Open cursors end first (workerd cancels them), or SQLite refuses to drop their tables.
         self.sql._cancel_cursors()
+        if self._history is not None:
+            self._history.schema_dirty = True
         # The internal tables go too: afterwards the schema is a fresh object's (workerd).
         conn.execute(tag("DROP TABLE IF EXISTS _cf_KV"))
         conn.execute(tag("DROP TABLE IF EXISTS _cf_METADATA"))
@@ -764,6 +798,102 @@ class Storage(AliasMixin):
         """Wait until every write so far is durable (commits the current batch now)."""
         self._db.commit()
 
+    # --- point-in-time recovery (see history.py) --------------------------------------------
+
+    def _require_history(self, what: str) -> History:
+        history = self._history
+        if history is None:
+            raise BookmarkError(
+                f"{what}: this sandbox keeps no point-in-time recovery history "
+                "(Limits(max_history_bytes=0)). Make the sandbox without that limit, e.g. "
+                "Sandbox(limits=Limits(max_history_bytes=64 * 1024 * 1024)), the default."
+            )
+        return history
+
+    def _current_index(self) -> int:
+        """Commit the open batch (unless a transaction() holds it), then the newest entry."""
+        history = self._require_history("getCurrentBookmark")
+        self._db.commit()
+        history.note_alarm()
+        return len(history.entries) - 1
+
+    async def get_current_bookmark(self) -> str:
+        """A bookmark for the state right now, every write so far included (a string that
+        sorts after every earlier bookmark of this object)."""
+        self._current_index()
+        assert self._history is not None
+        return self._history.bookmark()
+
+    async def get_bookmark_for_time(self, timestamp: Any) -> str:
+        """A bookmark for the state at ``timestamp`` (a datetime or epoch ms, on the virtual
+        clock) within the last 30 days; the same time always gives the same bookmark."""
+        history = self._require_history("getBookmarkForTime")
+        if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float, dt.datetime)):
+            raise BookmarkError(
+                "getBookmarkForTime takes a datetime or epoch milliseconds (Date.now()-style, "
+                f"time.time() * 1000), not {type(timestamp).__name__} {timestamp!r:.60}."
+            )
+        ms = to_epoch_ms(timestamp, now_ms=self._record.world.clock._now_ms,
+                         what="getBookmarkForTime")
+        self._db.commit()
+        history.note_alarm()
+        return history.bookmark(history.index_for_time(ms))
+
+    async def on_next_session_restore_bookmark(self, bookmark: Any) -> str:
+        """Restore the state ``bookmark`` names when the object next starts (call
+        ``ctx.abort()`` to restart it now); KV, SQL tables and the alarm go back. Returns a
+        bookmark for the state right now, which undoes the restore the same way."""
+        history = self._require_history("onNextSessionRestoreBookmark")
+        index = history.resolve(bookmark, "onNextSessionRestoreBookmark")
+        undo = self._current_index()
+        history.set_pending(index)
+        self._emit("storage.restore_scheduled",
+                   f"restore of bookmark {bookmark[:26]}… scheduled for the next start")
+        return history.bookmark(undo)
+
+    def restore_pending(self) -> bool:
+        """Apply a restore scheduled with on_next_session_restore_bookmark (the object is not
+        running: it was reset or evicted, or the sandbox reopened). True if one was applied."""
+        history = self._history
+        if history is None or history.pending is None:
+            return False
+        index = history.pending_index()
+        history.set_pending(None)
+        if index is None:
+            self._emit("error", "a scheduled restore names a state no longer kept; skipped")
+            return False
+        db = self._db
+        if db.batch_open:
+            db.commit()
+        db.resume()
+        bookmark = history.bookmark(index)
+        try:
+            scratch = history.materialize(index)
+        except Exception as exc:  # the live database was not touched
+            self._emit("error", f"the restore of bookmark {bookmark[:26]}… failed, nothing "
+                       f"changed: {type(exc).__name__}: {exc}")
+            return False
+        try:
+            image = image_of(scratch)
+            self.sql._cancel_cursors()
+            copy_into(scratch, db.conn)
+        finally:
+            scratch.close()
+        # A new connection: APSW's cached statements would keep the old tables' columns.
+        # Its owners (this storage, sql, the history) rebind through on_connect.
+        db.suspend()
+        db.resume()
+        self.sql._plans.clear()
+        alarm_ms = history.alarm_at(index)
+        alarm = self._alarm()
+        if alarm_ms is None:
+            alarm.delete_now(reason="a point-in-time restore")
+        elif alarm.time_ms != alarm_ms:
+            alarm.set_now(alarm_ms)
+        history.add_restore(image, "restore")
+        self._emit("storage.restored", f"restored to bookmark {bookmark[:26]}…")
+        return True
+
     # --- alarms (storage operations on the platform; the alarm itself is given to storage) ----
 
     async def get_alarm(self, **options: Any) -> int | None:
@@ -814,6 +944,8 @@ class Storage(AliasMixin):
         db.begin_write()
         self._conn.execute(_META_TABLE)
         self._meta_table = True
+        if self._history is not None:
+            self._history.schema_dirty = True
         if _outside_loop(db):
             db.commit()
 
@@ -881,6 +1013,10 @@ class Storage(AliasMixin):
     def close(self) -> None:
         self._log_run.flush()
         self._db.close()
+        store = getattr(self, "_history_store", None)
+        if store is not None:
+            self._history_store = None
+            store.release()
 
 
 class Transaction(AliasMixin):

@@ -90,7 +90,8 @@ def test_at_most_max_open_databases_stay_open(tmp_path: Path) -> None:
 
 
 def test_file_descriptors_stay_bounded(tmp_path: Path) -> None:
-    """60 persisted objects keep at most bound × 3 descriptors open, not 180."""
+    """60 persisted objects keep at most bound × 3 descriptors open (plus the sandbox's one
+    point-in-time recovery history file, 3 more whatever the count), not 180."""
     fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
     with _open(4, tmp_path) as sb:
         before = len(os.listdir(fd_dir))
@@ -98,7 +99,7 @@ def test_file_descriptors_stay_bounded(tmp_path: Path) -> None:
         for i in range(60):
             sb.run(sb.durable_objects.keeper.get(f"k{i}").write(i))
             peak = max(peak, len(os.listdir(fd_dir)) - before)
-        assert peak <= 4 * 3
+        assert peak <= 4 * 3 + 3
 
 
 def test_held_storage_works_after_its_database_was_closed(tmp_path: Path) -> None:

@@ -1,0 +1,608 @@
+"""Point-in-time recovery: one object's change log, bookmarks, and its state at any entry.
+
+Sources: Cloudflare's SQLite storage API page (``getCurrentBookmark``, ``getBookmarkForTime``,
+``onNextSessionRestoreBookmark``) and the glossary's "bookmark": a bookmark names a state of
+the object's database at a point in time, bookmarks compare in time order as plain strings,
+any time in the last 30 days can be restored, the restore happens when the object next starts
+and returns a bookmark that undoes it. workerd itself does not implement it locally (it returns
+a zero bookmark and refuses the other two calls); the sandbox implements what the docs say.
+
+How it is kept: a change log, not a copy per write. Each committed write batch adds one
+:class:`Entry` holding what that batch changed:
+
+* KV writes as the rows they wrote (``(key, encoded value)`` or ``(key, None)`` for a
+  delete), noted by storage in Python as it writes them (a list append per write);
+* user SQL tables as a SQLite changeset from the session extension (``apsw.Session``, one
+  long-lived session filtered to user tables, so KV writes never pay for it);
+* the alarm's time as the batch left it.
+
+A batch that changed the schema (CREATE/ALTER/DROP, ``delete_all``) keeps an *image* (the
+database file, compressed) instead, and so does an entry every few MiB of changes, so that
+rebuilding a state replays a bounded stretch of the log: the newest image at or before the
+entry, then the KV rows and changesets after it, merged and applied once. The log is bounded
+by the 30-day window on the virtual clock and by ``Limits.max_history_bytes``: the oldest
+entries go first, the first kept one becoming an image of its state.
+
+Persisted sandboxes keep the log beside the objects, in ``<persist>/.dosandbox-history.db``
+(one file and connection per sandbox), so bookmarks survive a restart.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import marshal
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from .._core.clock import describe_ms
+from .._core.errors import BookmarkError, StorageError
+
+if TYPE_CHECKING:
+    from .database import Database
+
+__all__ = [
+    "WINDOW_MS", "ZERO_BOOKMARK", "Entry", "History", "HistoryStore", "store_for",
+]
+
+WINDOW_MS = 30 * 86_400_000  # the platform's point-in-time recovery window
+# What workerd's local back-end answers for getCurrentBookmark() (it keeps no history).
+ZERO_BOOKMARK = "00000000-00000000-00000000-" + "0" * 32
+_BOOKMARK = re.compile(r"([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{16})([0-9a-f]{16})\Z")
+_EXAMPLE = "0000019a-2b3c4d5e-0000002a-…"
+# Changes between images: at least this many bytes of log, or the image's own size.
+_IMAGE_EVERY = 1 << 20
+_TRIM_AT_LEAST = 64  # entries dropped at once for the window (rebasing replays the log)
+_ROWID = int(apsw.mapping_session_object_config_options["SQLITE_SESSION_OBJCONFIG_ROWID"])
+_SCHEMA_VERSION = "PRAGMA schema_version"
+_KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
+_KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
+
+
+class Entry:
+    """One committed write batch (or the start, a restore, a rebased first entry)."""
+
+    __slots__ = ("alarm_ms", "event_seq", "image", "kind", "kv", "seq", "size", "sql", "time_ms")
+
+    def __init__(
+        self,
+        seq: int,
+        time_ms: int,
+        event_seq: int,
+        kind: str,
+        alarm_ms: int | None,
+        kv: tuple[tuple[str, bytes | None], ...] | None = None,
+        sql: bytes | None = None,
+        image: bytes | None = None,
+    ) -> None:
+        self.seq = seq
+        self.time_ms = time_ms
+        self.event_seq = event_seq  # the first event of its batch (the log's seq)
+        self.kind = kind  # "start", "write", "schema", "restore", "rewind"
+        self.alarm_ms = alarm_ms
+        self.kv = kv
+        self.sql = sql
+        self.image = image  # compressed database bytes; b"" is an empty database
+        self.size = _size(kv, sql, image)
+
+    def __repr__(self) -> str:
+        return f"<Entry #{self.seq} {self.kind} at {describe_ms(self.time_ms)}>"
+
+
+def _size(
+    kv: tuple[tuple[str, bytes | None], ...] | None, sql: bytes | None, image: bytes | None
+) -> int:
+    size = 64  # the entry itself
+    if kv:
+        size += sum(len(k) + (len(v) if v is not None else 0) + 16 for k, v in kv)
+    if sql:
+        size += len(sql)
+    if image:
+        size += len(image)
+    return size
+
+
+class History:
+    """One object's entries, the session that records its SQL changes, its bookmarks."""
+
+    def __init__(
+        self,
+        key: str,
+        db: Database,
+        *,
+        now_ms: Callable[[], int],
+        event_seq: Callable[[], int],
+        alarm_ms: Callable[[], int | None],
+        limit_bytes: int,
+        store: HistoryStore | None = None,
+        store_key: str = "",
+    ) -> None:
+        self.key = key  # the object's id (hex): bookmarks carry it
+        self._db = db
+        self._now_ms = now_ms
+        self._event_seq = event_seq
+        self._alarm_ms = alarm_ms
+        self.limit_bytes = limit_bytes
+        self._store = store
+        self._store_key = store_key
+        self.kv: list[tuple[str, bytes | None]] = []  # the open batch's KV rows, in order
+        self.schema_dirty = False  # storage made or dropped its own tables in this batch
+        self._batch_event = 0
+        self._session: Any = None
+        self._schema = 0
+        self.entries: list[Entry] = []
+        self._times: list[int] = []
+        self.total = 0
+        self._since_image = 0
+        self._image_size = 0
+        self.branch = 0  # bumped when sb.rewind() discards later entries
+        self.pending: int | None = None  # seq of a restore waiting for the next start
+        loaded = store.load(store_key) if store is not None else None
+        if loaded is not None:
+            entries, self.branch, self.pending = loaded
+            for entry in entries:
+                self._append(entry, store=False)
+        self.bind()
+        if not self.entries:
+            self._append(Entry(0, now_ms(), event_seq() + 1, "start", alarm_ms(),
+                               image=self._take_image()))
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Attach a fresh session to the database's connection (again after a reopen)."""
+        if self._db.suspended:
+            self._session = None
+            return
+        self._new_session()
+        self._schema = _scalar(self._db.conn, _SCHEMA_VERSION)
+
+    def _new_session(self) -> None:
+        session = apsw.Session(self._db.conn, "main")
+        session.config(_ROWID, True)  # tables without a PRIMARY KEY are recorded too
+        session.table_filter(_user_table)
+        session.attach(None)
+        self._session = session
+
+    def begun(self) -> None:
+        """A write batch opened: its entry belongs to the events from here on."""
+        self._batch_event = self._event_seq() + 1
+
+    def mark(self) -> int:
+        """How many KV rows the open batch holds (a savepoint's snapshot)."""
+        return len(self.kv)
+
+    def truncate(self, mark: Any) -> None:
+        """A savepoint or the batch rolled back: forget the KV rows written since."""
+        del self.kv[mark or 0 :]
+
+    def rolled_back(self) -> None:
+        """The whole batch was rolled back: nothing of it happened."""
+        self.kv.clear()
+        self.schema_dirty = False
+        self._db.log_run.touched = False
+        if self._session is not None:
+            self._session.close()
+            self._new_session()
+
+    def committed(self) -> None:
+        """The batch committed: add its entry (nothing if it changed nothing)."""
+        db = self._db
+        session = self._session
+        sql = None
+        schema = False
+        if session is not None and not session.is_empty:
+            try:
+                sql = session.changeset() or None
+            except apsw.SchemaChangeError:  # a table it recorded was dropped or altered
+                schema = True
+            session.close()
+            self._new_session()
+        if schema or self.schema_dirty or db.log_run.touched:
+            self.schema_dirty = db.log_run.touched = False
+            version = _scalar(db.conn, _SCHEMA_VERSION)
+            if schema or version != self._schema:
+                schema = True
+                if session is self._session:  # the session caches the old table shapes
+                    session.close()
+                    self._new_session()
+                self._schema = version
+        kv = self.kv
+        alarm = self._alarm_ms()
+        last = self.entries[-1]
+        if not (kv or sql or schema) and alarm == last.alarm_ms:
+            return
+        rows = tuple(kv) if kv else None
+        kv.clear()
+        entry = Entry(last.seq + 1, self._now_ms(), self._batch_event or self._event_seq(),
+                      "schema" if schema else "write", alarm, rows, sql)
+        if schema or self._since_image > max(_IMAGE_EVERY, self._image_size):
+            entry.kv = entry.sql = None
+            entry.image = self._take_image()
+            entry.size = _size(None, None, entry.image)
+        self._append(entry)
+        self._batch_event = 0
+        # The window moves slowly: looked at every 64 entries (and when over the size limit).
+        if (self.limit_bytes > 0 and self.total > self.limit_bytes) or not entry.seq & 63:
+            self._maybe_trim()
+
+    def note_alarm(self, kind: str = "write") -> None:
+        """Record the alarm if it changed with no write batch (an alarm that fired)."""
+        alarm = self._alarm_ms()
+        last = self.entries[-1]
+        if alarm != last.alarm_ms:
+            self._append(Entry(last.seq + 1, self._now_ms(), self._event_seq(), kind, alarm))
+
+    def add_restore(self, image: bytes, kind: str) -> None:
+        """The database was replaced by an earlier state: a new entry holding its image."""
+        last = self.entries[-1]
+        self._append(Entry(last.seq + 1, self._now_ms(), self._event_seq() + 1, kind,
+                           self._alarm_ms(), image=image))
+        self.kv.clear()
+
+    def _append(self, entry: Entry, *, store: bool = True) -> None:
+        self.entries.append(entry)
+        self._times.append(entry.time_ms)
+        self.total += entry.size
+        if entry.image is not None:
+            self._since_image = 0
+            self._image_size = len(entry.image) * 4  # roughly the raw size: zlib at level 1
+        else:
+            self._since_image += entry.size
+        if store and self._store is not None:
+            self._store.add(self._store_key, entry)
+
+    def _take_image(self) -> bytes:
+        return image_of(self._db.conn)
+
+    # --- bounds ------------------------------------------------------------------------------
+
+    def _maybe_trim(self) -> None:
+        horizon = self._now_ms() - WINDOW_MS
+        times = self._times
+        # Entries before the last one at or before the horizon name states no longer current
+        # at any time in the window.
+        window_cut = max(0, bisect.bisect_right(times, horizon) - 1)
+        over = self.limit_bytes > 0 and self.total > self.limit_bytes
+        if window_cut < _TRIM_AT_LEAST and not over:
+            return
+        cut = window_cut
+        if over:
+            keep = self.limit_bytes * 3 // 4
+            total, index = self.total, 0
+            while index < len(self.entries) - 1 and total > keep:
+                total -= self.entries[index].size
+                index += 1
+            cut = max(cut, index)
+        if cut > 0:
+            self.drop_before(cut)
+
+    def drop_before(self, index: int) -> None:
+        """Forget the entries before ``index``; that one becomes an image of its state."""
+        first = self.entries[index]
+        if first.image is None:
+            conn = self.materialize(index)
+            try:
+                first.image = image_of(conn)
+            finally:
+                conn.close()
+            first.kv = first.sql = None
+            first.size = _size(None, None, first.image)
+        del self.entries[:index]
+        del self._times[:index]
+        self.total = sum(e.size for e in self.entries)
+        if self._store is not None:
+            self._store.drop_before(self._store_key, first)
+
+    def drop_after(self, index: int) -> None:
+        """Forget the entries after ``index`` (sb.rewind()): their bookmarks stop working."""
+        dropped = self.entries[index + 1 :]
+        if not dropped:
+            return
+        del self.entries[index + 1 :]
+        del self._times[index + 1 :]
+        self.total -= sum(e.size for e in dropped)
+        self.branch += 1
+        self._since_image = sum(e.size for e in self.entries[self._base(index) + 1 :])
+        if self._store is not None:
+            self._store.drop_after(self._store_key, self.entries[-1].seq)
+            self._store.set_meta(self._store_key, self.branch, self.pending)
+
+    # --- bookmarks ---------------------------------------------------------------------------
+
+    def bookmark(self, index: int = -1) -> str:
+        entry = self.entries[index]
+        t = entry.time_ms
+        mac = self._mac(entry)
+        return f"{t >> 32:08x}-{t & 0xFFFFFFFF:08x}-{entry.seq:08x}-{self.key[:16]}{mac}"
+
+    def _mac(self, entry: Entry) -> str:
+        text = f"{self.key}/{self.branch}/{entry.seq}/{entry.time_ms}"
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def index_for_time(self, ms: int) -> int:
+        """The entry current at ``ms`` (the last committed at or before it)."""
+        now = self._now_ms()
+        if ms > now:
+            raise BookmarkError(
+                f"getBookmarkForTime: {describe_ms(ms)} is in the future (the clock is at "
+                f"{describe_ms(now)}); a bookmark names a state that existed. Pass a time up "
+                "to now, or use get_current_bookmark()."
+            )
+        if ms < now - WINDOW_MS:
+            raise BookmarkError(
+                f"getBookmarkForTime: {describe_ms(ms)} is outside the point-in-time recovery "
+                f"window: the platform keeps 30 days, back to {describe_ms(now - WINDOW_MS)} on "
+                "the clock now. Pass a later time."
+            )
+        index = bisect.bisect_right(self._times, ms) - 1
+        if index < 0:
+            first = self.entries[0]
+            if first.kind == "start" and first.image == b"":
+                return 0  # before the object's first write it was empty, as at its start
+            raise BookmarkError(
+                f"getBookmarkForTime: this object's history is kept back to "
+                f"{describe_ms(first.time_ms)} only (Limits.max_history_bytes="
+                f"{self.limit_bytes:,} bytes, the oldest entries went first); pass a later "
+                "time, or raise the limit (Sandbox(limits=Limits(max_history_bytes=...)))."
+            )
+        return index
+
+    def resolve(self, bookmark: Any, what: str) -> int:
+        """The index of the entry ``bookmark`` names, or the typed error saying why not."""
+        if not isinstance(bookmark, str):
+            raise BookmarkError(
+                f"{what} takes a bookmark string (from get_current_bookmark() or "
+                f"get_bookmark_for_time()), not {type(bookmark).__name__} {bookmark!r:.60}."
+            )
+        found = _BOOKMARK.match(bookmark)
+        if found is None or bookmark == ZERO_BOOKMARK:
+            raise BookmarkError(
+                f"{what}: {bookmark!r:.80} is not a bookmark of this object. Bookmarks look "
+                f"like {_EXAMPLE} (four groups of hex digits); get one from "
+                "get_current_bookmark() or get_bookmark_for_time(t) and pass it unchanged."
+            )
+        high, low, seq_hex, tag, mac = found.groups()
+        if tag != self.key[:16]:
+            raise BookmarkError(
+                f"{what}: this bookmark belongs to another Durable Object (id {tag}…), not to "
+                f"{self.key[:16]}…; a bookmark restores only the object it came from. Ask "
+                "this object for its own (get_bookmark_for_time(t))."
+            )
+        seq, ms = int(seq_hex, 16), (int(high, 16) << 32) | int(low, 16)
+        index = seq - self.entries[0].seq
+        entry = self.entries[index] if 0 <= index < len(self.entries) else None
+        if entry is None and index < 0 and self.pending is None:
+            raise BookmarkError(
+                f"{what}: the state this bookmark names ({describe_ms(ms)}) is older than the "
+                f"history this object keeps (back to {describe_ms(self.entries[0].time_ms)}, "
+                f"Limits.max_history_bytes={self.limit_bytes:,} bytes and the 30-day window). "
+                "Use a later bookmark, or raise the limit."
+            )
+        if entry is None or entry.time_ms != ms or self._mac(entry) != mac:
+            raise BookmarkError(
+                f"{what}: this bookmark names no state of this object's history: it was "
+                "altered, or it came from a future that sb.rewind() discarded. Get a fresh one "
+                "from get_current_bookmark() or get_bookmark_for_time(t)."
+            )
+        now = self._now_ms()
+        until = self._times[index + 1] if index + 1 < len(self._times) else now
+        if until < now - WINDOW_MS:
+            raise BookmarkError(
+                f"{what}: this bookmark names the state of {describe_ms(ms)}, outside the "
+                f"30-day point-in-time recovery window (back to {describe_ms(now - WINDOW_MS)} "
+                "on the clock now). Use a later bookmark."
+            )
+        return index
+
+    def set_pending(self, index: int | None) -> None:
+        self.pending = None if index is None else self.entries[index].seq
+        if self._store is not None:
+            self._store.set_meta(self._store_key, self.branch, self.pending)
+
+    def pending_index(self) -> int | None:
+        if self.pending is None:
+            return None
+        index = self.pending - self.entries[0].seq
+        return index if 0 <= index < len(self.entries) else None
+
+    # --- states ------------------------------------------------------------------------------
+
+    def _base(self, index: int) -> int:
+        entries = self.entries
+        while entries[index].image is None:
+            index -= 1
+        return index
+
+    def materialize(self, index: int) -> Any:
+        """A new in-memory connection holding the database as it was after entry ``index``."""
+        base = self._base(index)
+        conn = apsw.Connection(":memory:")
+        try:
+            image = self.entries[base].image
+            if image:
+                conn.deserialize("main", zlib.decompress(image))
+            kv: dict[str, bytes | None] = {}
+            builder = None
+            for entry in self.entries[base + 1 : index + 1]:
+                if entry.kv:
+                    kv.update(entry.kv)
+                if entry.sql:
+                    if builder is None:
+                        builder = apsw.ChangesetBuilder()
+                    builder.add(entry.sql)
+            if kv or builder is not None:
+                conn.execute("BEGIN")
+                if kv:
+                    conn.executemany(_KV_PUT, [(k, v) for k, v in kv.items() if v is not None])
+                    conn.executemany(_KV_DELETE, [(k,) for k, v in kv.items() if v is None])
+                if builder is not None:
+                    apsw.Changeset.apply(builder.output(), conn, conflict=_conflict)
+                conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def alarm_at(self, index: int) -> int | None:
+        return self.entries[index].alarm_ms
+
+    def index_for_event(self, seq: int) -> int:
+        """The entry current once event ``seq`` happened (its batch's writes included)."""
+        entries = self.entries
+        lo, hi = 0, len(entries)
+        while lo < hi:  # entries are in event order: the last one begun at or before seq
+            mid = (lo + hi) // 2
+            if entries[mid].event_seq <= seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        return max(0, lo - 1)
+
+
+def _user_table(name: str) -> bool:
+    # KV rows are noted by storage itself; the alarm row is the entry's alarm_ms.
+    return not name.startswith("_cf_")
+
+
+def _conflict(code: int, change: Any) -> int:
+    # Replaying onto the exact state the log was recorded on never conflicts: if it does,
+    # the log does not fit the image, and nothing may be half-applied.
+    return apsw.SQLITE_CHANGESET_ABORT
+
+
+def _scalar(conn: Any, sql: str) -> Any:
+    rows = conn.execute(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
+def image_of(conn: Any) -> bytes:
+    """The database file of ``conn``, compressed; b"" for a database without tables."""
+    if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall():
+        return b""
+    data = bytearray(conn.serialize("main"))
+    # A WAL database's header says so (bytes 18-19 = 2); in memory it must read as a plain
+    # (rollback-journal) file, or SQLite looks for a -wal file it cannot open.
+    data[18] = data[19] = 1
+    return zlib.compress(data, 1)
+
+
+def copy_into(source: Any, target: Any) -> None:
+    """Replace ``target``'s database with ``source``'s, pages and schema (SQLite backup)."""
+    with target.backup("main", source, "main") as backup:
+        backup.step(-1)
+
+
+# --- persisted history ------------------------------------------------------------------------
+
+HISTORY_NAME = ".dosandbox-history.db"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+  object TEXT, seq INTEGER, time_ms INTEGER, event_seq INTEGER, kind TEXT, alarm_ms INTEGER,
+  kv BLOB, sql BLOB, image BLOB, PRIMARY KEY (object, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (object TEXT PRIMARY KEY, branch INTEGER, pending INTEGER);
+"""
+
+
+class HistoryStore:
+    """The history of a persist folder's objects, in one SQLite file beside them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / HISTORY_NAME
+        self.users = 0
+        try:
+            conn = apsw.Connection(str(self.path))
+            conn.set_busy_timeout(5_000)
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=NORMAL").fetchall()
+            conn.execute(_SCHEMA)
+        except apsw.Error as exc:
+            raise StorageError(
+                f"{self.path} cannot be opened as the sandbox's point-in-time recovery history "
+                f"({exc}). Move the file away (bookmarks made before are then lost) or pick "
+                "another persist= folder.",
+                path=str(self.path),
+            ) from exc
+        self.conn = conn
+
+    def load(self, key: str) -> tuple[list[Entry], int, int | None] | None:
+        rows: Any = self.conn.execute(
+            "SELECT seq, time_ms, event_seq, kind, alarm_ms, kv, sql, image FROM entries "
+            "WHERE object = ? ORDER BY seq", (key,)
+        ).fetchall()
+        if not rows:
+            return None
+        entries = [
+            Entry(seq, t, ev, kind, alarm, marshal.loads(kv) if kv is not None else None,
+                  bytes(sql) if sql is not None else None,
+                  bytes(image) if image is not None else None)
+            for seq, t, ev, kind, alarm, kv, sql, image in rows
+        ]
+        meta: Any = self.conn.execute(
+            "SELECT branch, pending FROM objects WHERE object = ?", (key,)
+        ).fetchall()
+        branch, pending = meta[0] if meta else (0, None)
+        return entries, int(branch), pending
+
+    def add(self, key: str, entry: Entry) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, entry.seq, entry.time_ms, entry.event_seq, entry.kind, entry.alarm_ms,
+             marshal.dumps(entry.kv) if entry.kv is not None else None, entry.sql, entry.image),
+        )
+
+    def drop_before(self, key: str, first: Entry) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM entries WHERE object = ? AND seq < ?", (key, first.seq))
+            self.conn.execute(
+                "UPDATE entries SET kv = NULL, sql = NULL, image = ? WHERE object = ? AND seq = ?",
+                (first.image, key, first.seq),
+            )
+
+    def drop_after(self, key: str, last_seq: int) -> None:
+        self.conn.execute("DELETE FROM entries WHERE object = ? AND seq > ?", (key, last_seq))
+
+    def set_meta(self, key: str, branch: int, pending: int | None) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (key, branch, pending)
+        )
+
+    def release(self) -> None:
+        """One history fewer uses it; the last one closes the file."""
+        self.users -= 1
+        if self.users <= 0:
+            self.conn.close()
+            _stores.pop(self.path, None)
+
+
+_stores: dict[Path, HistoryStore] = {}
+
+
+def store_for(folder: Path) -> HistoryStore:
+    """The open history store of a persist folder (opened on first use, shared)."""
+    path = folder / HISTORY_NAME
+    store = _stores.get(path)
+    if store is None:
+        store = _stores[path] = HistoryStore(folder)
+    store.users += 1
+    return store
+
+
+def entries_frame_rows(history: History) -> Iterable[dict[str, Any]]:
+    """One row per entry, for views: seq, time, kind, what it holds."""
+    for entry in history.entries:
+        yield {
+            "seq": entry.seq,
+            "time_ms": entry.time_ms,
+            "event_seq": entry.event_seq,
+            "kind": entry.kind,
+            "kv_rows": len(entry.kv) if entry.kv else 0,
+            "sql_bytes": len(entry.sql) if entry.sql else 0,
+            "image_bytes": len(entry.image) if entry.image else 0,
+            "alarm_ms": entry.alarm_ms,
+        }
