@@ -42,6 +42,7 @@ from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project.discovery import discover
 from ._runtime.definition import DurableObjectDefinition, named_definition
+from ._runtime.deploy import redeploy
 from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
@@ -313,7 +314,11 @@ class Sandbox(AliasMixin):
     ) -> Namespace:
         """Add a namespace ``name`` for a definition or a ``DurableObject`` subclass.
 
-        ``sb.register(definition)`` uses the definition's ``name=``.
+        ``sb.register(definition)`` uses the definition's ``name=``. Registering a name again
+        is a deploy (a re-run cell): the new code replaces the old, live instances restart
+        on it as on the platform (in-memory state gone; storage, the alarm and hibernatable
+        sockets kept; an object with events in flight or standard-API sockets is reset), and
+        stubs you hold reach the new code. The class name must stay the same.
         """
         if definition is None:
             name, definition = named_definition(name)
@@ -332,19 +337,16 @@ class Sandbox(AliasMixin):
                 "name, so letters, digits and underscores only.",
                 object_name=name,
             )
-        if name in self.namespaces:
-            raise ConfigError(
-                f"An object named {name!r} is already registered "
-                f"({self.namespaces[name].class_name}). Pick another name, or make a new "
-                "Sandbox() to start over.",
-                object_name=name,
-            )
+        existing = self.namespaces.get(name)
         if isinstance(definition, DurableObjectDefinition):
             definition.validate(name)
-            cls = definition.build_class(class_name or class_name_for(name))
+            default = existing.class_name if existing is not None else class_name_for(name)
+            cls = definition.build_class(class_name or default)
         else:
             validate_class(definition, name)
             cls = definition  # type: ignore[assignment]
+        if existing is not None:
+            return self._redeploy(existing, cls)
         namespace = Namespace(self.world, name, cls)
         self.namespaces[name] = namespace
         self._user_env.setdefault(namespace.binding, namespace)
@@ -352,6 +354,21 @@ class Sandbox(AliasMixin):
         if self.persist is not None:
             # Alarms persisted with the objects come back (overdue ones fire at the next step).
             namespace.restore_alarms()
+        return namespace
+
+    def _redeploy(self, namespace: Namespace, cls: type[DurableObject]) -> Namespace:
+        """``register`` of a taken name: new code for the namespace, logged as "redeployed"."""
+        self.driver.check_outside(f"sb.register({namespace.name!r}, ...)")
+        restarted, reset = redeploy(namespace, cls)
+        parts = [f"{restarted} live instance(s) restarted"] if restarted else []
+        if reset:
+            parts.append(f"{reset} reset (they could not hibernate first)")
+        self.event_log.emit(
+            "redeployed",
+            f"redeployed {namespace.name} ({cls.__name__}): "
+            f"{', '.join(parts) or 'no live instance'}; storage and alarms kept",
+            object_name=namespace.name,
+        )
         return namespace
 
     def get_durable_object(self, name: str) -> Namespace:
