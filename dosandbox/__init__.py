@@ -19,6 +19,7 @@ from ._core.errors import (
     DurableObjectResetError,
     ExecutionInterruptedError,
     MethodNotFoundError,
+    SandboxWarning,
 )
 from ._core.events import Event, StepReport
 from ._core.ids import DurableObjectId
@@ -84,6 +85,7 @@ __all__ = [
     "Response",
     "RpcCall",
     "Sandbox",
+    "SandboxWarning",
     "SimulatedClient",
     "SqlCursor",
     "SqlStorage",

@@ -13,7 +13,6 @@ import keyword
 import os
 import random
 import time
-import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -33,11 +32,12 @@ from ._core.errors import (
 )
 from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
+from ._core.notices import notify
 from ._core.naming import class_name_for
 from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
 from ._core.world import World, make_folder
-from ._notebook.alarm_view import alarms_frame, pending_alarm_count
+from ._notebook.alarm_view import RepeatingAlarmWatch, alarms_frame, pending_alarm_count
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project.discovery import discover
@@ -247,7 +247,8 @@ class Sandbox(AliasMixin):
         self.event_log = self.world.event_log
         self.namespaces: dict[str, Namespace] = {}
         self.durable_objects = DurableObjects(self)
-        self._stepper = Stepper(self.world)
+        world = self.world
+        self._stepper = Stepper(world, periodic_watch=lambda n: RepeatingAlarmWatch(world, n))
         if self._folder_lock is not None:
             me = weakref.ref(self)
             self._folder_lock.release_holder = lambda: _close_taken_over(me)
@@ -294,7 +295,7 @@ class Sandbox(AliasMixin):
                     found.report() + "\n(pass strict=False to load the objects that are fine)",
                     problems=list(found.problems),
                 )
-            warnings.warn(found.report(), stacklevel=2)
+            notify(found.report() + "\n(the other objects loaded)", code="PROJECT_PROBLEMS")
         sb = cls(**kwargs)
         for obj in found.objects:
             if isinstance(obj.definition, DurableObjectDefinition):

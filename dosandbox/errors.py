@@ -26,6 +26,9 @@ The tree::
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
         └── ExecutionInterruptedError (INTERRUPTED) Ctrl-C stopped running object code
 
+    SandboxWarning (a UserWarning, with a ``code``) a notice, not an error: an alarm dropped,
+                                                  a message read twice, a run that stopped
+
 Errors that mirror a JavaScript ``TypeError``/``RangeError`` on the platform also subclass
 Python's ``TypeError``/``ValueError``, so ``except ValueError`` works as it would in plain code.
 (``DataCloneError`` is also a ``TypeError``.)
@@ -66,6 +69,7 @@ from ._core.errors import (
     InvalidIdError,
     MethodNotFoundError,
     NoHandlerError,
+    SandboxWarning,
     SqlError,
     SqlNotAuthorizedError,
     StorageError,
@@ -92,6 +96,7 @@ __all__ = [
     "InvalidIdError",
     "MethodNotFoundError",
     "NoHandlerError",
+    "SandboxWarning",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",

@@ -169,6 +169,9 @@ class StepReport(list[Event]):
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.note = note
+        # Why the step stopped short of what was asked ("" when it did not): views show it
+        # as a warning, not as a success.
+        self.warning = ""
 
     @property
     def fired(self) -> list[Event]:
