@@ -15,6 +15,7 @@ import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -530,6 +531,16 @@ class Sandbox(AliasMixin):
                 undo.pop()()
 
         return unsubscribe
+
+    def output_to(self, write: Callable[[str, str], None]) -> AbstractContextManager[None]:
+        """While the ``with`` block runs, what object code prints goes to ``write``.
+
+        ``write(stream, text)`` gets ``"stdout"`` or ``"stderr"`` and the text, for every
+        print (and notice) of the drives made inside the block: a view whose button moves
+        the clock shows them under itself (the clock bar does). Outside such a block, prints
+        go to the cell or callback that drives the sandbox, wherever the call began.
+        """
+        return self.driver.output.capture(write)
 
     @property
     def is_driving(self) -> bool:

@@ -74,7 +74,8 @@ def status_badge(status: str) -> str:
 
 
 def message_html(text: str, kind: str = "info") -> str:
-    color = {"info": "#555", "error": "#b00020", "ok": "#2e7d32"}.get(kind, "#555")
+    colors = {"info": "#555", "error": "#b00020", "ok": "#2e7d32", "warning": "#8a5300"}
+    color = colors.get(kind, "#555")
     return f'<div style="color:{color};font-size:12px;white-space:pre-wrap">{esc(text)}</div>'
 
 
