@@ -33,8 +33,8 @@ from ._core.errors import (
 )
 from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
-from ._core.notices import notify
 from ._core.naming import class_name_for
+from ._core.notices import notify
 from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
 from ._core.world import World, make_folder
@@ -470,7 +470,7 @@ class Sandbox(AliasMixin):
         Objects reached by an event or holding storage (also persisted ones not yet used this
         session); a stub never called creates none, as on the platform.
         """
-        import pandas as pd
+        from ._core.frames import frame_of
 
         rows = []
         for ns in self.namespaces.values():
@@ -488,7 +488,7 @@ class Sandbox(AliasMixin):
                     }
                 )
         columns = ["object", "class", "name", "id", "status", "instance", "events", "in_flight"]
-        return pd.DataFrame(rows, columns=columns)
+        return frame_of(rows, columns)
 
     def events(self, kind: str | None = None) -> Any:
         """A DataFrame of the event log (newest last); ``kind`` filters, e.g. ``"alarm"``."""

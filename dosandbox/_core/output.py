@@ -85,7 +85,8 @@ class OutputRouter:
 
     def enter(self) -> None:
         """The outermost drive starts: route writes to its caller (or to the sink)."""
-        out, err = sys.stdout, sys.stderr
+        out: Any = sys.stdout
+        err: Any = sys.stderr
         sink = self.sink
         if sink is None and not _kernel_stream(out):
             return

@@ -80,7 +80,7 @@ def pending_alarm_count(world: World) -> int:
 
 def alarms_frame(world: World, records: Iterable[ObjectRecord]) -> Any:
     """``sb.alarms()``: every pending alarm, soonest first (ties in firing order)."""
-    import pandas as pd
+    from .._core.frames import frame_of
 
     now = world.clock.now_ms
     scheduler = existing_scheduler(world)
@@ -95,7 +95,7 @@ def alarms_frame(world: World, records: Iterable[ObjectRecord]) -> Any:
         # Pending but not in a bucket: due while its previous run is still going.
         if pending is not None and pending.time_ms is not None and id(pending) not in seen:
             rows.append(_row(pending, now))
-    return pd.DataFrame(rows, columns=ALARM_COLUMNS)
+    return frame_of(rows, ALARM_COLUMNS)
 
 
 def _row(alarm: Alarm, now: int) -> dict[str, Any]:

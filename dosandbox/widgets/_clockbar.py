@@ -133,9 +133,10 @@ class ClockBar(ViewBase, W.VBox):
         fired = len(report.fired)
         lines = sum(text.count("\n") for _, text in self.printed)
         printed = f"; {lines} line(s) printed below" if lines else ""
+        took = duration(moved) if moved else "0 s"
         self.report.value = message_html(
-            f"Clock moved {duration(moved) if moved else '0 s'}: {len(report)} event(s), {fired} alarm "
-            f"event(s){printed}{report.note}.",
+            f"Clock moved {took}: {len(report)} event(s), {fired} alarm event(s){printed}"
+            f"{report.note}.",
             "warning" if report.warning else "ok",
         )
         self.refresh()
