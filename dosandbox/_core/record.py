@@ -237,6 +237,8 @@ class ObjectRecord:
         self.generation = 0
         self.events_delivered = 0
         self.created = False
+        # Why the last instance went (None while one lives or before the first).
+        self.dropped_for: DropReason | None = None
         # Storage, alarm and sockets, made on first use; their hooks run through it.
         self.parts = namespace.new_parts(self)
 
@@ -259,7 +261,10 @@ class ObjectRecord:
     def status(self) -> str:
         if self.instance is not None:
             return "live"
-        return "evicted" if self.created else "not created"
+        if not self.created:
+            return "not created"
+        redeployed = self.dropped_for in (DropReason.REDEPLOYED, DropReason.CODE_UPDATED)
+        return "redeployed" if redeployed else "evicted"
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -424,6 +429,7 @@ class ObjectRecord:
         if not was_live:
             return False
         self.instance = None
+        self.dropped_for = reason
         self.parts.on_drop(reason)
         # A stub may keep this instance (to remember a reset): not the object's memory too.
         instance.obj = None

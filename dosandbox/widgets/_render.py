@@ -66,7 +66,8 @@ def badge(text: str, color: str) -> str:
     )
 
 
-STATUS_COLORS = {"live": "#2e7d32", "evicted": "#8d6e63", "not created": "#9e9e9e"}
+STATUS_COLORS = {"live": "#2e7d32", "evicted": "#8d6e63", "redeployed": "#1565c0",
+                 "not created": "#9e9e9e"}
 
 
 def status_badge(status: str) -> str:

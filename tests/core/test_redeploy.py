@@ -321,3 +321,28 @@ def test_from_directory_again_deploys_the_changed_files_with_persisted_storage(
         assert second.run(second.durable_objects.counter.get("a").inc()) == 101
     finally:
         second.close()
+
+
+def test_inspector_says_redeployed_until_the_next_event(sb: Sandbox) -> None:
+    """status is "redeployed" between the deploy and the next event, in the inspector too."""
+    pytest.importorskip("ipywidgets")
+    sb.register("counter", _counter(1))
+    stub = sb.durable_objects.counter.get("a")
+    sb.run(stub.inc())
+    handle = sb.inspect(stub)
+    sb.register("counter", _counter(2))
+    assert handle.status == "redeployed"
+    assert sb.objects()["status"].tolist() == ["redeployed"]
+    inspector = handle.widget()
+    try:
+        assert "redeployed" in inspector.title.value
+        state = inspector.select_tab("State")
+        state.refresh()
+        assert "Redeployed: new code was registered" in state.view.value
+        events = inspector.select_tab("Events")
+        events.refresh()
+        assert "restarted on the new code" in events.table.value
+    finally:
+        inspector.close()
+    sb.run(stub.inc())
+    assert handle.status == "live"
