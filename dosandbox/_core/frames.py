@@ -7,7 +7,8 @@ data: ``frame["id"]`` is the whole id), shown for people:
 * ids short (the first 12 characters and an ellipsis), the full id on hover in HTML;
 * times on one line, to the millisecond, without the ``+00:00`` (the clock is UTC);
 * text left-aligned, long messages wrapped between words, never cut;
-* no index column when the index is just 0, 1, 2... (``seq`` already numbers events);
+* no index column when the index only numbers rows (``seq`` already numbers events), also
+  after a filter or ``tail()``; a named index (``set_index("kind")``) is shown;
 * missing values (a unique id's name) blank, not ``None`` or ``NaN``.
 
 Imported lazily (pandas is loaded here only when a table is asked for).
@@ -66,8 +67,9 @@ class SandboxFrame(pd.DataFrame):
         return SandboxFrame
 
     def _plain_index(self) -> bool:
+        """Row numbers only (0, 1, 2..., also after a filter or ``tail()``): not shown."""
         index = self.index
-        return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+        return index.name is None and pd.api.types.is_integer_dtype(index.dtype)
 
     def _rows_shown(self) -> tuple[list[int], int]:
         """Positions of the rows to show and how many are left out (head and tail kept)."""

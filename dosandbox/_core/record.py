@@ -63,7 +63,7 @@ class DropReason(enum.Enum):
     # A deploy (registering the name again): an idle object restarts on the new code as if it
     # hibernated; one that cannot hibernate (events in flight, standard-API sockets) is reset.
     REDEPLOYED = "redeployed (its code was updated)"
-    CODE_UPDATED = "its code was updated"
+    CODE_UPDATED = "redeployed while busy"
 
     @property
     def keeps_sockets(self) -> bool:

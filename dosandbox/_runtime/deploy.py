@@ -99,11 +99,16 @@ def _restart(record: ObjectRecord) -> str:
     instance.replaced = True
     record.reset(instance, DropReason.CODE_UPDATED, CODE_UPDATED_MESSAGE)
     closed = standard + hibernatable
+    lost = (["its events in flight failed"] if instance.in_flight else []) + (
+        [f"{closed} WebSocket(s) closed (1006)"] if closed else [])
     record.emit(
         "redeployed",
         f"instance #{number} reset by the deploy ({', '.join(why)}: it could not hibernate "
-        f"first): {CODE_UPDATED_MESSAGE} Its events in flight failed"
-        + (f", {closed} WebSocket(s) closed" if closed else "")
-        + "; storage and the alarm kept",
+        f"first): {CODE_UPDATED_MESSAGE} " + (_sentence(", ".join(lost)) + "; " if lost else "")
+        + "storage and the alarm kept",
     )
     return "reset"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -110,3 +110,11 @@ def test_step_reports_use_the_same_table_and_times_in_text(sb: Sandbox) -> None:
     assert 'class="dosandbox-frame"' in report._repr_html_()
     assert "00:00:05.000  alarm.fired" in repr(report)
     assert report.warning == ""
+
+
+def test_filtered_and_tail_frames_hide_the_row_numbers_too(sb: Sandbox) -> None:
+    """frame[frame.kind == ...] and .tail() keep row numbers as index: still not shown."""
+    frame = sb.events()
+    for part in (frame.tail(2), frame[frame["kind"] == "rpc"]):
+        assert repr(part).splitlines()[0].startswith("seq")
+        assert part._repr_html_().count('<th style="') == len(part.columns)
