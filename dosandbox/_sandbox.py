@@ -33,7 +33,7 @@ from ._core.errors import (
 )
 from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
-from ._core.naming import class_name_for
+from ._core.naming import binding_name, class_name_for
 from ._core.notices import notify
 from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
@@ -349,6 +349,7 @@ class Sandbox(AliasMixin):
             cls = definition  # type: ignore[assignment]
         if existing is not None:
             return self._redeploy(existing, cls)
+        self._check_free(name, cls)
         namespace = Namespace(self.world, name, cls)
         self.namespaces[name] = namespace
         self._user_env.setdefault(namespace.binding, namespace)
@@ -357,6 +358,22 @@ class Sandbox(AliasMixin):
             # Alarms persisted with the objects come back (overdue ones fire at the next step).
             namespace.restore_alarms()
         return namespace
+
+    def _check_free(self, name: str, cls: type[DurableObject]) -> None:
+        """A new name may not take another namespace's binding, nor export another class
+        under the same class name (one class under two names is fine, as two bindings)."""
+        binding, class_name = binding_name(name), cls.__name__
+        for other in self.namespaces.values():
+            same_export = other.class_name == class_name and other.cls is not cls
+            if other.binding == binding or same_export:
+                clash = (f"the binding env.{binding}" if other.binding == binding
+                         else f"the class name {class_name}")
+                raise ConfigError(
+                    f"{name!r} would take {clash}, which {other.name!r} ({other.class_name}) "
+                    f"already has; a Worker binds and exports each once. Register it under "
+                    f"another name, or register {other.name!r} again to deploy new code for it.",
+                    object_name=name,
+                )
 
     def _redeploy(self, namespace: Namespace, cls: type[DurableObject]) -> Namespace:
         """``register`` of a taken name: new code for the namespace, logged as "redeployed"."""

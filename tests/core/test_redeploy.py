@@ -346,3 +346,31 @@ def test_inspector_says_redeployed_until_the_next_event(sb: Sandbox) -> None:
         inspector.close()
     sb.run(stub.inc())
     assert handle.status == "live"
+
+
+def test_a_new_name_cannot_take_another_namespaces_binding_or_class(sb: Sandbox) -> None:
+    """'Counter' next to 'counter' would share env.COUNTER and class Counter: ConfigError."""
+    sb.register("counter", _counter(1))
+    with pytest.raises(ConfigError, match=r"env\.COUNTER.*'counter' \(Counter\) already has"):
+        sb.register("Counter", _counter(2))
+
+    class Counter(DurableObject):
+        def hi(self) -> str:
+            return "hi"
+
+    with pytest.raises(ConfigError, match="the class name Counter"):
+        sb.register("tally", Counter)
+    assert sorted(sb.durable_objects) == ["counter"]
+    assert sb.env.COUNTER is sb.durable_objects.counter
+
+
+def test_one_class_under_two_names_is_still_allowed(sb: Sandbox) -> None:
+    """The same class registered twice (two bindings of one class) is no clash."""
+
+    class Shared(DurableObject):
+        def hi(self) -> str:
+            return "hi"
+
+    sb.register("first", Shared)
+    sb.register("second", Shared)
+    assert sb.run(sb.durable_objects.second.get("x").hi()) == "hi"
