@@ -19,6 +19,7 @@ from ._core.errors import (
     DurableObjectResetError,
     ExecutionInterruptedError,
     MethodNotFoundError,
+    SandboxWarning,
 )
 from ._core.events import Event, StepReport
 from ._core.ids import DurableObjectId
@@ -85,6 +86,7 @@ __all__ = [
     "Response",
     "RpcCall",
     "Sandbox",
+    "SandboxWarning",
     "SimulatedClient",
     "SqlCursor",
     "SqlStorage",

@@ -13,9 +13,9 @@ import keyword
 import os
 import random
 import time
-import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,16 +34,18 @@ from ._core.errors import (
 )
 from ._core.events import Event, EventLog, events_frame
 from ._core.limits import Limits
-from ._core.naming import class_name_for
+from ._core.naming import binding_name, class_name_for
+from ._core.notices import notify
 from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
 from ._core.world import World, make_folder
-from ._notebook.alarm_view import alarms_frame, pending_alarm_count
+from ._notebook.alarm_view import RepeatingAlarmWatch, alarms_frame, pending_alarm_count
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project import project as _project
 from ._project.discovery import discover
 from ._runtime.definition import DurableObjectDefinition, named_definition
+from ._runtime.deploy import redeploy
 from ._runtime.http import Request, Response
 from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject, validate_class
@@ -255,11 +257,12 @@ class Sandbox(AliasMixin):
         self.event_log = self.world.event_log
         self.namespaces: dict[str, Namespace] = {}
         self.durable_objects = DurableObjects(self)
-        self._stepper = Stepper(self.world)
         # The Worker in front: sb.fetch / sb.connect(url) go through it (or the router).
         self._front = Front(self.world, env=self._env, worker=worker, router=self._route)
         self._on_close: list[Callable[[], None]] = []
         self.project: _project.Project | None = None
+        world = self.world
+        self._stepper = Stepper(world, periodic_watch=lambda n: RepeatingAlarmWatch(world, n))
         if self._folder_lock is not None:
             me = weakref.ref(self)
             self._folder_lock.release_holder = lambda: _close_taken_over(me)
@@ -306,7 +309,7 @@ class Sandbox(AliasMixin):
                     found.report() + "\n(pass strict=False to load the objects that are fine)",
                     problems=list(found.problems),
                 )
-            warnings.warn(found.report(), stacklevel=2)
+            notify(found.report() + "\n(the other objects loaded)", code="PROJECT_PROBLEMS")
         sb = cls(**kwargs)
         for obj in found.objects:
             if isinstance(obj.definition, DurableObjectDefinition):
@@ -326,7 +329,11 @@ class Sandbox(AliasMixin):
     ) -> Namespace:
         """Add a namespace ``name`` for a definition or a ``DurableObject`` subclass.
 
-        ``sb.register(definition)`` uses the definition's ``name=``.
+        ``sb.register(definition)`` uses the definition's ``name=``. Registering a name again
+        is a deploy (a re-run cell): the new code replaces the old, live instances restart
+        on it as on the platform (in-memory state gone; storage, the alarm and hibernatable
+        sockets kept; an object with events in flight or standard-API sockets is reset), and
+        stubs you hold reach the new code. The class name must stay the same.
         """
         if definition is None:
             name, definition = named_definition(name)
@@ -345,19 +352,17 @@ class Sandbox(AliasMixin):
                 "name, so letters, digits and underscores only.",
                 object_name=name,
             )
-        if name in self.namespaces:
-            raise ConfigError(
-                f"An object named {name!r} is already registered "
-                f"({self.namespaces[name].class_name}). Pick another name, or make a new "
-                "Sandbox() to start over.",
-                object_name=name,
-            )
+        existing = self.namespaces.get(name)
         if isinstance(definition, DurableObjectDefinition):
             definition.validate(name)
-            cls = definition.build_class(class_name or class_name_for(name))
+            default = existing.class_name if existing is not None else class_name_for(name)
+            cls = definition.build_class(class_name or default)
         else:
             validate_class(definition, name)
             cls = definition  # type: ignore[assignment]
+        if existing is not None:
+            return self._redeploy(existing, cls)
+        self._check_free(name, cls)
         namespace = Namespace(self.world, name, cls)
         self.namespaces[name] = namespace
         self._user_env.setdefault(namespace.binding, namespace)
@@ -365,6 +370,37 @@ class Sandbox(AliasMixin):
         if self.persist is not None:
             # Alarms persisted with the objects come back (overdue ones fire at the next step).
             namespace.restore_alarms()
+        return namespace
+
+    def _check_free(self, name: str, cls: type[DurableObject]) -> None:
+        """A new name may not take another namespace's binding, nor export another class
+        under the same class name (one class under two names is fine, as two bindings)."""
+        binding, class_name = binding_name(name), cls.__name__
+        for other in self.namespaces.values():
+            same_export = other.class_name == class_name and other.cls is not cls
+            if other.binding == binding or same_export:
+                clash = (f"the binding env.{binding}" if other.binding == binding
+                         else f"the class name {class_name}")
+                raise ConfigError(
+                    f"{name!r} would take {clash}, which {other.name!r} ({other.class_name}) "
+                    f"already has; a Worker binds and exports each once. Register it under "
+                    f"another name, or register {other.name!r} again to deploy new code for it.",
+                    object_name=name,
+                )
+
+    def _redeploy(self, namespace: Namespace, cls: type[DurableObject]) -> Namespace:
+        """``register`` of a taken name: new code for the namespace, logged as "redeployed"."""
+        self.driver.check_outside(f"sb.register({namespace.name!r}, ...)")
+        restarted, reset = redeploy(namespace, cls)
+        parts = [f"{restarted} live instance(s) restarted"] if restarted else []
+        if reset:
+            parts.append(f"{reset} reset (they could not hibernate first)")
+        self.event_log.emit(
+            "redeployed",
+            f"redeployed {namespace.name} ({cls.__name__}): "
+            f"{', '.join(parts) or 'no live instance'}; storage and alarms kept",
+            object_name=namespace.name,
+        )
         return namespace
 
     def get_durable_object(self, name: str) -> Namespace:
@@ -609,7 +645,7 @@ class Sandbox(AliasMixin):
         Objects reached by an event or holding storage (also persisted ones not yet used this
         session); a stub never called creates none, as on the platform.
         """
-        import pandas as pd
+        from ._core.frames import frame_of
 
         rows = []
         for ns in self.namespaces.values():
@@ -627,7 +663,7 @@ class Sandbox(AliasMixin):
                     }
                 )
         columns = ["object", "class", "name", "id", "status", "instance", "events", "in_flight"]
-        return pd.DataFrame(rows, columns=columns)
+        return frame_of(rows, columns)
 
     def events(self, kind: str | None = None) -> Any:
         """A DataFrame of the event log (newest last); ``kind`` filters, e.g. ``"alarm"``."""
@@ -670,6 +706,16 @@ class Sandbox(AliasMixin):
                 undo.pop()()
 
         return unsubscribe
+
+    def output_to(self, write: Callable[[str, str], None]) -> AbstractContextManager[None]:
+        """While the ``with`` block runs, what object code prints goes to ``write``.
+
+        ``write(stream, text)`` gets ``"stdout"`` or ``"stderr"`` and the text, for every
+        print (and notice) of the drives made inside the block: a view whose button moves
+        the clock shows them under itself (the clock bar does). Outside such a block, prints
+        go to the cell or callback that drives the sandbox, wherever the call began.
+        """
+        return self.driver.output.capture(write)
 
     @property
     def is_driving(self) -> bool:

@@ -29,6 +29,9 @@ The tree::
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
         └── ExecutionInterruptedError (INTERRUPTED) Ctrl-C stopped running object code
 
+    SandboxWarning (a UserWarning, with a ``code``) a notice, not an error: an alarm dropped,
+                                                  a message read twice, a run that stopped
+
 Errors that mirror a JavaScript ``TypeError``/``RangeError`` on the platform also subclass
 Python's ``TypeError``/``ValueError``, so ``except ValueError`` works as it would in plain code.
 (``DataCloneError`` is also a ``TypeError``.)
@@ -72,6 +75,7 @@ from ._core.errors import (
     NoHandlerError,
     OutboundFetchError,
     ProjectError,
+    SandboxWarning,
     SqlError,
     SqlNotAuthorizedError,
     StorageError,
@@ -101,6 +105,7 @@ __all__ = [
     "NoHandlerError",
     "OutboundFetchError",
     "ProjectError",
+    "SandboxWarning",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",

@@ -58,7 +58,7 @@ class Steps(Protocol):
 
     def step_until(self, target_ms: int, what: str) -> StepReport: ...
     def step_next(self) -> StepReport: ...
-    def run_until_idle(self, limit: int) -> StepReport: ...
+    def run_until_idle(self, limit: int, repeats: int | None = 3) -> StepReport: ...
     def mode_changed(self, mode: str) -> None: ...
     @property
     def following(self) -> bool: ...
@@ -287,9 +287,14 @@ class VirtualClock:
         """Jump to the next timer or alarm and run it (and whatever it makes ready)."""
         return self._require_steps().step_next()
 
-    def run_until_idle(self, limit: int = 100_000) -> StepReport:
-        """Keep jumping to the next timer until none is left (at most ``limit`` jumps)."""
-        return self._require_steps().run_until_idle(limit)
+    def run_until_idle(self, limit: int = 100_000, *, repeats: int | None = 3) -> StepReport:
+        """Keep jumping to the next timer until none is left (at most ``limit`` jumps).
+
+        Alarms that re-arm themselves never leave the sandbox idle: once only those remain,
+        each having fired ``repeats`` times in this run, the run stops there and says so as a
+        warning (``report.warning``, and a notice). ``repeats=None`` runs them until ``limit``.
+        """
+        return self._require_steps().run_until_idle(limit, repeats)
 
     def pause(self) -> None:
         """Stop following the wall clock (realtime mode) and return to manual."""

@@ -31,6 +31,7 @@ __all__ = [
     "NoHandlerError",
     "OutboundFetchError",
     "ProjectError",
+    "SandboxWarning",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",
@@ -228,6 +229,36 @@ class ExecutionInterruptedError(DriverError):
     that event wrote is kept."""
 
     code = "INTERRUPTED"
+
+
+class SandboxWarning(UserWarning):
+    """A notice from the sandbox, not an error: something worth knowing happened.
+
+    Shown as one short line, ``dosandbox notice [CODE]: message``, without a file path or a
+    source line. ``code`` is stable (``ALARM_DROPPED``, ``ALREADY_READ``, ``IDLE_HORIZON``,
+    ``PROJECT_PROBLEMS``...). Silence them with
+    ``warnings.filterwarnings("ignore", category=dosandbox.errors.SandboxWarning)``.
+    """
+
+    code = "SANDBOX_NOTICE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        object_name: str | None = None,
+        object_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.object_name = object_name
+        self.object_id = object_id
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def sandbox_closed(what: str) -> DriverError:

@@ -173,10 +173,10 @@ def _as_text(data: dict[str, Any], error: BaseException) -> None:
 
 def events_frame(events: list[Event]) -> Any:
     """A DataFrame of events (pandas is imported only here)."""
-    import pandas as pd
+    from .frames import frame_of
 
     columns = ["seq", "time", "kind", "object", "id", "message"]
-    return pd.DataFrame([e.as_row() for e in events], columns=columns)
+    return frame_of([e.as_row() for e in events], columns)
 
 
 class StepReport(list[Event]):
@@ -187,6 +187,9 @@ class StepReport(list[Event]):
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.note = note
+        # Why the step stopped short of what was asked ("" when it did not): views show it
+        # as a warning, not as a success.
+        self.warning = ""
 
     @property
     def fired(self) -> list[Event]:
@@ -196,9 +199,13 @@ class StepReport(list[Event]):
         return events_frame(list(self))
 
     def __repr__(self) -> str:
+        import datetime as dt
+
         moved = (self.end_ms - self.start_ms) / 1000
         lines = [f"<StepReport: clock moved {moved:g} s, {len(self)} events{self.note}>"]
-        lines += [f"  {e.kind:<18} {e.object_name or '':<12} {e.message}" for e in self[:20]]
+        for e in self[:20]:
+            at = dt.datetime.fromtimestamp(e.time_ms / 1000, tz=dt.UTC).strftime("%H:%M:%S.%f")
+            lines.append(f"  {at[:-3]}  {e.kind:<18} {e.object_name or '':<12} {e.message}")
         if len(self) > 20:
             lines.append(f"  … {len(self) - 20} more (use .to_df())")
         return "\n".join(lines)
@@ -208,7 +215,11 @@ class StepReport(list[Event]):
 
         moved = (self.end_ms - self.start_ms) / 1000
         head = html.escape(f"Clock moved {moved:g} s; {len(self)} events{self.note}")
+        style = "margin:4px 0"
+        if self.warning:
+            # A step that stopped short is a warning, in the theme's warning colour.
+            style += ";color:var(--jp-warn-color0,#8a5300)"
         if not self:
-            return f"<p>{head}</p>"
-        frame_html: str = self.to_df().to_html(index=False, escape=True, max_rows=50)
-        return f"<p>{head}</p>{frame_html}"
+            return f'<p style="{style}">{head}</p>'
+        frame_html: str = self.to_df()._repr_html_()
+        return f'<p style="{style}">{head}</p>{frame_html}'

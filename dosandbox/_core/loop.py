@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 from .clock import VirtualClock, ms_for_loop_time
 from .errors import DriverError, WaitingOnTimeError, sandbox_closed
+from .output import OutputRouter
 
 T = TypeVar("T")
 
@@ -262,6 +263,8 @@ class Driver:
         # Seconds of real time the driver waits for work posted from threads before deciding
         # that a call can never finish.
         self.thread_wait = 5.0
+        # What object code prints during a drive goes to this drive's caller (output.py).
+        self.output = OutputRouter()
 
     # --- entering and leaving --------------------------------------------------------------
 
@@ -286,6 +289,7 @@ class Driver:
         try:
             _set_running_loop(self.loop)
             self.clock._wall.enter()
+            self.output.enter()
         except BaseException:
             self._leave()
             raise
@@ -306,7 +310,10 @@ class Driver:
         """Give the thread back its own loop and real time (idempotent)."""
         wall = self.clock._wall
         try:
-            wall.exit()
+            try:
+                self.output.exit()
+            finally:
+                wall.exit()
         finally:
             _set_running_loop(self._outer)
             if wall.active:  # an interrupt cut the first try

@@ -60,18 +60,27 @@ class DropReason(enum.Enum):
     CONSTRUCTOR_RAISED = "the constructor raised"
     CPU_EXCEEDED = "it exceeded its CPU time limit"
     INTERRUPTED = "its running code was interrupted (Ctrl-C)"
+    # A deploy (registering the name again): an idle object restarts on the new code as if it
+    # hibernated; one that cannot hibernate (events in flight, standard-API sockets) is reset.
+    REDEPLOYED = "redeployed (its code was updated)"
+    CODE_UPDATED = "redeployed while busy"
 
     @property
     def keeps_sockets(self) -> bool:
-        return self is DropReason.EVICTED
+        return self is DropReason.EVICTED or self is DropReason.REDEPLOYED
 
     @property
     def is_reset(self) -> bool:
-        """A reset breaks the stubs that reached the instance; an eviction does not."""
-        return self is not DropReason.EVICTED and self is not DropReason.EVICTED_CLOSING_SOCKETS
+        """A reset fails the instance's events and closes its sockets; an eviction does not."""
+        return self not in _NOT_RESETS
 
     def __str__(self) -> str:
         return self.value
+
+
+_NOT_RESETS = frozenset(
+    {DropReason.EVICTED, DropReason.EVICTED_CLOSING_SOCKETS, DropReason.REDEPLOYED}
+)
 
 
 class RecordParts(Protocol):
@@ -204,6 +213,9 @@ class Instance:
         self.obj: Any = None
         # Set when this instance was reset (not evicted): what its stubs keep failing with.
         self.reset_error: DurableObjectResetError | None = None
+        # Replaced by a deploy: its own events failed, but stubs that reached it go on to the
+        # instance running the new code (the reset was the platform's, not the object's).
+        self.replaced = False
         self.background: set[asyncio.Task[Any]] = set()
         # Tasks a reset of this instance interrupts: True if cancelled, False if they were
         # inside another object's event then (that event finishes; the task stops after it).
@@ -225,6 +237,8 @@ class ObjectRecord:
         self.generation = 0
         self.events_delivered = 0
         self.created = False
+        # Why the last instance went (None while one lives or before the first).
+        self.dropped_for: DropReason | None = None
         # Storage, alarm and sockets, made on first use; their hooks run through it.
         self.parts = namespace.new_parts(self)
 
@@ -247,7 +261,10 @@ class ObjectRecord:
     def status(self) -> str:
         if self.instance is not None:
             return "live"
-        return "evicted" if self.created else "not created"
+        if not self.created:
+            return "not created"
+        redeployed = self.dropped_for in (DropReason.REDEPLOYED, DropReason.CODE_UPDATED)
+        return "redeployed" if redeployed else "evicted"
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -308,10 +325,17 @@ class ObjectRecord:
         error_class: type[DurableObjectResetError] = DurableObjectResetError
         if cause is not None and not isinstance(cause, DurableObjectError):
             error_class = _error_class(DurableObjectResetError, type(cause))
+        if reason is DropReason.CODE_UPDATED:
+            # A deploy: the stubs go on to the new code (see _runtime/deploy.py).
+            tail = (f"{ns} {self.hex[:12]}… was redeployed while this event ran. Call again: "
+                    "the next call runs the new code, with storage kept.")
+        else:
+            tail = (f"{ns} {self.hex[:12]}… was reset: {reason}. Calls through a stub that "
+                    f"reached this instance keep failing, as on the platform; get a new stub "
+                    f"(sb.durable_objects.{ns}.get(...)) to reach a fresh instance, with "
+                    "storage kept.")
         error = error_class(
-            f"{lead} ({ns} {self.hex[:12]}… was reset: {reason}. Calls through a stub that "
-            f"reached this instance keep failing, as on the platform; get a new stub "
-            f"(sb.durable_objects.{ns}.get(...)) to reach a fresh instance, with storage kept.)",
+            f"{lead} ({tail})",
             object_name=ns,
             object_id=self.hex,
             overloaded=overloaded or None,
@@ -405,6 +429,7 @@ class ObjectRecord:
         if not was_live:
             return False
         self.instance = None
+        self.dropped_for = reason
         self.parts.on_drop(reason)
         # A stub may keep this instance (to remember a reset): not the object's memory too.
         instance.obj = None

@@ -15,18 +15,34 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from . import cpulimit
 from .errors import ValidationError
 from .events import StepReport
+from .notices import notify
 from .world import World
 
-__all__ = ["REALTIME_TICK", "StepReport", "Stepper", "step_report"]
+__all__ = ["REALTIME_TICK", "PeriodicWatch", "StepReport", "Stepper", "step_report"]
 
 # Seconds of real time between two moves of a realtime clock.
 REALTIME_TICK = 0.05
+
+
+class PeriodicWatch(Protocol):
+    """Watches one ``run_until_idle``: are only alarms that re-arm themselves left?"""
+
+    stopped: bool
+
+    def only_periodic_left(self, jumps: int) -> bool:
+        """After ``jumps`` jumps: True (and ``stopped`` set) to stop the run here."""
+
+    def describe(self) -> str:
+        """Which alarms keep re-arming, for the warning."""
+
+    def close(self) -> None:
+        """The run is over: stop watching."""
 
 
 def step_report(world: World, start_ms: int, first_seq: int, note: str = "") -> StepReport:
@@ -38,8 +54,12 @@ def step_report(world: World, start_ms: int, first_seq: int, note: str = "") -> 
 class Stepper:
     """Moves one World's clock and drives its loop through what falls due."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(
+        self, world: World, periodic_watch: Callable[[int], PeriodicWatch] | None = None
+    ) -> None:
         self.world = world
+        # Made per run_until_idle(repeats=n): tells when only re-arming alarms are left.
+        self.periodic_watch = periodic_watch
         self._realtime_task: asyncio.Task[None] | None = None
         # Code that holds this sandbox's loop is stopped past the CPU limit, or on Ctrl-C.
         cpulimit.watch(world.driver, world.limits.max_cpu_ms_per_event)
@@ -67,20 +87,60 @@ class Stepper:
             world.driver.run_ready()
         return step_report(world, start_ms, first_seq, note)
 
-    def run_until_idle(self, limit: int) -> StepReport:
-        """Jump from timer to timer until none is left, at most ``limit`` jumps."""
+    def run_until_idle(self, limit: int, repeats: int | None = 3) -> StepReport:
+        """Jump from timer to timer until none is left, at most ``limit`` jumps.
+
+        With ``repeats``, also stop once only alarms that re-armed themselves remain, each
+        having fired ``repeats`` times in this run (a periodic alarm never leaves the sandbox
+        idle: without this, one click would move the clock 100,000 periods). Stopping early
+        for either reason is a warning: on the report and as a notice.
+        """
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
             raise ValidationError(
-                f"run_until_idle(limit=...) must be a positive int, got {limit!r}."
+                f"run_until_idle(limit=...) must be a positive int, got {limit!r}; e.g. "
+                "limit=1_000."
+            )
+        if repeats is not None and (
+            not isinstance(repeats, int) or isinstance(repeats, bool) or repeats <= 0
+        ):
+            raise ValidationError(
+                f"run_until_idle(repeats=...) must be a positive int or None (never stop for "
+                f"re-arming alarms), got {repeats!r}; e.g. repeats=3 (the default)."
             )
         world = self.world
         start_ms, first_seq = world.clock.now_ms, world.event_log.last_seq
-        note = ""
-        with self._stepping("run_until_idle()") as interrupted:
-            count = self._jump_through_timers(interrupted, "run_until_idle()", max_steps=limit)
-            if count >= limit and world.loop.next_timer() is not None:
-                note = f"; stopped after limit={limit} steps with timers still pending"
-        return step_report(world, start_ms, first_seq, note)
+        watch = None
+        if repeats is not None and self.periodic_watch is not None:
+            watch = self.periodic_watch(repeats)
+        note = warning = ""
+        try:
+            with self._stepping("run_until_idle()") as interrupted:
+                stop = watch.only_periodic_left if watch is not None else None
+                count = self._jump_through_timers(
+                    interrupted, "run_until_idle()", max_steps=limit, stop=stop
+                )
+                if watch is not None and watch.stopped:
+                    warning = (
+                        f"stopped at {world.clock.format_ms(world.clock.now_ms)}: only alarms "
+                        f"that re-arm themselves remain ({watch.describe()}), so the sandbox "
+                        "never gets idle. Move on with advance(...) or run_until(...), or "
+                        "run_until_idle(repeats=None) to run them until the step limit"
+                    )
+                elif count >= limit and world.loop.next_timer() is not None:
+                    warning = (
+                        f"stopped after limit={limit} steps with timers still pending, at "
+                        f"{world.clock.format_ms(world.clock.now_ms)}: something keeps "
+                        "scheduling work. Look at sb.alarms() and the objects in flight"
+                    )
+        finally:
+            if watch is not None:
+                watch.close()
+        if warning:
+            note = f"; {warning}"
+            notify(f"run_until_idle() {warning}.", code="IDLE_HORIZON")
+        report = step_report(world, start_ms, first_seq, note)
+        report.warning = warning
+        return report
 
     @contextlib.contextmanager
     def _stepping(self, what: str) -> Iterator[list[Any]]:
@@ -119,12 +179,13 @@ class Stepper:
 
     def _jump_through_timers(
         self, interrupted: list[Any], what: str, *, limit_ms: int | None = None,
-        max_steps: int | None = None,
+        max_steps: int | None = None, stop: Callable[[int], bool] | None = None,
     ) -> int:
         """Jump from timer to timer, running what each makes ready; returns the jumps made.
 
-        Stops at ``limit_ms``, after ``max_steps`` jumps, or between two events on Ctrl-C.
-        Long runs show a progress bar, updated in batches (per-event updates cost ~10%).
+        Stops at ``limit_ms``, after ``max_steps`` jumps, when ``stop(jumps)`` says so, or
+        between two events on Ctrl-C. Long runs show a progress bar, updated in batches
+        (per-event updates cost ~10%).
         """
         driver = self.world.driver
         jump, run_ready = driver.jump_to_next_timer, driver.run_ready  # once per event
@@ -142,6 +203,8 @@ class Stepper:
                     elif bar is not None:
                         bar.update(batch)
                 if max_steps is not None and count >= max_steps:
+                    break
+                if stop is not None and stop(count):
                     break
         finally:
             if bar is not None:

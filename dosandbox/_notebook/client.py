@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from .._core.errors import HttpError, WebSocketError, WebSocketLimitError
+from .._core.notices import notify
 from .._core.world import World
 from .._runtime.http import Request, Response
 from .._runtime.namespace import Stub
@@ -113,13 +114,27 @@ class SimulatedClient:
         return len(self._messages) - self._read
 
     def receive(self) -> str | bytes:
-        """The next unread message (a WebSocketError when there is none)."""
-        if self._read >= len(self._messages):
+        """The next unread message.
+
+        When every message was read already (a re-run cell), the last one is returned again,
+        with a notice (``ALREADY_READ``) saying so, so a cell that receives can run twice.
+        With nothing received at all, a WebSocketError says what to do.
+        """
+        count = len(self._messages)
+        if self._read >= count:
             state = "" if not self.closed else f" The socket is closed ({self.close_code})."
-            raise WebSocketError(
-                f"No unread message: {len(self._messages)} received, all read.{state} Send "
-                "something the object answers first, or look at client.messages."
+            if not count:
+                raise WebSocketError(
+                    f"No message received yet.{state} Send something the object answers "
+                    "first (client.send(...)); client.messages lists what arrives."
+                )
+            notify(
+                f"receive(): no new message on {self.url}, so the last one (#{count}) is "
+                f"returned again.{state} client.unread says how many are new; client.messages "
+                "has them all.",
+                code="ALREADY_READ",
             )
+            return self._messages[-1]
         message = self._messages[self._read]
         self._read += 1
         return message

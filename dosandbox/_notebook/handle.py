@@ -70,7 +70,7 @@ class Handle:
 
     @property
     def status(self) -> str:
-        """``live``, ``evicted`` or ``not created``."""
+        """``live``, ``evicted``, ``redeployed`` (new code, not started yet) or ``not created``."""
         return self._record.status
 
     @property

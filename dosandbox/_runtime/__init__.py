@@ -1,3 +1,4 @@
 """The platform's object model: objects, definitions, contexts, namespaces, stubs and calls,
-HTTP, alarms, WebSockets and a record's parts. May import ``_core`` and ``_storage``.
+deploys (registering a name again), HTTP, alarms, WebSockets and a record's parts. May import
+``_core`` and ``_storage``.
 """

@@ -41,7 +41,6 @@ import heapq
 import inspect
 import json
 import math
-import warnings
 import weakref
 from collections.abc import Callable
 from functools import partial
@@ -52,6 +51,7 @@ from .._core.aliases import AliasMixin
 from .._core.clock import to_epoch_ms
 from .._core.codec import shown
 from .._core.errors import AlarmError, ClockError
+from .._core.notices import notify
 
 if TYPE_CHECKING:
     from .._core.record import ObjectRecord
@@ -542,6 +542,12 @@ class Alarm:
             "platform.",
             warning=True,
         )
+        notify(
+            f"{self.record.object_name} {self.record.hex[:12]}…: alarm dropped: it fired but "
+            "the object has no alarm handler (define_durable_object(alarm=...) or `async def "
+            "alarm(self, alarm_info)`), so it was dropped with no retry, as on the platform.",
+            code="ALARM_DROPPED", object_name=self.record.object_name, object_id=self._hex,
+        )
 
     def _after_failure(self, exc: BaseException, info: AlarmInfo) -> None:
         self._failure_handled = True
@@ -591,10 +597,12 @@ class Alarm:
             "in alarm(), or re-arm with set_alarm() when alarm_info.retry_count is high."
         )
         self._emit("alarm.failed", message, error=exc, code="ALARM_ERROR")
-        warnings.warn(
-            f"{self.record.object_name} {self.record.hex[:12]}…: {message}",
-            RuntimeWarning,
-            stacklevel=2,
+        notify(
+            f"{self.record.object_name} {self.record.hex[:12]}…: alarm dropped after "
+            f"{max_retries + 1} failed attempts; last error {type(exc).__name__}: {exc}. Nothing "
+            "runs again until set_alarm() is called: catch errors in alarm(), or re-arm when "
+            "alarm_info.retry_count is high.",
+            code="ALARM_DROPPED", object_name=self.record.object_name, object_id=self._hex,
         )
 
 

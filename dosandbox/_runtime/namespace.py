@@ -349,6 +349,9 @@ class _BoundMethod:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> RpcCall:
+        if self._name not in self._stub._namespace.methods:  # gone in a redeploy: look again
+            self._stub.__dict__.pop(self._name, None)
+            return getattr(self._stub, self._name)(*args, **kwargs)  # type: ignore[no-any-return]
         return RpcCall(self._stub, self._name, args, kwargs)
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -428,7 +431,7 @@ class RpcCall:
         """Fail at once through a stub whose instance was reset; else attach it to the live one."""
         stub = self._stub
         bound = stub._instance
-        if bound is not None and bound.reset_error is not None:
+        if bound is not None and bound.reset_error is not None and not bound.replaced:
             raise fresh_error(bound.reset_error)
         record = stub._record
         live = record.instance

@@ -557,7 +557,7 @@ class SocketRegistry:
 
 def _frame(sockets: Iterable[WebSocket]) -> Any:
     """One row per socket, for ``handle.sockets`` (pandas is imported only here)."""
-    import pandas as pd
+    from .._core.frames import frame_of
 
     columns = [
         "socket", "api", "tags", "attachment", "ready_state", "messages_in", "messages_out",
@@ -578,7 +578,7 @@ def _frame(sockets: Iterable[WebSocket]) -> Any:
                 "auto_response_at": _datetime(ws._auto_ms),
             }
         )
-    return pd.DataFrame(rows, columns=columns)
+    return frame_of(rows, columns)
 
 
 def _datetime(ms: int | None) -> dt.datetime | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from .._core.notices import format_notice
+from ..errors import SandboxWarning
 from . import _data
 from ._base import Owner, ViewBase
-from ._render import esc, format_ms, message_html
+from ._render import duration, esc, format_ms, message_html
 
 if TYPE_CHECKING:
     from .._core.events import StepReport
@@ -52,12 +56,16 @@ class ClockBar(ViewBase, W.VBox):
         self.mode.observe(self._on_mode, "value")
         self.alarms = self.html()
         self.report = self.html()
+        # What object code printed during the last step the bar made (alarms it fired...):
+        # shown here, under the bar, not in a cell far away or Lab's log console.
+        self.output = self.own(W.Output(layout=W.Layout(max_height="240px", overflow="auto")))
+        self.printed: list[tuple[str, str]] = []
         row = self.own(W.HBox(
             [self.now, self.plus_second, self.plus_minute, self.plus_hour, self.next_alarm,
              self.until_idle, self.mode, self.alarms],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         ))
-        W.VBox.__init__(self, children=[row, self.report, self.error])
+        W.VBox.__init__(self, children=[row, self.report, self.output, self.error])
         self.add_class("dosandbox-clockbar")
         self._live_start(sandbox)
         self.refresh()
@@ -66,13 +74,54 @@ class ClockBar(ViewBase, W.VBox):
 
     def advance(self, seconds: float) -> StepReport:
         """Move the virtual clock forward, firing what falls due (``sb.clock.advance``)."""
-        return self._stepped(self.sandbox.clock.advance(seconds=seconds))
+        return self._step(lambda: self.sandbox.clock.advance(seconds=seconds))
 
     def run_next(self) -> StepReport:
-        return self._stepped(self.sandbox.clock.run_next())
+        return self._step(self.sandbox.clock.run_next)
 
     def run_until_idle(self) -> StepReport:
-        return self._stepped(self.sandbox.clock.run_until_idle())
+        """Run until idle, stopping when only self-re-arming alarms remain (a warning)."""
+        return self._step(self.sandbox.clock.run_until_idle)
+
+    def _step(self, step: Callable[[], StepReport]) -> StepReport:
+        """Make one step with what object code prints captured under the bar."""
+        printed: list[tuple[str, str]] = []
+
+        def sink(stream: str, text: str) -> None:
+            printed.append((stream, text))
+
+        try:
+            with warnings.catch_warnings():
+                # Notices issued during the step show under the bar too (one stderr line
+                # each), also one shown once before; other warnings go where they went.
+                warnings.simplefilter("always", SandboxWarning)
+                # The report line says why a run stopped early, in warning style.
+                warnings.filterwarnings("ignore", r"run_until_idle\(\) stopped", SandboxWarning)
+                previous = warnings.showwarning
+
+                def show(message: Any, category: Any, filename: str, lineno: int,
+                         file: Any = None, line: str | None = None) -> None:
+                    if isinstance(message, SandboxWarning):
+                        sink("stderr", format_notice(message))
+                    else:
+                        previous(message, category, filename, lineno, file, line)
+
+                warnings.showwarning = show
+                with self.sandbox.output_to(sink):
+                    report = step()
+        finally:
+            self._show_printed(printed)
+        return self._stepped(report)
+
+    def _show_printed(self, printed: list[tuple[str, str]]) -> None:
+        self.printed = printed
+        outputs: list[dict[str, str]] = []
+        for stream, text in printed:
+            if outputs and outputs[-1]["name"] == stream:
+                outputs[-1]["text"] += text
+            else:
+                outputs.append({"output_type": "stream", "name": stream, "text": text})
+        self.output.outputs = tuple(outputs)
 
     def set_mode(self, mode: str) -> None:
         """The mode selector's twin: ``manual``, ``autojump`` or ``realtime``."""
@@ -82,10 +131,13 @@ class ClockBar(ViewBase, W.VBox):
         self.last_report = report
         moved = (report.end_ms - report.start_ms) / 1000
         fired = len(report.fired)
+        lines = sum(text.count("\n") for _, text in self.printed)
+        printed = f"; {lines} line(s) printed below" if lines else ""
+        took = duration(moved) if moved else "0 s"
         self.report.value = message_html(
-            f"Clock moved {moved:g} s: {len(report)} event(s), {fired} alarm event(s)"
+            f"Clock moved {took}: {len(report)} event(s), {fired} alarm event(s){printed}"
             f"{report.note}.",
-            "ok",
+            "warning" if report.warning else "ok",
         )
         self.refresh()
         return report

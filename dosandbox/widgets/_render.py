@@ -66,7 +66,8 @@ def badge(text: str, color: str) -> str:
     )
 
 
-STATUS_COLORS = {"live": "#2e7d32", "evicted": "#8d6e63", "not created": "#9e9e9e"}
+STATUS_COLORS = {"live": "#2e7d32", "evicted": "#8d6e63", "redeployed": "#1565c0",
+                 "not created": "#9e9e9e"}
 
 
 def status_badge(status: str) -> str:
@@ -74,7 +75,8 @@ def status_badge(status: str) -> str:
 
 
 def message_html(text: str, kind: str = "info") -> str:
-    color = {"info": "#555", "error": "#b00020", "ok": "#2e7d32"}.get(kind, "#555")
+    colors = {"info": "#555", "error": "#b00020", "ok": "#2e7d32", "warning": "#8a5300"}
+    color = colors.get(kind, "#555")
     return f'<div style="color:{color};font-size:12px;white-space:pre-wrap">{esc(text)}</div>'
 
 

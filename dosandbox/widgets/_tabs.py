@@ -97,12 +97,14 @@ class StateTab(Tab):
     def render(self) -> None:
         h = self.handle
         if not h.is_live:
-            why = (
-                "No live instance: the object was evicted and its in-memory state is gone. "
-                "Storage, the alarm and hibernated sockets remain; the next event runs init again."
-                if h.status == "evicted"
-                else "Not created yet: the first call builds the instance and runs init."
-            )
+            why = {
+                "evicted": "No live instance: the object was evicted and its in-memory state is "
+                "gone. Storage, the alarm and hibernated sockets remain; the next event runs init "
+                "again.",
+                "redeployed": "Redeployed: new code was registered, so the old instance and its "
+                "in-memory state are gone. Storage, the alarm and hibernatable sockets remain; "
+                "the next event starts the new code (its init).",
+            }.get(h.status, "Not created yet: the first call builds the instance and runs init.")
             self.view.value = message_html(why)
             return
         state = h.state

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dosandbox import AlarmInfo, DurableObject, Sandbox, define_durable_object
+from dosandbox import AlarmInfo, DurableObject, Sandbox, SandboxWarning, define_durable_object
 from dosandbox.errors import AlarmError, DriverError
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -241,7 +241,9 @@ def test_no_handler_warns_and_drops(do_sandbox: Sandbox) -> None:
     do_sandbox.register("nh", NoHandler)
     stub = do_sandbox.durable_objects.nh.get("x")
     do_sandbox.run(stub.arm())
-    report = do_sandbox.clock.run_until_idle()
+    with pytest.warns(SandboxWarning, match="no alarm handler") as notices:
+        report = do_sandbox.clock.run_until_idle()
+    assert [w.message.code for w in notices] == ["ALARM_DROPPED"]  # type: ignore[union-attr]
     dropped = [e for e in report if e.kind == "alarm.dropped"]
     assert len(dropped) == 1
     assert dropped[0].message.startswith("Attempted to run a scheduled alarm without a handler")

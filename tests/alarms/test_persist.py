@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dosandbox import DurableObject, Sandbox
+from dosandbox import DurableObject, Sandbox, SandboxWarning
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -125,7 +125,7 @@ def test_retry_count_survives_a_restart(tmp_path: Path) -> None:
             "in_seconds": 8.0,
             "retry_count": 3,
         }
-        with pytest.warns(RuntimeWarning, match="DROPPED"):
+        with pytest.warns(SandboxWarning, match="alarm dropped"):
             sb2.clock.run_until_idle()
         assert sb2.run(stub2.runs()) == 7
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dosandbox import DurableObject, Limits, Sandbox
+from dosandbox import DurableObject, Limits, Sandbox, SandboxWarning
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -60,7 +60,7 @@ def test_retry_schedule_is_2_4_8_16_32_64_seconds(do_sandbox: Sandbox, flaky: An
     """A handler that keeps failing runs 7 times: at t, t+2, +4, +8, +16, +32, +64 s."""
     t0 = START_MS + 1_000
     do_sandbox.run(flaky.arm(t0, fail_times=100))
-    with pytest.warns(RuntimeWarning, match=r"ALARM_ERROR.*DROPPED after 7 failed attempts"):
+    with pytest.warns(SandboxWarning, match=r"alarm dropped after 7 failed attempts"):
         do_sandbox.clock.run_until_idle()
     runs = do_sandbox.run(flaky.runs_so_far())
     offsets = [at - t0 for at, _, _ in runs]
@@ -75,7 +75,7 @@ def test_retry_schedule_is_2_4_8_16_32_64_seconds(do_sandbox: Sandbox, flaky: An
 def test_exhaustion_is_a_loud_alarm_error_event(do_sandbox: Sandbox, flaky: Any) -> None:
     """After the last retry an alarm.failed event with code ALARM_ERROR names the last error."""
     do_sandbox.run(flaky.arm(START_MS + 10, fail_times=100))
-    with pytest.warns(RuntimeWarning):
+    with pytest.warns(SandboxWarning):
         report = do_sandbox.clock.run_until_idle()
     kinds = [e.kind for e in report.fired]
     assert kinds.count("alarm.fired") == 7
@@ -153,7 +153,7 @@ def test_retry_limits_come_from_sandbox_limits() -> None:
         sb.register("flaky", Flaky)
         stub = sb.durable_objects.flaky.get("f")
         sb.run(stub.arm(START_MS + 1_000, fail_times=10))
-        with pytest.warns(RuntimeWarning, match="after 3 failed attempts"):
+        with pytest.warns(SandboxWarning, match="after 3 failed attempts"):
             sb.clock.run_until_idle()
         assert [at - START_MS for at, _, _ in sb.run(stub.runs_so_far())] == [1_000, 2_000, 4_000]
     finally:

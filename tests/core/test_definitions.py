@@ -100,12 +100,15 @@ def test_decorators_add_methods_and_handlers() -> None:
         d.method(name="fetch")(read)
 
 
-def test_registering_the_same_name_twice_is_refused() -> None:
-    """A second register() of one name is CONFIG_ERROR and the first stays usable."""
+def test_bad_registrations_are_refused_and_the_first_stays_usable() -> None:
+    """Another class name under a taken name, a bad name, a non-class: CONFIG_ERROR each.
+
+    (Registering the same name again with the same class name is a deploy: test_redeploy.py.)
+    """
     sb = Sandbox()
     sb.register("thing", define_durable_object(methods={"ping": ping}))
-    with pytest.raises(ConfigError, match="already registered"):
-        sb.register("thing", define_durable_object(methods={"ping": ping}))
+    with pytest.raises(ConfigError, match="would rename the class"):
+        sb.register("thing", define_durable_object(methods={"ping": ping}), class_name="Other")
     with pytest.raises(ConfigError, match=r"identifiers"):
         sb.register("chat-room", define_durable_object(methods={"ping": ping}))
     with pytest.raises(ConfigError, match=r"subclass of dosandbox\.DurableObject"):

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from dosandbox import DurableObject, Response, Sandbox, WebSocketPair, define_durable_object
+from dosandbox import (
+    DurableObject,
+    Response,
+    Sandbox,
+    SandboxWarning,
+    WebSocketPair,
+    define_durable_object,
+)
 from dosandbox.errors import HttpError, WaitingOnTimeError, WebSocketError, WebSocketLimitError
 
 
@@ -89,15 +96,23 @@ def test_binary_messages_stay_binary(sb: Sandbox, room: Any) -> None:
 
 
 def test_receive_reads_messages_in_order(sb: Sandbox, room: Any) -> None:
-    """receive() returns the next unread message; with none left it is a typed error."""
+    """receive() returns the next unread message; with none left, the last again, noticed.
+
+    With nothing received yet it is a typed error that says to send first.
+    """
     client = sb.connect(room, "/ws")
+    with pytest.raises(WebSocketError, match=r"No message received yet.*client\.send"):
+        client.receive()
     client.send("one")
     client.send({"op": "echo"})
     assert client.receive() == "one"
     assert client.receive_json() == {"op": "echo"}
-    with pytest.raises(WebSocketError, match="No unread message"):
-        client.receive()
+    assert client.unread == 0
+    with pytest.warns(SandboxWarning, match=r"no new message.*\(#2\) is returned again"):
+        assert client.receive_json() == {"op": "echo"}  # a re-run cell reads it again
     assert client.messages == ["one", '{"op":"echo"}']
+    client.send("three")
+    assert client.receive() == "three"  # new messages are read as before
 
 
 def test_a_message_sent_during_the_upgrade_arrives_first(sb: Sandbox, room: Any) -> None:
