@@ -246,11 +246,12 @@ def _method_signature(fn: Any, fn_source: str, drop_first: bool) -> tuple[str, s
                 else f"default_of({fn_source}, {p.name!r})"
             )
         kept.append(p.replace(annotation=p.empty, default=default))
-        call.append({
+        passed: dict[inspect._ParameterKind, str] = {
             p.VAR_POSITIONAL: f"*{p.name}",
             p.KEYWORD_ONLY: f"{p.name}={p.name}",
             p.VAR_KEYWORD: f"**{p.name}",
-        }.get(p.kind, p.name))
+        }
+        call.append(passed.get(p.kind, p.name))
     return receiver, str(inspect.Signature(kept)), ", ".join(call)
 
 

@@ -107,7 +107,7 @@ notes = define_durable_object(
 '''
 
 START = 1_800_000_000
-CONFIG_VARS = '\t"vars": {"NOW": "%d"},\n' % START  # the clock starts at START ms
+CONFIG_VARS = f'\t"vars": {{"NOW": "{START}"}},\n'  # the clock starts at START ms
 
 
 def _notes_script(sb: Sandbox) -> list[object]:

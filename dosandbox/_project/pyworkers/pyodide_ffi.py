@@ -37,7 +37,7 @@ __all__ = [
 IN_BROWSER = False
 
 
-class JsProxy(metaclass=ABCMeta):
+class JsProxy(metaclass=ABCMeta):  # noqa: B024 - an ABC for register(), nothing abstract
     """A JavaScript object as Python holds it (here: sandbox objects standing for them)."""
 
     __slots__ = ()
@@ -84,7 +84,7 @@ jsnull = _JsNull()
 JsProxy.register(WebSocket)  # a socket from WebSocketPair is a JavaScript object there
 
 
-class JsException(Exception):  # noqa: N818 - Pyodide's name
+class JsException(Exception):
     """A JavaScript error raised into Python: ``.name`` and ``.message`` as in JavaScript."""
 
     def __init__(self, message: str = "", name: str = "Error") -> None:
