@@ -1,28 +1,35 @@
 """``dosandbox export``: an ``objects/`` folder (the definition API) → a Python Workers project.
 
-The project written to ``--out`` (default ``worker/``):
+The project written to ``--out`` (default ``worker/``) deploys with Cloudflare's own tools
+(``pywrangler deploy``) and imports nothing from dosandbox:
 
-- ``src/objects/``: the user's own modules, copied as they are (a package, so their relative
-  imports keep working);
-- ``src/entry.py``: one ``DurableObject`` class per object whose methods and handlers delegate
-  to the user's definition, and ``class Default(WorkerEntrypoint)`` routing
-  ``/<object>/<name>/...`` to that object's ``fetch`` (the sandbox's own router without a Worker);
+- ``src/objects/``: your modules, copied with one change: ``from dosandbox import ...`` lines
+  read ``from cloudwerk import ...`` (a package, so their relative imports keep working);
+- ``src/cloudwerk.py``: the definition API (``define_durable_object``, the cloudwerk ``ctx``,
+  ``DurableObject``, ``Response``, ``Request``, ``WebSocketPair``) on the platform's ``workers``,
+  ``js`` and ``pyodide`` modules, from the template in ``templates/``;
+- ``src/entry.py``: one ``DurableObject`` class per object whose methods (with your parameter
+  names and defaults) and handlers run your code, and ``class Default(WorkerEntrypoint)``
+  routing ``/<object>/<name>/...`` to that object's ``fetch`` (the sandbox's own router);
 - ``wrangler.jsonc``: bindings and append-only migrations, written by the same code as
   ``dosandbox wrangler`` (earlier migrations kept byte for byte);
-- ``pyproject.toml`` for ``pywrangler`` (written once; yours to edit after).
+- ``pyproject.toml`` for ``pywrangler`` (written once; yours to edit after), with no
+  dependency on dosandbox.
 
 Every file is written only when its text changes, so running it twice changes nothing the
-second time. The definitions use the cloudwerk context (``ctx.state``, ``ctx.set_state``...),
-which comes from dosandbox, so the generated ``pyproject.toml`` lists ``dosandbox`` as a
-dependency of the Worker.
+second time. Nothing is written when a module imports from dosandbox what the platform
+cannot have (``Sandbox``, ``dosandbox.testing``...): the error names the line and the fix.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import shutil
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .._core.errors import ProjectError
 from .._runtime.definition import DurableObjectDefinition
@@ -30,7 +37,16 @@ from .._runtime.object import HANDLERS, PLATFORM_NAMES, rpc_methods
 from .discovery import DiscoveredObject, Discovery
 from .wrangler import WranglerFile, plan_migration, render
 
-__all__ = ["ExportResult", "export_project", "render_entry"]
+__all__ = [
+    "ADAPTER_NAMES", "ExportResult", "adapter_source", "export_project", "render_entry",
+    "rewrite_imports",
+]
+
+# What src/cloudwerk.py provides, so what objects/ modules may import from dosandbox.
+ADAPTER_NAMES = frozenset({
+    "DurableObject", "DurableObjectDefinition", "Request", "Response", "WebSocketPair",
+    "define_durable_object",
+})
 
 
 @dataclass
@@ -51,6 +67,97 @@ def _write_if_changed(path: Path, text: str, result: ExportResult) -> None:
     result.changed.append(path)
 
 
+def adapter_source() -> str:
+    """The text of ``src/cloudwerk.py`` (the template kept in the package)."""
+    template = resources.files(__package__).joinpath("templates", "cloudwerk.py.template")
+    return template.read_text(encoding="utf-8")
+
+
+# --- your modules, with their dosandbox imports pointed at cloudwerk -------------------------
+
+
+def _refuse_import(path: Path, line: int, what: str) -> ProjectError:
+    return ProjectError(
+        f"{path}:{line}: {what}, which exists only in the sandbox, so the exported Worker could "
+        f"not import it. Objects may import from dosandbox only "
+        f"{', '.join(sorted(ADAPTER_NAMES))} (the export provides them in cloudwerk.py); move "
+        "the rest to the notebook or a test_*.py file (not exported).",
+        path=str(path),
+    )
+
+
+def rewrite_imports(text: str, path: Path) -> str:
+    """``text`` with ``from dosandbox import X`` read as ``from cloudwerk import X``.
+
+    Only the module name on those lines changes, so tracebacks keep your line numbers.
+    ``import dosandbox`` becomes ``import cloudwerk as dosandbox``. Anything else from
+    dosandbox raises :class:`ProjectError` naming the line.
+    """
+    tree = ast.parse(text, filename=str(path))
+    lines = text.splitlines(keepends=True)
+    aliases: set[str] = set()
+    edits: list[tuple[int, int, str, str]] = []  # (line index, column, old, new)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+            node.module == "dosandbox" or node.module.startswith("dosandbox.")
+        ):
+            if node.module != "dosandbox":
+                raise _refuse_import(path, node.lineno, f"it imports from {node.module}")
+            for alias in node.names:
+                if alias.name not in ADAPTER_NAMES:
+                    raise _refuse_import(path, node.lineno, f"it imports {alias.name}")
+            edits.append((node.lineno - 1, node.col_offset, "dosandbox", "cloudwerk"))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("dosandbox."):
+                    raise _refuse_import(path, node.lineno, f"it imports {alias.name}")
+                if alias.name == "dosandbox":
+                    aliases.add(alias.asname or "dosandbox")
+                    new = "cloudwerk" if alias.asname else "cloudwerk as dosandbox"
+                    edits.append((node.lineno - 1, node.col_offset, "dosandbox", new))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in aliases and node.attr not in ADAPTER_NAMES
+        ):
+            raise _refuse_import(path, node.lineno, f"it uses {node.value.id}.{node.attr}")
+    for index, column, old, new in sorted(edits, reverse=True):
+        line = lines[index]
+        at = line.index(old, column)
+        # "import dosandbox as d" → "import cloudwerk as d": only the module name changes.
+        lines[index] = line[:at] + new + line[at + len(old):]
+    return "".join(lines)
+
+
+def _exported_modules(found: Discovery) -> dict[Path, str]:
+    """Relative path → text for every module copied to src/objects/ (checked, rewritten)."""
+    source = found.directory
+    texts: dict[Path, str] = {}
+    for path in sorted(source.rglob("*.py")):
+        rel = path.relative_to(source)
+        if "__pycache__" in rel.parts or rel.name.startswith("test_"):
+            continue
+        texts[rel] = rewrite_imports(path.read_text(encoding="utf-8"), path)
+    return texts
+
+
+def _copy_objects(texts: dict[Path, str], dest: Path, result: ExportResult) -> None:
+    for rel, text in texts.items():
+        _write_if_changed(dest / rel, text, result)
+    init = dest / "__init__.py"
+    if not init.exists():
+        _write_if_changed(init, "", result)
+    for stale in sorted(dest.rglob("*.py")):
+        rel = stale.relative_to(dest)
+        if rel != Path("__init__.py") and rel not in texts:
+            stale.unlink()  # a module removed from objects/ leaves the export too
+            result.changed.append(stale)
+    shutil.rmtree(dest / "__pycache__", ignore_errors=True)
+
+
+# --- src/entry.py ----------------------------------------------------------------------------
+
+
 def _attr_of(obj: DiscoveredObject) -> str:
     """The module attribute holding the object's definition or class."""
     for attr, value in vars(obj.module).items():
@@ -63,6 +170,7 @@ def _attr_of(obj: DiscoveredObject) -> str:
     )
 
 
+# handler → (the platform's method name, its parameters, the arguments passed on)
 _HANDLER_SIGNATURES = {
     "fetch": ("fetch", "request", "request"),
     "alarm": ("alarm", "alarm_info=None", "alarm_info"),
@@ -82,27 +190,123 @@ def _takes_alarm_info(fn: object) -> bool:
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
-def _class_source(obj: DiscoveredObject) -> str:
-    module = obj.path.stem
-    attr = _attr_of(obj)
-    impl = f"_{obj.class_name}Impl"
+class _Source:
+    """A default written as source text in a generated signature."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_LITERAL_TYPES = (type(None), bool, int, float, str, bytes)
+
+
+def _is_literal(value: Any) -> bool:
+    """An immutable value whose repr reads back as itself (so it can be written in place)."""
+    if type(value) is tuple:
+        return all(_is_literal(v) for v in value)
+    if type(value) not in _LITERAL_TYPES:
+        return False
+    try:
+        return bool(ast.literal_eval(repr(value)) == value)
+    except (ValueError, SyntaxError):  # nan, inf
+        return False
+
+
+def _method_signature(fn: Any, fn_source: str, drop_first: bool) -> tuple[str, str, str]:
+    """(receiver, ``(self, a, b=1)``, ``a, b``) for a method delegating to ``fn``.
+
+    Your parameter names, kinds and defaults are kept, so tools reading the exported class
+    (``dosandbox objects info``, the platform's RPC) see them; a default that is not a plain
+    literal is read from your function when the module loads, so it is the same object.
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return "self", "(self, *args, **kwargs)", "*args, **kwargs"
+    params = list(sig.parameters.values())
+    if drop_first and params and params[0].kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ):
+        params = params[1:]
+    names = {p.name for p in params}
+    receiver = next(n for n in ("self", "this", "self_") if n not in names)
+    kind = inspect.Parameter.POSITIONAL_ONLY if any(
+        p.kind is p.POSITIONAL_ONLY for p in params
+    ) else inspect.Parameter.POSITIONAL_OR_KEYWORD
+    kept = [inspect.Parameter(receiver, kind)]
+    call: list[str] = []
+    for p in params:
+        default = p.default
+        if default is not p.empty:
+            default = _Source(
+                repr(default) if _is_literal(default)
+                else f"default_of({fn_source}, {p.name!r})"
+            )
+        kept.append(p.replace(annotation=p.empty, default=default))
+        passed: dict[inspect._ParameterKind, str] = {
+            p.VAR_POSITIONAL: f"*{p.name}",
+            p.KEYWORD_ONLY: f"{p.name}={p.name}",
+            p.VAR_KEYWORD: f"**{p.name}",
+        }
+        call.append(passed.get(p.kind, p.name))
+    return receiver, str(inspect.Signature(kept)), ", ".join(call)
+
+
+def _method(name: str, signature: str, receiver: str, body: str) -> list[str]:
+    return ["", f"    async def {name}{signature}:",
+            f"        return await settle({body.format(self=receiver)})"]
+
+
+def _definition_source(obj: DiscoveredObject, definition: DurableObjectDefinition) -> str:
+    ref = f"_{obj.name}"
     lines = [
-        f"{impl} = _built(_objects_{obj.name}.{attr}, {obj.class_name!r})",
+        f"{ref} = _objects_{obj.name}.{_attr_of(obj)}",
         "",
         "",
         f"class {obj.class_name}(DurableObject):",
-        f'    """{obj.name}: delegates to src/objects/{module}.py (your definition)."""',
+        f'    """{obj.name}: runs your definition in src/objects/{obj.path.stem}.py."""',
         "",
         "    def __init__(self, ctx, env):",
         "        super().__init__(ctx, env)",
-        f"        self._impl = {impl}(_raw(ctx), _raw(env))",
+        "        self._cw = Context(self.ctx, self.env)",
+        f"        {ref}.start(self._cw)",
     ]
     for name in rpc_methods(obj.cls):
-        lines += [
-            "",
-            f"    async def {name}(self, *args, **kwargs):",
-            f"        return await _settle(self._impl.{name}(*args, **kwargs))",
-        ]
+        fn = definition.methods[name]
+        receiver, signature, call = _method_signature(
+            fn, f"{ref}.methods[{name!r}]", drop_first=True
+        )
+        args = ", ".join([repr(name), "{self}._cw", *([call] if call else [])])
+        lines += _method(name, signature, receiver, f"{ref}.call({args})")
+    for handler in HANDLERS:
+        if handler in definition.handlers:
+            platform, params, args = _HANDLER_SIGNATURES[handler]
+            lines += _method(platform, f"(self, {params})", "self",
+                             f"{ref}.handle({handler!r}, {{self}}._cw, {args})")
+    return "\n".join(lines) + "\n"
+
+
+def _class_source(obj: DiscoveredObject) -> str:
+    cls_ref = f"_objects_{obj.name}.{_attr_of(obj)}"
+    lines = [
+        f"class {obj.class_name}(DurableObject):",
+        f'    """{obj.name}: runs your class in src/objects/{obj.path.stem}.py."""',
+        "",
+        "    def __init__(self, ctx, env):",
+        "        super().__init__(ctx, env)",
+        "        cw = Context(self.ctx, self.env)",
+        f"        self._impl = {cls_ref}(cw, cw.env)",
+    ]
+    for name in rpc_methods(obj.cls):
+        raw = inspect.getattr_static(obj.cls, name)
+        fn = raw.__func__ if isinstance(raw, (staticmethod, classmethod)) else raw
+        receiver, signature, call = _method_signature(
+            fn, f"{cls_ref}.{name}", drop_first=not isinstance(raw, staticmethod)
+        )
+        lines += _method(name, signature, receiver, f"{{self}}._impl.{name}({call})")
     for handler in HANDLERS:
         spelled = PLATFORM_NAMES[handler]
         if not any(callable(getattr(obj.cls, n, None)) for n in (handler, spelled)):
@@ -111,45 +315,34 @@ def _class_source(obj: DiscoveredObject) -> str:
         target = handler if callable(getattr(obj.cls, handler, None)) else spelled
         if handler == "alarm" and not _takes_alarm_info(getattr(obj.cls, target)):
             args = ""  # alarm(self), as Cloudflare's Python docs write it
-        lines += [
-            "",
-            f"    async def {platform}(self, {params}):",
-            f"        return await _settle(self._impl.{target}({args}))",
-        ]
+        lines += _method(platform, f"(self, {params})", "self",
+                         f"{{self}}._impl.{target}({args})")
     return "\n".join(lines) + "\n"
+
+
+def _object_source(obj: DiscoveredObject) -> str:
+    if isinstance(obj.definition, DurableObjectDefinition):
+        return _definition_source(obj, obj.definition)
+    return _class_source(obj)
 
 
 _PRELUDE = '''\
 """The Worker exported by `dosandbox export` from objects/: regenerate it, don't edit it.
 
-Each class below is a Durable Object delegating to your definition in src/objects/; the
-Worker routes /<object>/<name>/... to that object's fetch, as the sandbox does.
+Each class below is a Durable Object running your code in src/objects/ through cloudwerk.py
+(the definition API on the platform's own Python Workers API); the Worker routes
+/<object>/<name>/... to that object's fetch, as the sandbox does.
 """
 
-import inspect
 from urllib.parse import unquote, urlparse
 
+from cloudwerk import Context, default_of, settle
 from workers import DurableObject, Response, WorkerEntrypoint
 
 {imports}
 
 # /<object>/<name>/... → the binding of that object.
 ROUTES = {routes}
-
-
-def _built(definition, class_name):
-    """The class a definition stands for (a DurableObject subclass is used as it is)."""
-    build = getattr(definition, "build_class", None)
-    return build(class_name) if build is not None else definition
-
-
-def _raw(value):
-    """The context and env your definition's functions are written against."""
-    return getattr(value, "_ctx", None) or getattr(value, "_env", None) or value
-
-
-async def _settle(value):
-    return await value if inspect.isawaitable(value) else value
 
 
 '''
@@ -178,9 +371,11 @@ def render_entry(found: Discovery) -> str:
         f"import objects.{o.path.stem} as _objects_{o.name}" for o in objects
     )
     routes = "{" + ", ".join(f"{o.name!r}: {o.binding!r}" for o in objects) + "}"
-    body = "\n\n".join(_class_source(o) for o in objects)
+    body = "\n\n".join(_object_source(o) for o in objects)
     return _PRELUDE.format(imports=imports, routes=routes) + body + _WORKER.format()
 
+
+# --- pyproject.toml --------------------------------------------------------------------------
 
 _PYPROJECT = '''\
 [project]
@@ -188,33 +383,33 @@ name = "{name}"
 version = "0.1.0"
 description = "Durable Objects exported from a dosandbox notebook project"
 requires-python = ">=3.12"
-# Your definitions use the cloudwerk context (ctx.state, ctx.set_state...) from dosandbox.
-dependencies = ["dosandbox"]
+# Runs on the platform's own Python Workers API (src/cloudwerk.py); add packages you import.
+dependencies = []
 
 [dependency-groups]
 dev = ["workers-py", "workers-runtime-sdk"]
 '''
 
+# What earlier exports wrote (a dependency Pyodide cannot install): replaced when found.
+_OLD_DEPENDENCY = (
+    "# Your definitions use the cloudwerk context (ctx.state, ctx.set_state...) from dosandbox.\n"
+    'dependencies = ["dosandbox"]\n'
+)
+_NEW_DEPENDENCY = (
+    "# Runs on the platform's own Python Workers API (src/cloudwerk.py); add packages you "
+    "import.\ndependencies = []\n"
+)
 
-def _copy_objects(found: Discovery, dest: Path, result: ExportResult) -> None:
-    """The user's modules as they are, under src/objects/ (helpers and packages too)."""
-    source = found.directory
-    for path in sorted(source.rglob("*.py")):
-        rel = path.relative_to(source)
-        if "__pycache__" in rel.parts or rel.name.startswith("test_"):
-            continue
-        target = dest / rel
-        text = path.read_text(encoding="utf-8")
-        _write_if_changed(target, text, result)
-    init = dest / "__init__.py"
-    if not init.exists():
-        _write_if_changed(init, "", result)
-    for stale in sorted(dest.rglob("*.py")):
-        rel = stale.relative_to(dest)
-        if rel != Path("__init__.py") and not (source / rel).is_file():
-            stale.unlink()  # a module removed from objects/ leaves the export too
-            result.changed.append(stale)
-    shutil.rmtree(dest / "__pycache__", ignore_errors=True)
+
+def _write_pyproject(root: Path, result: ExportResult) -> None:
+    pyproject = root / "pyproject.toml"
+    if pyproject.exists():
+        text = pyproject.read_text(encoding="utf-8")
+        _write_if_changed(pyproject, text.replace(_OLD_DEPENDENCY, _NEW_DEPENDENCY), result)
+        return
+    from .wrangler import project_name
+
+    _write_if_changed(pyproject, _PYPROJECT.format(name=project_name(root)), result)
 
 
 def export_project(found: Discovery, out: str | Path) -> ExportResult:
@@ -231,17 +426,16 @@ def export_project(found: Discovery, out: str | Path) -> ExportResult:
             obj.definition
         ) is not obj.module:  # pragma: no cover - discovery only picks local classes
             raise ProjectError(f"{obj.path}: its class is imported, not defined there.")
+    texts = _exported_modules(found)  # checked before anything is written
+    entry = render_entry(found)
     root = Path(out)
     result = ExportResult(out=root)
-    _copy_objects(found, root / "src" / "objects", result)
-    _write_if_changed(root / "src" / "entry.py", render_entry(found), result)
+    _copy_objects(texts, root / "src" / "objects", result)
+    _write_if_changed(root / "src" / "cloudwerk.py", adapter_source(), result)
+    _write_if_changed(root / "src" / "entry.py", entry, result)
     config = WranglerFile.load(root / "wrangler.jsonc")
     plan = plan_migration(config.data, [(o.binding, o.class_name) for o in found.objects])
     text = render(config, plan, root)
     _write_if_changed(config.path, text, result)
-    pyproject = root / "pyproject.toml"
-    if not pyproject.exists():
-        from .wrangler import project_name
-
-        _write_if_changed(pyproject, _PYPROJECT.format(name=project_name(root)), result)
+    _write_pyproject(root, result)
     return result

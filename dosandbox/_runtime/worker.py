@@ -154,7 +154,13 @@ class Front:
         return WorkerCall(self, fetch_request(request, init or {}))
 
     async def dispatch(self, request: Request) -> Response:
-        """Run one request through the Worker (on the sandbox loop) and check its answer."""
+        """Run one request through the Worker (on the sandbox loop) and check its answer.
+
+        An exception raised by the Worker (or an object it awaits) is a ``worker.error``
+        event and is raised to the caller of ``sb.fetch``, so a notebook shows its traceback.
+        The platform instead answers the client with a 500 and logs the exception; a server
+        in front of the sandbox turns the raise into that 500.
+        """
         self._count += 1
         label = f"request #{self._count} {request.method} {request.parsed_url.raw_path.decode()}"
         log = self.world.event_log

@@ -131,7 +131,8 @@ def test_export_writes_platform_shapes(objects, monkeypatch):
     entry = (root / "src" / "entry.py").read_text()
     assert "class Counter(DurableObject):" in entry and "class Default(WorkerEntrypoint):" in entry
     assert "async def webSocketMessage(self, ws, message):" in entry
-    assert (root / "src" / "objects" / "counter.py").read_text() == COUNTER
+    assert (root / "src" / "objects" / "counter.py").read_text() == COUNTER.replace(
+        "from dosandbox import", "from cloudwerk import")
     assert "workers-py" in (root / "pyproject.toml").read_text()
 
 

@@ -1,4 +1,4 @@
-"""The ``workers`` and ``js`` modules a Python Workers project imports, provided by dosandbox.
+"""The ``workers``, ``js`` and ``pyodide`` modules a Python Workers project imports, from dosandbox.
 
 :func:`installed` puts them in ``sys.modules`` under those names while a project is loaded
 (and keeps them there while any loaded project's sandbox is open, for imports made inside
@@ -15,15 +15,15 @@ from typing import Any
 
 __all__ = ["MODULE_NAMES", "install", "release"]
 
-MODULE_NAMES = ("workers", "js")
+MODULE_NAMES = ("workers", "js", "pyodide", "pyodide.ffi")
 _users = 0
 _previous: dict[str, types.ModuleType | None] = {}
 
 
 def _ours() -> dict[str, Any]:
-    from . import js, workers
+    from . import js, pyodide_ffi, pyodide_pkg, workers
 
-    return {"workers": workers, "js": js}
+    return {"workers": workers, "js": js, "pyodide": pyodide_pkg, "pyodide.ffi": pyodide_ffi}
 
 
 def install() -> None:

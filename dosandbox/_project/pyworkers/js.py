@@ -23,6 +23,7 @@ from ..._runtime.websocket import WebSocketPair as _Pair
 from ..._runtime.worker import front_of, outbound_fetch
 from . import workers
 from .ffi import from_js, to_plain
+from .pyodide_ffi import JsProxy
 
 __all__ = ["JSON", "Date", "Object", "Request", "Response", "WebSocketPair", "console", "fetch"]
 
@@ -44,6 +45,9 @@ class _PairProxy:
 
     def __iter__(self) -> Any:
         return iter(self.object_values())
+
+
+JsProxy.register(_PairProxy)
 
 
 class WebSocketPair:
