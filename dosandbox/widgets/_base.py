@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as W
 
 from ._live import LiveView
-from ._render import esc, message_html
+from ._render import TEXT, esc, message_html
 
 __all__ = ["ViewBase"]
 
@@ -141,4 +141,7 @@ def set_options(owner: Owner, picker: Any, options: list[Any], value: Any) -> No
 
 
 def heading(text: str) -> str:
-    return f'<div style="font-weight:600;font-size:12px;margin:4px 0 2px">{esc(text)}</div>'
+    return (
+        f'<div style="font-weight:600;font-size:12px;margin:4px 0 2px;text-align:left;'
+        f'color:{TEXT}">{esc(text)}</div>'
+    )

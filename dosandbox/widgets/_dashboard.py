@@ -10,7 +10,7 @@ from ..errors import ValidationError
 from ._base import Owner, ViewBase, heading, set_options
 from ._clockbar import ClockBar
 from ._inspector import Inspector
-from ._render import format_ms, table_html
+from ._render import MUTED, format_ms, table_html
 from ._static import object_rows, objects_columns
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Dashboard(ViewBase, W.VBox):
         cols = objects_columns()
         rows = object_rows(self.sandbox, handles[:MAX_OBJECTS])
         more = (
-            f'<div style="font-size:12px;color:#777">… {len(handles) - MAX_OBJECTS:,} more '
+            f'<div style="font-size:12px;color:{MUTED}">… {len(handles) - MAX_OBJECTS:,} more '
             "(sb.objects() lists them all)</div>" if len(handles) > MAX_OBJECTS else ""
         )
         self.objects.value = table_html(cols, rows, empty="no objects yet",

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import _data
 from ._render import (
+    BORDER,
+    MUTED,
+    TEXT,
     alarm_html,
     esc,
     format_ms,
@@ -30,8 +33,8 @@ __all__ = ["mimebundle", "static_html"]
 
 SNAPSHOT_ROWS = 20
 _BOX = (
-    "border:1px solid #ccc;border-radius:4px;padding:6px 10px;margin:4px 0;"
-    "font-family:var(--jp-ui-font-family,sans-serif)"
+    f"border:1px solid {BORDER};border-radius:4px;padding:6px 10px;margin:4px 0;"
+    f"font-family:var(--jp-ui-font-family,sans-serif);color:{TEXT};text-align:left"
 )
 
 
@@ -58,15 +61,17 @@ def handle_html(handle: Handle) -> str:
     header = (
         f'<div style="font-size:14px"><b>{esc(handle.name)}</b>{name} '
         f'<code style="font-size:11px">{esc(handle.id)}</code> {status_badge(handle.status)} '
-        f'<span style="font-size:11px;color:#777">instance #{handle.instance_number} · '
-        f"{handle.events_delivered} events</span></div>"
+        f'<span style="font-size:11px;color:{MUTED}">instance #{handle.instance_number} · '
+        f"{handle.events_delivered} events delivered · {len(handle.event_list())} log entries · "
+        f"storage {esc(storage_text(_data.storage_size(handle)))}</span></div>"
     )
 
     def state() -> str:
         if not handle.is_live:
             return message_html("no live instance (in-memory state is gone)")
         return (
-            f'<div style="font-size:12px;color:#555">type {esc(type(handle.state).__name__)}</div>'
+            f'<div style="font-size:12px;color:{MUTED}">type {esc(type(handle.state).__name__)}'
+            "</div>"
             + tree_html(handle.state)
         )
 
@@ -74,7 +79,7 @@ def handle_html(handle: Handle) -> str:
         page = _data.kv_page(handle, 0, SNAPSHOT_ROWS, "")
         more = f" (first {len(page.rows)} of {page.total:,})" if page.total > len(page.rows) else ""
         return (
-            f'<div style="font-size:12px;color:#555">{page.total:,} key(s){esc(more)}</div>'
+            f'<div style="font-size:12px;color:{MUTED}">{page.total:,} key(s){esc(more)}</div>'
             + table_html(["key", "value", "type", "size"], page.rows, empty="no keys",
                          mono=("key", "value"))
         )
@@ -143,11 +148,30 @@ def object_rows(sandbox: Sandbox, handles: list[Handle]) -> list[tuple[Any, ...]
             key if key is not None else "",
             handle.id[:16] + "…",
             handle.status,
-            "" if size is None else _bytes(size),
+            "" if size is None else storage_text(size),
             "" if sockets is None else sockets,
             nxt,
         ))
     return rows
+
+
+SQLITE_PAGE = 4096  # the page size of every object's database, as on the platform
+
+
+def storage_text(size: int | None) -> str:
+    """``12288`` → ``12.0 KB (3 SQLite pages of 4 KB)``: why a 61-byte value shows as 12 KB.
+
+    The size is ``ctx.sql.database_size``: SQLite keeps the schema, the KV table and each index
+    in pages of their own, so even one tiny value takes whole pages.
+    """
+    if size is None:
+        return "n/a"
+    if size == 0:
+        return "none yet"
+    pages = size // SQLITE_PAGE
+    if size % SQLITE_PAGE or pages > 10_000:
+        return _bytes(size)
+    return f"{_bytes(size)} ({pages:,} SQLite page{'s' * (pages != 1)} of 4 KB)"
 
 
 def _bytes(n: int) -> str:
