@@ -23,6 +23,7 @@ __all__ = ["InFlight", "in_flight_events"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+_C_ITERATORS = ("FutureIter", "coroutine_wrapper")
 _MAX_LINKS = 200  # a chain deeper than this is cut (never seen in practice)
 
 
@@ -61,9 +62,10 @@ def _frames(task: asyncio.Task[Any]) -> tuple[list[FrameType], Any]:
             nxt = getattr(link, "gi_yieldfrom", None)
         if nxt is None:
             break
-        if type(nxt).__name__ == "FutureIter":
-            # ``await future`` suspends on the C iterator of the future; its one referent is
-            # the future (a task when block_concurrency_while runs the callback in its own).
+        if type(nxt).__name__ in _C_ITERATORS:
+            # C iterators hide what they iterate: ``await future`` suspends on the future's
+            # iterator (the future: a task when block_concurrency_while runs the callback in
+            # its own), ``yield from coro.__await__()`` on a wrapper of the coroutine.
             referents = gc.get_referents(nxt)
             nxt = referents[0] if referents else nxt
         link = nxt
