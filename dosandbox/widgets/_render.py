@@ -74,7 +74,13 @@ def preview(value: Any, limit: int = 80) -> str:
     else:
         text = _short.repr(value)
     text = text.replace("\n", "⏎")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 2 // 3:  # end on a whole word when one ends near the limit
+        cut = cut[:space]
+    return cut + "…"
 
 
 def badge(text: str, border: str) -> str:

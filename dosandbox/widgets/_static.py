@@ -54,6 +54,32 @@ def _guard(fn: Callable[[], str]) -> str:
         return message_html(f"{type(exc).__name__}: {exc}", "error")
 
 
+def in_flight_html(handle: Handle) -> str:
+    """Where each in-flight event waits (the line of user code), and the input-gate queue."""
+    events = handle.in_flight_events() if handle.is_live else []
+    queued = handle.gate_queue if handle.is_live else 0
+    if not events and not queued:
+        return ""
+    items = []
+    for event in events:
+        steps = " → ".join(esc(step) for step in event.chain)
+        items.append(
+            f'<li><b>{esc(event.method)}()</b> waits on {esc(event.waits_on)}<br>'
+            f'<span style="font-family:var(--jp-code-font-family,monospace)">{steps}</span></li>'
+        )
+    if queued:
+        items.append(
+            f"<li>{queued} more event(s) wait at the input gate: block_concurrency_while holds "
+            "it until its callback finishes</li>"
+        )
+    return (
+        f'<div style="font-size:12px;text-align:left;margin:2px 0 6px">'
+        f"<b>{len(events) + queued} event(s) in flight</b> (they finish when what they wait on "
+        f'does: move the clock for a timer)<ul style="margin:2px 0;padding-left:18px">'
+        f'{"".join(items)}</ul></div>'
+    )
+
+
 def handle_html(handle: Handle) -> str:
     """One object: header, state, a first page of KV, tables, sockets, alarm, recent events."""
     key = handle.object_key
@@ -69,7 +95,7 @@ def handle_html(handle: Handle) -> str:
     def state() -> str:
         if not handle.is_live:
             return message_html("no live instance (in-memory state is gone)")
-        return (
+        return in_flight_html(handle) + (
             f'<div style="font-size:12px;color:{MUTED}">type {esc(type(handle.state).__name__)}'
             "</div>"
             + tree_html(handle.state)

@@ -26,6 +26,7 @@ from ._render import (
     tree_html,
     value_detail_html,
 )
+from ._static import in_flight_html
 
 if TYPE_CHECKING:
     from .._notebook.handle import Handle
@@ -114,32 +115,6 @@ class StateTab(Tab):
             f'<div style="font-size:12px;color:{MUTED}">type <b>{esc(type(state).__name__)}</b>'
             f"</div>{tree_html(state, open_levels=2)}"
         )
-
-
-def in_flight_html(handle: Handle) -> str:
-    """Where each in-flight event waits (the line of user code), and the input-gate queue."""
-    events = handle.in_flight_events() if handle.is_live else []
-    queued = handle.gate_queue if handle.is_live else 0
-    if not events and not queued:
-        return ""
-    items = []
-    for event in events:
-        steps = " → ".join(esc(step) for step in event.chain)
-        items.append(
-            f'<li><b>{esc(event.method)}()</b> waits on {esc(event.waits_on)}<br>'
-            f'<span style="font-family:var(--jp-code-font-family,monospace)">{steps}</span></li>'
-        )
-    if queued:
-        items.append(
-            f"<li>{queued} more event(s) wait at the input gate: block_concurrency_while holds "
-            "it until its callback finishes</li>"
-        )
-    return (
-        f'<div style="font-size:12px;text-align:left;margin:2px 0 6px">'
-        f"<b>{len(events) + queued} event(s) in flight</b> (they finish when what they wait on "
-        f'does: move the clock for a timer)<ul style="margin:2px 0;padding-left:18px">'
-        f'{"".join(items)}</ul></div>'
-    )
 
 
 # --- KV --------------------------------------------------------------------------------------

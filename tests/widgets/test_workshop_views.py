@@ -231,3 +231,13 @@ def test_views_use_theme_colours_only() -> None:
                 assert before.rstrip().endswith(",") and "var(--jp-" in before, (
                     f"{path.name}:{n} fixed colour {match.group()} outside var(--jp-...)"
                 )
+
+
+def test_long_messages_are_cut_between_words() -> None:
+    """A table cell cut at its limit ends on a whole word and an ellipsis, never mid-word."""
+    from dosandbox.widgets._render import preview
+
+    text = "Transactions go through the storage API: use ctx.storage.transaction() instead"
+    cut = preview(text, 60)
+    assert cut == "Transactions go through the storage API: use…"
+    assert preview("x" * 100, 10) == "x" * 9 + "…"  # one long word: cut where it must
