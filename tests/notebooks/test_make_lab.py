@@ -27,7 +27,7 @@ def test_make_lab_adds_allow_root_only_for_root() -> None:
     """As root (uid 0) the lab command carries --allow-root, which Jupyter needs there."""
     dry = subprocess.run(["make", "-n", "lab", "-o", ".venv/.lab-installed"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    command = [line for line in dry.splitlines() if "jupyter lab" in line][0]
+    command = next(line for line in dry.splitlines() if "jupyter lab" in line)
     assert ("--allow-root" in command) == (os.getuid() == 0)
     assert '"my-notebooks"' in command  # the copies, never notebooks/ itself
 
