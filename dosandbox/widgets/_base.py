@@ -55,7 +55,8 @@ class Owner:
                 tooltip=tooltip or label,
                 button_style=style,
                 icon=icon,
-                layout=W.Layout(width=width),
+                # Never squeezed to "S…" by a long row beside it.
+                layout=W.Layout(width=width, flex="0 0 auto"),
             )
         )
         b.on_click(lambda _b: self.run_action(action))

@@ -40,7 +40,7 @@ class Dashboard(ViewBase, W.VBox):
         self.inspector_slot = self.own(W.VBox([]))
         self.kind = self.own(W.Dropdown(description="Kind", options=["all"], value="all"))
         self.on_change(self.kind, self._render_events)
-        self.events = self.html()
+        self.events = self.html(max_height="420px", overflow="auto")
         W.VBox.__init__(self, children=[
             self.clock_bar,
             self.error,

@@ -8,7 +8,7 @@ import ipywidgets as W
 
 from ..errors import ValidationError
 from ._base import Owner, ViewBase
-from ._render import MUTED, esc, status_badge
+from ._render import MUTED, VIEW_CSS, esc, status_badge
 from ._static import handle_html, storage_text
 from ._tabs import TABS, Tab
 
@@ -48,7 +48,7 @@ class Inspector(ViewBase, W.VBox):
         self.tabs.observe(self._on_tab, "selected_index")
         header = self.own(W.HBox([self.title, self.evict_button],
                                  layout=W.Layout(align_items="center")))
-        W.VBox.__init__(self, children=[header, self.error, self.tabs])
+        W.VBox.__init__(self, children=[self.html(VIEW_CSS), header, self.error, self.tabs])
         self.add_class("dosandbox-inspector")
         self._live_start(self.sandbox)
         self.refresh()

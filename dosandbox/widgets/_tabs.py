@@ -491,7 +491,8 @@ class EventsTab(Tab):
         ins = self.inspector
         self.kind = ins.own(W.Dropdown(description="Kind", options=["all"], value="all"))
         self.on_change(self.kind, lambda: None)
-        self.table = ins.html()
+        # A long log scrolls inside the tab instead of pushing the notebook down.
+        self.table = ins.html(max_height="420px", overflow="auto")
         return [self.note, self.kind, self.table]
 
     def filter(self, kind: str) -> None:
