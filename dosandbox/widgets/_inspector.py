@@ -30,6 +30,7 @@ class Inspector(ViewBase, W.VBox):
         self.handle = handle
         self.sandbox = handle.sandbox
         self.title = self.html()
+        self.title.add_class("dosandbox-inspector-title")
         self.evict_button = self.button(
             "Evict", self.evict, icon="power-off",
             tooltip="Drop the live instance as the platform does when idle: in-memory state "

@@ -81,7 +81,7 @@ def _evict(page: Any) -> None:
     from playwright.sync_api import expect
 
     inspector = page.locator(".jp-OutputArea .dosandbox-inspector").first
-    header = inspector.locator(".widget-html").first
+    header = inspector.locator(".dosandbox-inspector-title")
     expect(header).to_contain_text("live", timeout=30_000)
     inspector.get_by_role("button", name="Evict").click()
     expect(header).to_contain_text("evicted", timeout=30_000)
