@@ -25,7 +25,8 @@ from ._core.events import Event, StepReport
 from ._core.ids import DurableObjectId
 from ._core.limits import Limits
 from ._notebook.client import SimulatedClient
-from ._notebook.handle import Handle
+from ._notebook.handle import Handle, HandleSnapshot
+from ._notebook.in_flight import InFlight
 from ._project.discovery import discover
 from ._runtime.alarms import AlarmInfo
 from ._runtime.context import DurableObjectContext
@@ -78,6 +79,8 @@ __all__ = [
     "Event",
     "ExecutionInterruptedError",
     "Handle",
+    "HandleSnapshot",
+    "InFlight",
     "Limits",
     "MessageEvent",
     "MethodNotFoundError",

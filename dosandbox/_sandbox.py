@@ -601,9 +601,13 @@ class Sandbox(AliasMixin):
 
     # --- looking inside ----------------------------------------------------------------------
 
-    def inspect(self, stub: Stub) -> Handle:
-        """The sandbox's view of one object: state, storage, sockets, alarm, events."""
-        return Handle(stub)
+    def inspect(self, stub: Stub, *, tab: str | None = None) -> Handle:
+        """The sandbox's view of one object: state, storage, sockets, alarm, events.
+
+        Displayed, it is the live inspector, opened on ``tab`` (``"KV"``, ``"SQL"``,
+        ``"Sockets"``...); without one, on the most telling tab for what the object holds.
+        """
+        return Handle(stub, tab=tab)
 
     def handles(self) -> list[Handle]:
         """A handle on every object that exists, by namespace, in the order first used.

@@ -80,14 +80,15 @@ def connect(world: World, stub: Any, url: str = "/", *, headers: Any = None) -> 
 class SimulatedClient:
     """One connected client: ``send``, ``messages``, ``receive``, ``close``, ``closed``."""
 
-    __slots__ = ("_messages", "_read", "_world", "_ws", "close_code", "close_reason", "url",
-                 "was_clean")
+    __slots__ = ("_messages", "_read", "_sent", "_world", "_ws", "close_code", "close_reason",
+                 "url", "was_clean")
 
     def __init__(self, world: World, ws: WebSocket, url: str) -> None:
         self._world = world
         self._ws = ws
         self._messages: list[str | bytes] = []
         self._read = 0
+        self._sent: list[str | bytes] = []
         self.url = url
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -108,6 +109,11 @@ class SimulatedClient:
     def messages(self) -> list[str | bytes]:
         """Every message received, in order (text as str, binary as bytes)."""
         return list(self._messages)
+
+    @property
+    def sent(self) -> list[str | bytes]:
+        """Every message this client sent to the object, in order (as sent on the wire)."""
+        return list(self._sent)
 
     @property
     def unread(self) -> int:
@@ -200,6 +206,7 @@ class SimulatedClient:
             size = len(frame.encode())
         if size > limit:
             self._too_big(size, limit, server)
+        self._sent.append(frame)
         task = server._arrive(frame)
         world.driver.drive(task if task is not None else _settle(), "client.send()")
 

@@ -20,14 +20,30 @@ from .._runtime.sockets import sockets_frame
 if TYPE_CHECKING:
     from .._core.events import StepReport
     from .client import SimulatedClient
+    from .in_flight import InFlight
 
-__all__ = ["Handle"]
+__all__ = ["INSPECTOR_TABS", "Handle", "HandleSnapshot"]
+
+# The inspector's tabs, in order (``sb.inspect(stub, tab="KV")`` opens it on one).
+INSPECTOR_TABS = ("State", "KV", "SQL", "Sockets", "Alarm", "Events")
+
+
+def tab_title(tab: Any) -> str:
+    """The inspector tab ``tab`` names (any case), or a ValidationError listing the tabs."""
+    if isinstance(tab, str):
+        for title in INSPECTOR_TABS:
+            if title.lower() == tab.strip().lower():
+                return title
+    raise ValidationError(
+        f"The inspector has no tab {tab!r}; pass one of {', '.join(INSPECTOR_TABS)} "
+        "(or leave tab out to open the most telling one)."
+    )
 
 
 class Handle:
     """Look inside one object: ``.state``, ``.kv``, ``.tables``, ``.sql()``, ``.events``..."""
 
-    def __init__(self, stub: Stub) -> None:
+    def __init__(self, stub: Stub, *, tab: str | None = None) -> None:
         if not isinstance(stub, Stub):
             raise ValidationError(
                 f"inspect() takes a stub (sb.durable_objects.<name>.get(...)), not "
@@ -35,6 +51,8 @@ class Handle:
             )
         self._record = stub._record
         self.stub = stub
+        # The tab the inspector opens on; None: the most telling one when it is shown.
+        self.tab: str | None = None if tab is None else tab_title(tab)
 
     def __repr__(self) -> str:
         r = self._record
@@ -93,6 +111,23 @@ class Handle:
     def in_flight(self) -> int:
         inst = self._record.instance
         return inst.in_flight if inst is not None else 0
+
+    def in_flight_events(self) -> list[InFlight]:
+        """Each event in flight, with the line of your code it waits at and what it awaits.
+
+        Events queued behind ``block_concurrency_while`` have not started: ``gate_queue``
+        counts them.
+        """
+        from .in_flight import in_flight_events
+
+        inst = self._record.instance
+        return [] if inst is None else in_flight_events(inst)[0]
+
+    @property
+    def gate_queue(self) -> int:
+        """Events waiting at the input gate (held by ``block_concurrency_while``)."""
+        inst = self._record.instance
+        return 0 if inst is None else int(inst.gate.queued)
 
     @property
     def sockets(self) -> Any:
@@ -244,9 +279,19 @@ class Handle:
         """The platform's name for evicting an object whose sockets stay connected."""
         return self.evict()
 
-    def widget(self) -> Any:
-        """The live inspector for this object."""
+    def widget(self, tab: str | None = None) -> Any:
+        """The live inspector for this object, opened on ``tab`` (default: ``self.tab``)."""
+        if tab is not None:
+            return display.widget("handle", Handle(self.stub, tab=tab))
         return display.widget("handle", self)
+
+    def snapshot(self) -> HandleSnapshot:
+        """A frozen view of the object now: it shows this moment, whatever happens later.
+
+        Use it for the "before" of a before/after: a live inspector would show "after" once
+        the later cells ran.
+        """
+        return HandleSnapshot(self)
 
     def _repr_html_(self) -> str:
         return display.html("handle", self)
@@ -257,3 +302,27 @@ class Handle:
 
 def escape(value: Any) -> str:
     return html.escape(str(value))
+
+
+class HandleSnapshot:
+    """``handle.snapshot()``: the object's views as they were when it was taken (static)."""
+
+    def __init__(self, handle: Handle) -> None:
+        sandbox = handle.sandbox
+        self.time_ms: int = sandbox.clock.now_ms
+        self.object_name = handle.name
+        self.status = handle.status
+        when = sandbox.clock.format_ms(self.time_ms)
+        caption = (
+            f'<div style="font-size:12px;color:var(--jp-ui-font-color2)">Snapshot of '
+            f"{escape(handle.name)} at {escape(when)} (virtual time): frozen, later changes do "
+            "not show here.</div>"
+        )
+        self.html: str = caption + display.html("handle", handle)
+        self._text = f"{handle!r} at {when}"
+
+    def __repr__(self) -> str:
+        return f"<HandleSnapshot {self._text}>"
+
+    def _repr_html_(self) -> str:
+        return self.html

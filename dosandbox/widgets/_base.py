@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as W
 
 from ._live import LiveView
-from ._render import esc, message_html
+from ._render import TEXT, esc, message_html
 
 __all__ = ["ViewBase"]
 
@@ -55,7 +55,8 @@ class Owner:
                 tooltip=tooltip or label,
                 button_style=style,
                 icon=icon,
-                layout=W.Layout(width=width),
+                # Never squeezed to "S…" by a long row beside it.
+                layout=W.Layout(width=width, flex="0 0 auto"),
             )
         )
         b.on_click(lambda _b: self.run_action(action))
@@ -141,4 +142,7 @@ def set_options(owner: Owner, picker: Any, options: list[Any], value: Any) -> No
 
 
 def heading(text: str) -> str:
-    return f'<div style="font-weight:600;font-size:12px;margin:4px 0 2px">{esc(text)}</div>'
+    return (
+        f'<div style="font-weight:600;font-size:12px;margin:4px 0 2px;text-align:left;'
+        f'color:{TEXT}">{esc(text)}</div>'
+    )

@@ -10,7 +10,7 @@ from ..errors import ValidationError
 from ._base import Owner, ViewBase, heading, set_options
 from ._clockbar import ClockBar
 from ._inspector import Inspector
-from ._render import format_ms, table_html
+from ._render import MUTED, format_ms, table_html
 from ._static import object_rows, objects_columns
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Dashboard(ViewBase, W.VBox):
         self.inspector_slot = self.own(W.VBox([]))
         self.kind = self.own(W.Dropdown(description="Kind", options=["all"], value="all"))
         self.on_change(self.kind, self._render_events)
-        self.events = self.html()
+        self.events = self.html(max_height="420px", overflow="auto")
         W.VBox.__init__(self, children=[
             self.clock_bar,
             self.error,
@@ -111,7 +111,7 @@ class Dashboard(ViewBase, W.VBox):
         cols = objects_columns()
         rows = object_rows(self.sandbox, handles[:MAX_OBJECTS])
         more = (
-            f'<div style="font-size:12px;color:#777">… {len(handles) - MAX_OBJECTS:,} more '
+            f'<div style="font-size:12px;color:{MUTED}">… {len(handles) - MAX_OBJECTS:,} more '
             "(sb.objects() lists them all)</div>" if len(handles) > MAX_OBJECTS else ""
         )
         self.objects.value = table_html(cols, rows, empty="no objects yet",

@@ -175,3 +175,64 @@ def fire_alarm(handle: Handle) -> None:
 def delete_alarm(handle: Handle) -> None:
     """Delete the pending alarm, as ``ctx.storage.delete_alarm()`` would (a no-op if none)."""
     _need(handle, "delete_alarm", "Alarms")(by="the inspector's Delete button")
+
+
+# --- socket traffic, closes and handler errors (what the Sockets tab adds to the counts) -------
+
+LAST_MESSAGES = 3
+
+
+@dataclass
+class Traffic:
+    """The last messages each way on one socket (simulated clients only; else empty)."""
+
+    to_object: list[Any]  # what the client sent, newest last
+    from_object: list[Any]  # what the object sent to the client, newest last
+
+
+def socket_traffic(handle: Handle, socket_id: str) -> Traffic:
+    try:
+        client = handle.client(socket_id)
+    except Exception:  # a real client (sb.serve), or closed meanwhile: only counts are known
+        return Traffic([], [])
+    sent = list(getattr(client, "sent", ()))
+    return Traffic(sent[-LAST_MESSAGES:], list(client.messages)[-LAST_MESSAGES:])
+
+
+@dataclass
+class ClosedSocket:
+    socket: str
+    code: Any
+    reason: str
+    time_ms: int
+    by: str
+
+
+def closed_sockets(handle: Handle, limit: int = 5) -> list[ClosedSocket]:
+    """The most recent socket closes of this object, from its event log, newest first."""
+    out = []
+    for event in reversed(handle.event_list()):
+        if event.kind not in ("ws.close", "ws.error") or "socket" not in event.data:
+            continue
+        data = event.data
+        out.append(ClosedSocket(
+            str(data["socket"]), data.get("code"), str(data.get("reason") or ""),
+            event.time_ms, str(data.get("by") or "client"),
+        ))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def last_seq(handle: Handle) -> int:
+    """The sequence number of the newest event in the sandbox's log (0 when it is empty)."""
+    entries = list(handle.sandbox.event_log)
+    return entries[-1].seq if entries else 0
+
+
+def errors_since(handle: Handle, seq: int) -> list[str]:
+    """Errors this object's handlers raised after event ``seq`` (the log keeps them)."""
+    return [
+        e.message for e in handle.sandbox.event_log.since(seq)
+        if e.object_id == handle.id and e.kind in ("error", "ws.error", "ws.timeout")
+    ]

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "MUTED",
+    "TEXT",
     "alarm_html",
     "badge",
     "duration",
@@ -26,9 +28,36 @@ __all__ = [
 
 UTC = dt.UTC
 
-_TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0"
-_TH = "text-align:left;padding:2px 8px;border-bottom:2px solid #aaa;font-weight:600"
-_TD = "text-align:left;padding:2px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top"
+# Colours come from the JupyterLab theme (its CSS variables), so light and dark themes both
+# keep text at 4.5:1 or better for a projected room; the fallbacks serve other front ends.
+# Text is always a theme font colour; what a status or a kind of message means is carried by
+# a word and a coloured border, never by coloured text alone.
+TEXT = "var(--jp-ui-font-color0,#111)"
+MUTED = "var(--jp-ui-font-color1,#333)"
+BORDER = "var(--jp-border-color1,#bdbdbd)"
+RULE = "var(--jp-border-color2,#e0e0e0)"
+ERROR_TEXT = "var(--jp-error-color1,#c62828)"
+KIND_BORDER = {
+    "info": "var(--jp-border-color1,#bdbdbd)",
+    "error": "var(--jp-error-color1,#c62828)",
+    "ok": "var(--jp-success-color1,#388e3c)",
+    "warning": "var(--jp-warn-color1,#f57c00)",
+}
+
+# ipywidgets draws the titles of unselected tabs in the theme's third font colour on a grey
+# bar: 4.4:1 in the light theme. Inside our views they use the second font colour instead.
+# (The selectors outrank ipywidgets' own ``.jupyter-widgets.widget-tab > .lm-TabBar ...``.)
+_TAB_TITLE = (
+    ".dosandbox-inspector.jupyter-widgets .jupyter-widgets.widget-tab > .{p}TabBar .{p}TabBar-tab"
+)
+VIEW_CSS = (
+    f"<style>{_TAB_TITLE.format(p='lm-')},{_TAB_TITLE.format(p='p-')}"
+    "{color:var(--jp-ui-font-color1)}</style>"
+)
+
+_TABLE = f"border-collapse:collapse;font-size:12px;margin:2px 0;color:{TEXT}"
+_TH = f"text-align:left;padding:2px 8px;border-bottom:2px solid {BORDER};font-weight:600"
+_TD = f"text-align:left;padding:2px 8px;border-bottom:1px solid {RULE};vertical-align:top"
 _MONO = "font-family:var(--jp-code-font-family,monospace)"
 
 _short = reprlib.Repr()
@@ -56,28 +85,54 @@ def preview(value: Any, limit: int = 80) -> str:
     else:
         text = _short.repr(value)
     text = text.replace("\n", "⏎")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 2 // 3:  # end on a whole word when one ends near the limit
+        cut = cut[:space]
+    return cut + "…"
 
 
-def badge(text: str, color: str) -> str:
+def badge(text: str, border: str) -> str:
+    """A word in a coloured frame: the text keeps the theme's font colour (readable anywhere)."""
     return (
-        f'<span style="background:{color};color:white;border-radius:3px;padding:0 6px;'
-        f'font-size:11px">{esc(text)}</span>'
+        f'<span style="border:1.5px solid {border};color:{TEXT};border-radius:3px;'
+        f'padding:0 5px;font-size:11px;font-weight:600">{esc(text)}</span>'
     )
 
 
-STATUS_COLORS = {"live": "#2e7d32", "evicted": "#8d6e63", "redeployed": "#1565c0",
-                 "not created": "#9e9e9e"}
+STATUS_COLORS = {
+    "live": "var(--jp-success-color1,#388e3c)",
+    "evicted": "var(--jp-warn-color1,#f57c00)",
+    "redeployed": "var(--jp-brand-color1,#1976d2)",
+    "not created": "var(--jp-border-color1,#bdbdbd)",
+    "CLOSED": "var(--jp-error-color1,#c62828)",
+    "OPEN": "var(--jp-success-color1,#388e3c)",
+}
 
 
 def status_badge(status: str) -> str:
-    return badge(status, STATUS_COLORS.get(status, "#616161"))
+    return badge(status, STATUS_COLORS.get(status, BORDER))
+
+
+def muted(text: str, size: int = 12) -> str:
+    """Secondary text (counts, types, notes) in the theme's second font colour."""
+    return f'<span style="font-size:{size}px;color:{MUTED}">{esc(text)}</span>'
 
 
 def message_html(text: str, kind: str = "info") -> str:
-    colors = {"info": "#555", "error": "#b00020", "ok": "#2e7d32", "warning": "#8a5300"}
-    color = colors.get(kind, "#555")
-    return f'<div style="color:{color};font-size:12px;white-space:pre-wrap">{esc(text)}</div>'
+    """A note: ``info``, ``ok``, ``warning`` or ``error`` (a coloured bar; error text in red)."""
+    color = ERROR_TEXT if kind == "error" else TEXT
+    bar = KIND_BORDER.get(kind, KIND_BORDER["info"])
+    return (
+        f'<div style="color:{color};font-size:12px;white-space:pre-wrap;text-align:left;'
+        f'border-left:3px solid {bar};padding:1px 6px;margin:2px 0">{esc(text)}</div>'
+    )
+
+
+# Columns whose values read badly when wrapped: a time on two lines, an id cut in half.
+ONE_LINE = frozenset({"seq", "time", "kind", "socket", "id"})
 
 
 def table_html(
@@ -95,10 +150,14 @@ def table_html(
         cells = []
         for name, value in zip(columns, row, strict=False):
             style = _TD + (";" + _MONO if name in mono else "")
+            if name in ONE_LINE:
+                style += ";white-space:nowrap"
             cells.append(f'<td style="{style}">{esc(preview(value, limit))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
-        return f'<div style="color:#777;font-size:12px;font-style:italic">{esc(empty)}</div>'
+        return (
+            f'<div style="color:{MUTED};font-size:12px;font-style:italic">{esc(empty)}</div>'
+        )
     return (
         f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table>'
@@ -150,7 +209,7 @@ def alarm_html(info: Mapping[str, Any], now_ms: int) -> str:
     return (
         f'<div style="font-size:13px">Next alarm at <b>{esc(format_ms(ms))}</b> '
         f"({esc(relative(seconds))})</div>"
-        f'<div style="font-size:12px;color:#555">retry count {esc(retry)}</div>'
+        f'<div style="font-size:12px;color:{MUTED}">retry count {esc(retry)}</div>'
     )
 
 
@@ -198,14 +257,14 @@ def tree_html(value: Any, *, open_levels: int = 1) -> str:
 
     def node(label: str | None, v: Any, depth: int) -> str:
         budget[0] -= 1
-        key = f'<span style="color:#6a1b9a">{esc(label)}</span>: ' if label is not None else ""
-        type_name = f'<span style="color:#888">{esc(type(v).__name__)}</span>'
+        key = f'<span style="font-weight:600">{esc(label)}</span>: ' if label is not None else ""
+        type_name = f'<span style="color:{MUTED};font-style:italic">{esc(type(v).__name__)}</span>'
         kids = _children(v)
         if kids is None:
             return f'<div style="{_MONO}">{key}{esc(preview(v, 200))} {type_name}</div>'
         if id(v) in seen:
             return f'<div style="{_MONO}">{key}{type_name} (cycle)</div>'
-        summary = f"{key}{type_name} <span style=\"color:#888\">({_size(v, kids)})</span>"
+        summary = f'{key}{type_name} <span style="color:{MUTED}">({_size(v, kids)})</span>'
         if depth >= _MAX_DEPTH or budget[0] <= 0:
             return f'<div style="{_MONO}">{summary} {esc(preview(v, 120))}</div>'
         seen.add(id(v))
@@ -213,7 +272,7 @@ def tree_html(value: Any, *, open_levels: int = 1) -> str:
         seen.discard(id(v))
         shown = len(inner)
         if shown < len(kids):
-            inner.append(f'<div style="color:#888">… {len(kids) - shown} more</div>')
+            inner.append(f'<div style="color:{MUTED}">… {len(kids) - shown} more</div>')
         attr = " open" if depth < open_levels else ""
         return (
             f'<details{attr} style="{_MONO};font-size:12px"><summary>{summary}</summary>'
@@ -230,5 +289,5 @@ def value_detail_html(key: str, value: Any, type_name: str = "", size: Any = Non
         meta += f", {esc(size)} bytes"
     return (
         f'<div style="font-size:12px"><b style="{_MONO}">{esc(key)}</b> '
-        f'<span style="color:#888">({meta})</span></div>{tree_html(value, open_levels=2)}'
+        f'<span style="color:{MUTED}">({meta})</span></div>{tree_html(value, open_levels=2)}'
     )

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import _data
 from ._render import (
+    BORDER,
+    MUTED,
+    TEXT,
     alarm_html,
     esc,
     format_ms,
@@ -30,8 +33,8 @@ __all__ = ["mimebundle", "static_html"]
 
 SNAPSHOT_ROWS = 20
 _BOX = (
-    "border:1px solid #ccc;border-radius:4px;padding:6px 10px;margin:4px 0;"
-    "font-family:var(--jp-ui-font-family,sans-serif)"
+    f"border:1px solid {BORDER};border-radius:4px;padding:6px 10px;margin:4px 0;"
+    f"font-family:var(--jp-ui-font-family,sans-serif);color:{TEXT};text-align:left"
 )
 
 
@@ -51,6 +54,32 @@ def _guard(fn: Callable[[], str]) -> str:
         return message_html(f"{type(exc).__name__}: {exc}", "error")
 
 
+def in_flight_html(handle: Handle) -> str:
+    """Where each in-flight event waits (the line of user code), and the input-gate queue."""
+    events = handle.in_flight_events() if handle.is_live else []
+    queued = handle.gate_queue if handle.is_live else 0
+    if not events and not queued:
+        return ""
+    items = []
+    for event in events:
+        steps = " → ".join(esc(step) for step in event.chain)
+        items.append(
+            f'<li><b>{esc(event.method)}()</b> waits on {esc(event.waits_on)}<br>'
+            f'<span style="font-family:var(--jp-code-font-family,monospace)">{steps}</span></li>'
+        )
+    if queued:
+        items.append(
+            f"<li>{queued} more event(s) wait at the input gate: block_concurrency_while holds "
+            "it until its callback finishes</li>"
+        )
+    return (
+        f'<div style="font-size:12px;text-align:left;margin:2px 0 6px">'
+        f"<b>{len(events) + queued} event(s) in flight</b> (they finish when what they wait on "
+        f'does: move the clock for a timer)<ul style="margin:2px 0;padding-left:18px">'
+        f'{"".join(items)}</ul></div>'
+    )
+
+
 def handle_html(handle: Handle) -> str:
     """One object: header, state, a first page of KV, tables, sockets, alarm, recent events."""
     key = handle.object_key
@@ -58,15 +87,17 @@ def handle_html(handle: Handle) -> str:
     header = (
         f'<div style="font-size:14px"><b>{esc(handle.name)}</b>{name} '
         f'<code style="font-size:11px">{esc(handle.id)}</code> {status_badge(handle.status)} '
-        f'<span style="font-size:11px;color:#777">instance #{handle.instance_number} · '
-        f"{handle.events_delivered} events</span></div>"
+        f'<span style="font-size:11px;color:{MUTED}">instance #{handle.instance_number} · '
+        f"{handle.events_delivered} events delivered · {len(handle.event_list())} log entries · "
+        f"storage {esc(storage_text(_data.storage_size(handle)))}</span></div>"
     )
 
     def state() -> str:
         if not handle.is_live:
             return message_html("no live instance (in-memory state is gone)")
-        return (
-            f'<div style="font-size:12px;color:#555">type {esc(type(handle.state).__name__)}</div>'
+        return in_flight_html(handle) + (
+            f'<div style="font-size:12px;color:{MUTED}">type {esc(type(handle.state).__name__)}'
+            "</div>"
             + tree_html(handle.state)
         )
 
@@ -74,7 +105,7 @@ def handle_html(handle: Handle) -> str:
         page = _data.kv_page(handle, 0, SNAPSHOT_ROWS, "")
         more = f" (first {len(page.rows)} of {page.total:,})" if page.total > len(page.rows) else ""
         return (
-            f'<div style="font-size:12px;color:#555">{page.total:,} key(s){esc(more)}</div>'
+            f'<div style="font-size:12px;color:{MUTED}">{page.total:,} key(s){esc(more)}</div>'
             + table_html(["key", "value", "type", "size"], page.rows, empty="no keys",
                          mono=("key", "value"))
         )
@@ -143,11 +174,30 @@ def object_rows(sandbox: Sandbox, handles: list[Handle]) -> list[tuple[Any, ...]
             key if key is not None else "",
             handle.id[:16] + "…",
             handle.status,
-            "" if size is None else _bytes(size),
+            "" if size is None else storage_text(size),
             "" if sockets is None else sockets,
             nxt,
         ))
     return rows
+
+
+SQLITE_PAGE = 4096  # the page size of every object's database, as on the platform
+
+
+def storage_text(size: int | None) -> str:
+    """``12288`` → ``12.0 KB (3 SQLite pages of 4 KB)``: why a 61-byte value shows as 12 KB.
+
+    The size is ``ctx.sql.database_size``: SQLite keeps the schema, the KV table and each index
+    in pages of their own, so even one tiny value takes whole pages.
+    """
+    if size is None:
+        return "n/a"
+    if size == 0:
+        return "none yet"
+    pages = size // SQLITE_PAGE
+    if size % SQLITE_PAGE or pages > 10_000:
+        return _bytes(size)
+    return f"{_bytes(size)} ({pages:,} SQLite page{'s' * (pages != 1)} of 4 KB)"
 
 
 def _bytes(n: int) -> str:

@@ -14,15 +14,19 @@ from ..errors import SqlError
 from . import _data
 from ._base import Owner, close_widget, heading, set_options
 from ._render import (
+    MUTED,
     alarm_html,
     esc,
     format_ms,
     frame_rows,
     message_html,
+    preview,
+    status_badge,
     table_html,
     tree_html,
     value_detail_html,
 )
+from ._static import in_flight_html
 
 if TYPE_CHECKING:
     from .._notebook.handle import Handle
@@ -96,6 +100,7 @@ class StateTab(Tab):
 
     def render(self) -> None:
         h = self.handle
+        waiting = in_flight_html(h)
         if not h.is_live:
             why = {
                 "evicted": "No live instance: the object was evicted and its in-memory state is "
@@ -108,8 +113,8 @@ class StateTab(Tab):
             self.view.value = message_html(why)
             return
         state = h.state
-        self.view.value = (
-            f'<div style="font-size:12px;color:#555">type <b>{esc(type(state).__name__)}</b>'
+        self.view.value = waiting + (
+            f'<div style="font-size:12px;color:{MUTED}">type <b>{esc(type(state).__name__)}</b>'
             f"</div>{tree_html(state, open_levels=2)}"
         )
 
@@ -220,8 +225,7 @@ class SQLTab(Tab):
         self.allow_writes = ins.own(
             W.Checkbox(value=False, description="allow writes", indent=False)
         )
-        self.run_button = ins.button("Run query", lambda: self.act(self.run_query),
-                                     style="primary")
+        self.run_button = ins.button("Run query", lambda: self.act(self.run_query), icon="play")
         self.result = ins.html()
         self.result_frame: Any = None
         return [
@@ -279,7 +283,7 @@ class SQLTab(Tab):
         shown = rows[:200]
         more = f" (first {len(shown)} shown)" if len(rows) > len(shown) else ""
         self.result.value = (
-            f'<div style="font-size:12px;color:#555">{len(rows):,} row(s){esc(more)}</div>'
+            f'<div style="font-size:12px;color:{MUTED}">{len(rows):,} row(s){esc(more)}</div>'
             + table_html(cols, shown, empty="no rows")
         )
         return frame
@@ -322,7 +326,7 @@ MAX_SOCKET_ROWS = 20
 
 
 class SocketRow:
-    """One connected socket: its summary, a send box, Send and Close buttons."""
+    """One connected socket: its summary and last messages, a send box, Send and Close."""
 
     def __init__(self, tab: SocketsTab, socket_id: str) -> None:
         ins = tab.inspector
@@ -330,20 +334,43 @@ class SocketRow:
         self.summary = ins.html(width="55%")
         self.message = ins.own(W.Text(placeholder="message to send", layout=W.Layout(width="30%")))
         self.send_button = ins.button("Send", lambda: tab.act(self.send))
-        self.close_button = ins.button("Close", lambda: tab.act(self.close), style="warning")
+        self.close_button = ins.button("Close", lambda: tab.act(self.close), icon="times")
         self.box = ins.own(W.HBox([self.summary, self.message, self.send_button,
                                    self.close_button]))
         self.tab = tab
 
     def send(self, message: str | None = None) -> None:
-        """Send the box's text (or ``message``) to the object as this socket's client."""
+        """Send the box's text (or ``message``) to the object as this socket's client.
+
+        A handler that raises does not fail the send (the platform drops the event and keeps
+        the socket open): its error shows in the tab.
+        """
         if message is not None:
             self.message.value = message
+        before = _data.last_seq(self.tab.handle)
         _data.socket_send(self.tab.handle, self.socket_id, self.message.value)
         self.message.value = ""
+        errors = _data.errors_since(self.tab.handle, before)
+        self.tab.feedback = (
+            f"{self.socket_id}: the object's handler raised (the socket stays open, the "
+            f"message was dropped): " + "; ".join(errors) if errors else ""
+        )
 
     def close(self, code: int = 1000, reason: str = "closed from the inspector") -> None:
         _data.socket_close(self.tab.handle, self.socket_id, code, reason)
+
+    def widgets(self) -> tuple[W.Widget, ...]:
+        return (self.box, self.summary, self.message, self.send_button, self.close_button)
+
+
+def _messages_html(label: str, messages: list[Any]) -> str:
+    if not messages:
+        return ""
+    shown = " · ".join(esc(preview(m, 60)) for m in messages)
+    return (
+        f'<div style="font-size:11px;color:{MUTED}">{esc(label)}: '
+        f'<span style="font-family:var(--jp-code-font-family,monospace)">{shown}</span></div>'
+    )
 
 
 class SocketsTab(Tab):
@@ -351,9 +378,12 @@ class SocketsTab(Tab):
 
     def build(self) -> list[W.Widget]:
         self.table = self.inspector.html()
+        self.feedback = ""  # the last Send's handler error, shown until the next action
+        self.feedback_view = self.inspector.html()
         self.rows: dict[str, SocketRow] = {}
         self.rows_box = self.inspector.own(W.VBox([]))
-        return [self.note, self.table, self.rows_box]
+        self.closed = self.inspector.html()
+        return [self.note, self.feedback_view, self.table, self.rows_box, self.closed]
 
     def row(self, socket_id: str) -> SocketRow:
         return self.rows[socket_id]
@@ -362,6 +392,7 @@ class SocketsTab(Tab):
         frame = _data.sockets(self.handle)
         cols, rows = frame_rows(frame)
         self.table.value = table_html(cols, rows, empty="no sockets connected")
+        self.feedback_view.value = message_html(self.feedback, "error") if self.feedback else ""
         id_col = _data.socket_id_column(frame)
         open_items: dict[str, dict[str, Any]] = {}
         if id_col is not None:
@@ -372,7 +403,7 @@ class SocketsTab(Tab):
         open_ids = list(open_items)
         for gone in [sid for sid in self.rows if sid not in open_items]:
             old = self.rows.pop(gone)
-            for w in (old.box, old.summary, old.message, old.send_button, old.close_button):
+            for w in old.widgets():
                 close_widget(w)
                 self.inspector._owned.remove(w)
         for sid, item in open_items.items():
@@ -382,11 +413,40 @@ class SocketsTab(Tab):
             traffic = f"in {item.get('messages_in', '?')} · out {item.get('messages_out', '?')}"
             # Which API accepted it: a standard-API socket closes when the object is evicted.
             api = f" ({item['api']})" if item.get("api") else ""
+            last = _data.socket_traffic(self.handle, sid)
             self.rows[sid].summary.value = (
-                f'<span style="font-size:12px"><b style="font-family:monospace">{esc(sid)}</b>'
-                f"{esc(api)} [{esc(tags)}] {esc(traffic)}</span>"
+                f'<div style="font-size:12px;text-align:left">{status_badge("OPEN")} '
+                f'<b style="font-family:monospace">{esc(sid)}</b>'
+                f"{esc(api)} [{esc(tags)}] {esc(traffic)}</div>"
+                + _messages_html("last to the object", last.to_object)
+                + _messages_html("last from the object", last.from_object)
             )
         self.rows_box.children = [self.rows[sid].box for sid in open_ids]
+        self.closed.value = self._closed_html(set(open_ids))
+
+    def _closed_html(self, open_ids: set[str]) -> str:
+        """Recent closes stay listed as CLOSED with their code, so a close never just vanishes."""
+        lines = []
+        for c in _data.closed_sockets(self.handle):
+            if c.socket in open_ids:
+                continue
+            reason = f" {c.reason!r}" if c.reason else ""
+            lines.append(
+                f'<div style="font-size:12px;text-align:left;margin:1px 0">'
+                f'{status_badge("CLOSED")} <b style="font-family:monospace">{esc(c.socket)}</b> '
+                f"code {esc(c.code)}{esc(reason)} (by the {esc(c.by)}, "
+                f"{esc(format_ms(c.time_ms))})</div>"
+            )
+        if not lines:
+            return ""
+        return (
+            '<div style="font-size:12px;font-weight:600;margin-top:6px">Recently closed</div>'
+            + "".join(lines)
+        )
+
+    def act(self, action: Any) -> Any:
+        self.feedback = ""
+        return super().act(action)
 
 
 # --- Alarm -----------------------------------------------------------------------------------
@@ -398,9 +458,9 @@ class AlarmTab(Tab):
     def build(self) -> list[W.Widget]:
         ins = self.inspector
         self.view = ins.html()
-        self.fire_button = ins.button("Fire now", lambda: self.act(self.fire), style="info")
+        self.fire_button = ins.button("Fire now", lambda: self.act(self.fire), icon="bolt")
         self.delete_button = ins.button("Delete alarm", lambda: self.act(self.delete),
-                                        style="warning")
+                                        icon="trash")
         return [self.note, self.view, ins.own(W.HBox([self.fire_button, self.delete_button]))]
 
     def fire(self) -> None:
@@ -433,7 +493,8 @@ class EventsTab(Tab):
         ins = self.inspector
         self.kind = ins.own(W.Dropdown(description="Kind", options=["all"], value="all"))
         self.on_change(self.kind, lambda: None)
-        self.table = ins.html()
+        # A long log scrolls inside the tab instead of pushing the notebook down.
+        self.table = ins.html(max_height="420px", overflow="auto")
         return [self.note, self.kind, self.table]
 
     def filter(self, kind: str) -> None:

@@ -101,3 +101,18 @@ def test_binder_environment_runs_notebook_01(tmp_path: Path) -> None:
     report = json.loads(out.strip().splitlines()[-1])
     assert report["errors"] == []
     assert Path(report["kernel_prefix"]).resolve() == venv.resolve()
+
+
+def test_notebook_environments_have_what_the_lessons_run() -> None:
+    """Notebook 10 runs !pytest: Binder's requirements and the notebook extra both bring pytest."""
+    import tomllib
+
+    text = (ROOT / "notebooks" / "10_from_notebook_to_project.ipynb").read_text()
+    assert "-m pytest" in text
+    lines = [line.split("#")[0].strip() for line in
+             (BINDER / "requirements.txt").read_text().splitlines()]
+    assert any(line.startswith("pytest>=") for line in lines)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(dep.startswith("pytest>=") for dep in extras["notebook"])
+    assert any(dep.startswith("ipykernel") for dep in extras["notebook"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -12,6 +13,15 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+ANSWER_GUARD = "run_answer = False"
+
+
+def ask_for_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as an attendee who asked for the answers runs it (``run_answer = True``)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and ANSWER_GUARD in cell.source:
+            cell.source = cell.source.replace(ANSWER_GUARD, "run_answer = True", 1)
+    return nb
 
 
 def test_there_are_notebooks() -> None:
@@ -49,11 +59,27 @@ def test_notebook_ends_with_an_exercise_and_a_collapsed_answer(path: Path) -> No
     assert answer.metadata.get("jupyter", {}).get("source_hidden") is True
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_answer_hides_its_output_and_runs_only_when_asked(path: Path) -> None:
+    """The answer hides outputs too, and its code sits under ``if run_answer:`` (False as saved).
+
+    So Run All neither shows the answer nor takes the names the exercise asks the attendee to
+    use; setting ``run_answer = True`` runs it.
+    """
+    answer = nbformat.read(path, as_version=4).cells[-1]
+    assert answer.metadata["jupyter"].get("outputs_hidden") is True
+    body = ast.parse(answer.source).body
+    assert [type(node) for node in body] == [ast.Assign, ast.If], path.name
+    assert ast.unparse(body[0]) == ANSWER_GUARD
+    assert ast.unparse(body[1].test) == "run_answer"  # type: ignore[attr-defined]
+    assert not body[1].orelse  # type: ignore[attr-defined]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
-    """The notebook runs in a fresh ipykernel with no error output, in well under a minute."""
-    nb = nbformat.read(path, as_version=4)
+    """The notebook, answers asked for, runs in a fresh ipykernel with no error, under a minute."""
+    nb = ask_for_answers(nbformat.read(path, as_version=4))
     client = NotebookClient(
         nb,
         timeout=120,

@@ -27,7 +27,7 @@ def test_dashboard_lists_objects_and_opens_an_inspector_on_click(
     assert table[0] == ["object", "name", "id", "status", "storage", "sockets", "next alarm"]
     by_name = {r[1]: r for r in table[1:]}
     assert by_name["alice"][3] == "live" and "in 3 min 20 s" in by_name["alice"][6]
-    assert by_name["bob"][4].endswith(("KB", "B")) and by_name["bob"][5] == "0"
+    assert by_name["bob"][4] == "8.0 KB (2 SQLite pages of 4 KB)" and by_name["bob"][5] == "0"
     dash.picker.value = dash.picker.options[1][1]  # a click on bob in the list
     assert isinstance(dash.inspector, Inspector) and dash.inspector.handle.id == str(bob.id)
     first = dash.inspector
