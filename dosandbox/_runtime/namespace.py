@@ -433,6 +433,10 @@ class RpcCall:
             raise AttributeError(name)
         return Pipeline(self._stub._record.world, self, (name,), (), {}, call=False)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Pipeline:
+        """``stub.make_doubler()(5)``: call the function the call returns, pipelined."""
+        return Pipeline(self._stub._record.world, self, (), args, kwargs, call=True)
+
     async def _resolve(self) -> Any:
         """The result, computed once however many pipelined steps follow this call."""
         if self._shared is None:
@@ -477,23 +481,36 @@ class RpcCall:
         try:
             self._attach()
             if self._request is not None:
-                return await deliver_fetch(self._stub._record, self._request)
-            args, kwargs, method = self._args, self._kwargs, self._method
+                result = await deliver_fetch(self._stub._record, self._request)
+            else:
+                args, kwargs, method = self._args, self._kwargs, self._method
 
-            def call(obj: Any) -> Any:
-                return getattr(obj, method)(*args, **kwargs)
+                def call(obj: Any) -> Any:
+                    return getattr(obj, method)(*args, **kwargs)
 
-            result = await self._stub._record.deliver("rpc", method, call)
-            # Copied before the argument stubs go: a method may hand back what it was given.
-            return self._result(result, f"{method}() result")
-        finally:
+                result = await self._stub._record.deliver("rpc", method, call)
+        except BaseException:
             event_stubs.reset(token)
-            held = self._made
-            if held:  # what the callee received inside this event: the event is over
-                self._made = None
-                dispose_all(held)
-            if made:
-                dispose_all(made)  # the callee's stubs of our arguments: the call returned
+            self._end_event(made)
+            raise
+        event_stubs.reset(token)
+        if self._request is not None:
+            self._end_event(made)
+            return result
+        try:
+            # Copied before the argument stubs go: a method may hand back what it was given.
+            return self._result(result, f"{self._method}() result")
+        finally:
+            self._end_event(made)
+
+    def _end_event(self, made: list[Any] | None) -> None:
+        """The callee's event is over: its stubs of our arguments, and those it received."""
+        held = self._made
+        if held:
+            self._made = None
+            dispose_all(held)
+        if made:
+            dispose_all(made)
 
     def _result(self, result: Any, path: str) -> Any:
         if type(result) in _SMALL or type(result) is str:
@@ -564,6 +581,21 @@ class _PropertyRead(RpcCall):
         name = self._method
         result = await self._stub._record.deliver("rpc", name, lambda obj: getattr(obj, name))
         return self._result(result, f"{name} result")
+
+
+# A call not awaited yet (workerd: an RpcPromise) is refused as an argument, so a pipeline can
+# never take its own result (checked in workerd 2026-04-26).
+for _call_class in (RpcCall, _PropertyRead):
+    _codec.register_refusal(
+        _call_class, "RpcPromise",
+        "A call that was not awaited cannot be passed over RPC: await it first and pass its "
+        "result.",
+    )
+_codec.register_refusal(
+    _BoundMethod, "DurableObject",
+    "A method of a Durable Object stub cannot be passed over RPC: pass the object's name or "
+    "id and call the method on the other side.",
+)
 
 
 # --- the platform's 32 MiB limit on RPC arguments and results --------------------------------

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core import codec as _codec
 from .._core.errors import (
+    DataCloneError,
     DurableObjectError,
     MethodNotFoundError,
     StreamError,
@@ -189,30 +190,44 @@ def _run_hook(export: Export, hook: Callable[[Any], Any]) -> None:
     """Run a target's ``__dispose__`` where it lives, as an event of its owner (or at once)."""
     target = export.value
     record = export.record
+    if record is None:  # a notebook target: its hook runs now (an async one on the loop)
+        try:
+            result = hook(target)
+        except Exception as exc:
+            _log_failure(export, exc)
+            return
+        if inspect.isawaitable(result):
+            task = export.world.loop.create_task(_awaited(result))
+            task.add_done_callback(_log_hook_failure(export))
+        return
 
     async def run() -> None:
-        if record is None:
-            result = hook(target)
-            if inspect.isawaitable(result):
-                await result
-            return
         await record.deliver("rpc", f"{type(target).__name__}.__dispose__",
                              lambda _obj: hook(target), log_done=False)
 
-    task = export.world.loop.create_task(run())
-    task.add_done_callback(_log_hook_failure(export))
+    def start() -> None:  # the coroutine is made when the loop next runs, never left unawaited
+        export.world.loop.create_task(run()).add_done_callback(_log_hook_failure(export))
+
+    export.world.loop.call_soon(start)
+
+
+async def _awaited(result: Awaitable[Any]) -> Any:
+    return await result
+
+
+def _log_failure(export: Export, exc: BaseException) -> None:
+    export.world.event_log.emit(
+        "error", f"{export.label}.__dispose__ raised {type(exc).__name__}: {exc}", error=exc,
+    )
 
 
 def _log_hook_failure(export: Export) -> Callable[[asyncio.Task[Any]], None]:
     def done(task: asyncio.Task[Any]) -> None:
         if task.cancelled():
             return
-        exc = task.exception()
+        exc = task.exception()  # an object's hook is logged by its event already
         if exc is not None and export.record is None:
-            export.world.event_log.emit(
-                "error", f"{export.label}.__dispose__ raised {type(exc).__name__}: {exc}",
-                error=exc,
-            )
+            _log_failure(export, exc)
     return done
 
 
@@ -697,7 +712,16 @@ def _by_reference(value: Any, path: str, message: Message) -> Any:
     if isinstance(value, RpcStub):
         # Passing a stub on: the new holder gets its own stub of the same capability.
         value._check_usable()
-        return message.stub_for(value._export)
+        export = value._export
+        if export.world is not message.world:
+            export.check_alive()  # a closed sandbox says so
+            raise DataCloneError(
+                f"{path}: {value!r} belongs to another Sandbox; a capability reaches only the "
+                "objects of the sandbox it came from. Pass plain data, or get the stub from an "
+                "object of this sandbox.",
+                path=path, type_name="RpcStub",
+            )
+        return message.stub_for(export)
     if isinstance(value, Request | Response):
         return value.clone()
     if hasattr(type(value), "__aiter__") and not isinstance(value, type):
