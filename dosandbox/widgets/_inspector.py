@@ -10,6 +10,7 @@ from ..errors import ValidationError
 from ._base import Owner, ViewBase
 from ._render import esc, status_badge
 from ._static import handle_html
+from ._stubs import StubsTab
 from ._tabs import TABS, Tab
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class Inspector(ViewBase, W.VBox):
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
-        for cls in TABS:
+        for cls in (*TABS, StubsTab):
             t = cls(self, handle)
             self.tabs_by_title[cls.title] = t
             tabs.append(t)
