@@ -39,7 +39,8 @@ class Inspector(ViewBase, W.VBox):
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
-        for cls in (*TABS, StubsTab):
+        tab_classes: tuple[type[Tab], ...] = (*TABS, StubsTab)
+        for cls in tab_classes:
             t = cls(self, handle)
             self.tabs_by_title[cls.title] = t
             tabs.append(t)
