@@ -30,6 +30,7 @@ call surfaces at the final await unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import itertools
@@ -205,10 +206,17 @@ def _run_hook(export: Export, hook: Callable[[Any], Any]) -> None:
         await record.deliver("rpc", f"{type(target).__name__}.__dispose__",
                              lambda _obj: hook(target), log_done=False)
 
-    def start() -> None:  # the coroutine is made when the loop next runs, never left unawaited
-        export.world.loop.create_task(run()).add_done_callback(_log_hook_failure(export))
+    world = export.world
+    if _get_running_loop() is not world.loop and not world.loop.is_closed():
+        # Disposed from the notebook: run the hook now, so it has run when dispose() returns.
+        with contextlib.suppress(Exception):  # a failing hook is logged by its event
+            world.driver.drive(run(), "disposing a stub")
+        return
 
-    export.world.loop.call_soon(start)
+    def start() -> None:  # the coroutine is made when the loop next runs, never left unawaited
+        world.loop.create_task(run()).add_done_callback(_log_hook_failure(export))
+
+    world.loop.call_soon(start)
 
 
 async def _awaited(result: Awaitable[Any]) -> Any:
