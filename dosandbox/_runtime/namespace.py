@@ -49,7 +49,8 @@ from .rpc import (
     _keep_for_event,
     dispose_all,
     drive_or_await,
-    event_stubs,
+    end_events,
+    held_in_events,
 )
 
 if TYPE_CHECKING:
@@ -476,41 +477,26 @@ class RpcCall:
         stub._instance = live
 
     async def _invoke(self) -> Any:
-        made, self._made = self._made, None
-        token = event_stubs.set(self)  # holds the stubs the callee receives in this event
+        made = self._made  # the callee's stubs of our arguments: they go when the call returns
+        self._attach()
+        record = self._stub._record
         try:
-            self._attach()
             if self._request is not None:
-                result = await deliver_fetch(self._stub._record, self._request)
-            else:
-                args, kwargs, method = self._args, self._kwargs, self._method
+                return await deliver_fetch(record, self._request)
+            args, kwargs, method = self._args, self._kwargs, self._method
 
-                def call(obj: Any) -> Any:
-                    return getattr(obj, method)(*args, **kwargs)
+            def call(obj: Any) -> Any:
+                return getattr(obj, method)(*args, **kwargs)
 
-                result = await self._stub._record.deliver("rpc", method, call)
-        except BaseException:
-            event_stubs.reset(token)
-            self._end_event(made)
-            raise
-        event_stubs.reset(token)
-        if self._request is not None:
-            self._end_event(made)
-            return result
-        try:
+            result = await record.deliver("rpc", method, call)
             # Copied before the argument stubs go: a method may hand back what it was given.
-            return self._result(result, f"{self._method}() result")
+            return self._result(result, f"{method}() result")
         finally:
-            self._end_event(made)
-
-    def _end_event(self, made: list[Any] | None) -> None:
-        """The callee's event is over: its stubs of our arguments, and those it received."""
-        held = self._made
-        if held:
-            self._made = None
-            dispose_all(held)
-        if made:
-            dispose_all(made)
+            if made:
+                self._made = None
+                dispose_all(made)
+            if held_in_events:
+                end_events(record)  # what the callee received inside its event
 
     def _result(self, result: Any, path: str) -> Any:
         if type(result) in _SMALL or type(result) is str:

@@ -36,8 +36,7 @@ import inspect
 import itertools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._core import codec as _codec
 from .._core.errors import (
@@ -59,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Message", "Pipeline", "ReadableStream", "RpcStub", "RpcTarget", "dispose_all",
-    "event_stubs", "target_members",
+    "end_events", "held_in_events", "target_members",
 ]
 
 DISPOSED_MESSAGE = "RPC stub used after being disposed."
@@ -132,7 +131,8 @@ def _short(record: ObjectRecord) -> str:
 class Export:
     """The sending side of one passing: the real function or target and where it lives."""
 
-    __slots__ = ("hooked", "instance", "kind", "label", "record", "refs", "value", "world")
+    __slots__ = ("hooked", "instance", "kind", "label", "owner", "record", "refs", "value",
+                 "world")
 
     def __init__(self, value: Any, kind: str, message: Message) -> None:
         self.value = value
@@ -142,14 +142,11 @@ class Export:
         self.instance = message.instance
         self.refs = 0
         self.hooked = False
+        self.owner = _side(self.record)  # "the notebook" or "name:id"
         if kind == "function":
             self.label = f"function {getattr(value, '__qualname__', type(value).__name__)}"
         else:
             self.label = f"{type(value).__name__} target"
-
-    @property
-    def owner(self) -> str:
-        return _side(self.record)
 
     def check_alive(self) -> None:
         """Raise the platform's error if the side that owns the value is gone."""
@@ -239,14 +236,19 @@ def _log_hook_failure(export: Export) -> Callable[[asyncio.Task[Any]], None]:
     return done
 
 
-class EventHolder(Protocol):
-    """The RPC call whose event is running: it keeps the stubs received inside that event."""
+# Stubs received inside an object's events, by object: disposed once none of its events is
+# running (checked when an RPC event of that object returns; empty almost always).
+held_in_events: dict[ObjectRecord, list[RpcStub]] = {}
 
-    _made: list[Any] | None
 
-
-# The call delivering the event running now; its stubs are disposed when the event ends.
-event_stubs: ContextVar[EventHolder | None] = ContextVar("dosandbox_event_stubs", default=None)
+def end_events(record: ObjectRecord) -> None:
+    """An event of ``record`` returned: if none is still running, its stubs go."""
+    instance = record.instance
+    if instance is not None and instance.in_flight:
+        return  # another event of it is still running: they go when the last one ends
+    held = held_in_events.pop(record, None)
+    if held:
+        dispose_all(held)
 
 
 def dispose_all(stubs: list[RpcStub]) -> None:
@@ -318,11 +320,12 @@ class RpcStub:
         export.refs += 1
         world = export.world
         self._id = _next_id(world)
+        held_by = _side(holder)
         data = {"cap": self._id, "cap_kind": export.kind, "label": export.label,
-                "owner": export.owner, "holder": _side(holder), "via": via}
-        text = (f"stub #{self._id}: {export.label} from {export.owner}, held by "
-                f"{_side(holder)} ({via})")
-        _emit(export, holder, "stub.created", text, data)
+                "owner": export.owner, "holder": held_by, "via": via}
+        _emit(export, holder, "stub.created",
+              lambda: f"stub #{data['cap']}: {export.label} from {export.owner}, held by "
+                      f"{held_by} ({via})", data)
 
     # --- lifetime (the platform's using / [Symbol.dispose] / dup) ----------------------------
 
@@ -338,9 +341,9 @@ class RpcStub:
             return
         self._disposed = True
         export = self._export
+        cap = self._id
         _emit(export, self._holder, "stub.disposed",
-              f"stub #{self._id} disposed: {export.label} from {export.owner}",
-              {"cap": self._id})
+              lambda: f"stub #{cap} disposed: {export.label} from {export.owner}", {"cap": cap})
         export.release()
 
     def dup(self) -> RpcStub:
@@ -410,7 +413,8 @@ class RpcStub:
             export.check_alive()
             fn, what = self._resolve(name, call)
             record = export.record
-            _emit(export, None, "stub.called", f"stub #{self._id}: {what}", {"cap": self._id})
+            cap = self._id
+            _emit(export, None, "stub.called", lambda: f"stub #{cap}: {what}", {"cap": cap})
             if record is None:
                 result = await _run_on_notebook(fn, args, kwargs, what)
             else:
@@ -424,6 +428,8 @@ class RpcStub:
         finally:
             if arg_stubs:
                 dispose_all(arg_stubs)
+            if held_in_events and self._export.record is not None:
+                end_events(self._export.record)
         _keep_for_event(message)
         return copy
 
@@ -505,14 +511,12 @@ def _here(world: World) -> ObjectRecord | None:
 def _keep_for_event(message: Message) -> None:
     """Stubs received inside an object's event are disposed when that event ends."""
     if message.made:
-        holder = event_stubs.get()
-        if holder is not None:
-            if holder._made is None:
-                holder._made = []
-            holder._made.extend(message.made)
+        scope = current_scope.get()
+        if scope is not None:
+            held_in_events.setdefault(scope.record, []).extend(message.made)
 
 
-def _emit(export: Export, holder: ObjectRecord | None, kind: str, text: str,
+def _emit(export: Export, holder: ObjectRecord | None, kind: str, text: Callable[[], str],
           data: dict[str, Any]) -> None:
     """Log on the object that owns the capability and on the one that holds the stub."""
     log = export.world.event_log
