@@ -386,6 +386,14 @@ class RpcStub:
     def __getattr__(self, name: str) -> Pipeline:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name.startswith("_"):
+            # Private (and how IPython probes for _repr_html_...): refused at once, an
+            # AttributeError as well, so display hooks see "no such attribute".
+            raise MethodNotFoundError(
+                f'The RPC receiver does not implement the method "{name}". '
+                + _unreachable(self._export, name),
+                method_name=name, remote=True,
+            )
         return Pipeline(self._export.world, self, (name,), (), {}, call=False)
 
     def __dir__(self) -> list[str]:

@@ -129,3 +129,21 @@ def test_calling_a_target_stub_itself_is_refused(sb: Sandbox) -> None:
     counter = sb.run(sb.durable_objects.service.get("s").new_counter())
     with pytest.raises(Exception, match="not a function"):
         counter()
+
+
+def test_private_names_fail_at_once_so_display_hooks_skip_them(sb: Sandbox) -> None:
+    """``stub._repr_html_`` raises at once (an AttributeError), so IPython's display probing
+    never mistakes a stub member for a display hook; the stub's repr names what it is."""
+    counter = sb.run(sb.durable_objects.service.get("s").new_counter())
+    assert getattr(counter, "_repr_html_", None) is None
+    assert "Counter target from service:s" in repr(counter)
+
+
+def test_a_durable_object_stub_method_is_refused_as_an_argument(sb: Sandbox) -> None:
+    """``stub.method`` (not called) is refused over RPC like the stub itself (workerd refuses
+    Durable Object stubs), with the fix."""
+    from dosandbox import DataCloneError
+
+    stub = sb.durable_objects.service.get("s")
+    with pytest.raises(DataCloneError, match="name or id"):
+        stub.keep(stub.new_counter)
