@@ -1,3 +1,4 @@
 """The platform's object model: objects, definitions, contexts, namespaces, stubs and calls,
-HTTP, alarms, WebSockets and a record's parts. May import ``_core`` and ``_storage``.
+HTTP, alarms, WebSockets, a record's parts and RPC capabilities (functions, RpcTarget,
+streams passed by reference; ``rpc.py``). May import ``_core`` and ``_storage``.
 """
