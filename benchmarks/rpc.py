@@ -1,7 +1,9 @@
 """RPC round trips, as ratios against awaiting the same plain coroutine on a bare loop.
 
 Run: python benchmarks/rpc.py. Targets (issue 2): notebook side ≥ 40,000 calls/s,
-object-to-object ≥ 80,000 calls/s.
+object-to-object ≥ 80,000 calls/s. Capabilities (issue 16): a callback round trip (the object
+calls a function it was passed) and a pipelined call (``make_counter(1).inc()``: a target
+returned and called in one await), each as a ratio against a plain RPC measured in this run.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from dosandbox import DurableObject, Sandbox
+from dosandbox import DurableObject, RpcTarget, Sandbox
 
 N = 50_000
 
@@ -24,12 +26,46 @@ class Counter(DurableObject):
         return self.n
 
 
+class Tally(RpcTarget):
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def inc(self) -> int:
+        self._n += 1
+        return self._n
+
+
+class Hub(DurableObject):
+    async def call_back(self, cb) -> int:  # type: ignore[no-untyped-def]
+        return await cb()
+
+    def make_tally(self, n: int) -> Tally:
+        return Tally(n)
+
+
 class Caller(DurableObject):
     async def hammer(self, n: int) -> float:
         target = self.env.COUNTER.get("c")
         start = time.perf_counter()
         for _ in range(n):
             await target.increment()
+        return time.perf_counter() - start
+
+    async def hammer_callback(self, n: int) -> float:
+        hub = self.env.HUB.get("h")
+
+        def one() -> int:
+            return 1
+        start = time.perf_counter()
+        for _ in range(n):
+            await hub.call_back(one)
+        return time.perf_counter() - start
+
+    async def hammer_pipelined(self, n: int) -> float:
+        hub = self.env.HUB.get("h")
+        start = time.perf_counter()
+        for _ in range(n):
+            await hub.make_tally(0).inc()
         return time.perf_counter() - start
 
 
@@ -93,6 +129,45 @@ def object_to_object(n: int) -> float:
     return sb.run(sb.durable_objects.caller.get("x").hammer(n))
 
 
+def _capability_sandbox() -> Sandbox:
+    sb = Sandbox()
+    sb.register("counter", Counter)
+    sb.register("caller", Caller)
+    sb.register("hub", Hub)
+    return sb
+
+
+def notebook_callback(n: int) -> float:
+    """The object calls back a notebook function it was passed: one RPC plus one callback."""
+    sb = _capability_sandbox()
+    hub = sb.durable_objects.hub.get("h")
+    sb.run(hub.call_back(lambda: 1))
+    start = time.perf_counter()
+    for _ in range(n):
+        sb.run(hub.call_back(lambda: 1))
+    return time.perf_counter() - start
+
+
+def notebook_pipelined(n: int) -> float:
+    """``sb.run(hub.make_tally(0).inc())``: a target returned and called in one drive."""
+    sb = _capability_sandbox()
+    hub = sb.durable_objects.hub.get("h")
+    start = time.perf_counter()
+    for _ in range(n):
+        sb.run(hub.make_tally(0).inc())
+    return time.perf_counter() - start
+
+
+def object_callback(n: int) -> float:
+    sb = _capability_sandbox()
+    return sb.run(sb.durable_objects.caller.get("x").hammer_callback(n))
+
+
+def object_pipelined(n: int) -> float:
+    sb = _capability_sandbox()
+    return sb.run(sb.durable_objects.caller.get("x").hammer_pipelined(n))
+
+
 def best(fn, n: int, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(fn(n) for _ in range(repeats))
 
@@ -120,6 +195,15 @@ def main() -> None:
         f"object-to-object RPC (await stub)  : {rate(o2o, N):>12,.0f} /s  "
         f"ratio vs await {rate(o2o, N) / rate(base, N):.3f}  (target ≥ 80,000/s)"
     )
+    m = N // 5
+    for label, fn, plain_rate in (
+        ("notebook-side callback round trip ", notebook_callback, rate(nb, m)),
+        ("notebook-side pipelined call      ", notebook_pipelined, rate(nb, m)),
+        ("object-to-object callback trip    ", object_callback, rate(o2o, N)),
+        ("object-to-object pipelined call   ", object_pipelined, rate(o2o, N)),
+    ):
+        r = rate(best(fn, m), m)
+        print(f"{label}: {r:>12,.0f} /s  ratio vs plain RPC {r / plain_rate:.2f}")
 
 
 if __name__ == "__main__":

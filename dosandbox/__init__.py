@@ -34,6 +34,7 @@ from ._runtime.definition import DurableObjectDefinition, define_durable_object
 from ._runtime.http import Request, Response
 from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject
+from ._runtime.rpc import Pipeline, ReadableStream, RpcStub, RpcTarget
 from ._runtime.websocket import (
     CloseEvent,
     ErrorEvent,
@@ -85,9 +86,13 @@ __all__ = [
     "MessageEvent",
     "MethodNotFoundError",
     "Namespace",
+    "Pipeline",
+    "ReadableStream",
     "Request",
     "Response",
     "RpcCall",
+    "RpcStub",
+    "RpcTarget",
     "Sandbox",
     "SandboxWarning",
     "SimulatedClient",

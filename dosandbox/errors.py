@@ -13,6 +13,9 @@ The tree::
     ├── DurableObjectResetError (OBJECT_RESET)      the instance was reset (ctx.abort()...)
     ├── DataCloneError (DATA_CLONE_ERROR)           cannot cross RPC (a stub, over 32 MiB...)
     ├── ValidationError (VALIDATION_ERROR)          also a subclass of ValueError
+    ├── StubDisposedError (STUB_DISPOSED)           a capability stub used after dispose()
+    ├── StubOwnerGoneError (STUB_OWNER_GONE)        a capability's object was evicted/reset
+    ├── StreamError (STREAM_ERROR)                  a stream over RPC broke or carried non-bytes
     ├── StorageError (STORAGE_ERROR)
     │   ├── StorageLimitError (STORAGE_LIMIT)       also a subclass of ValueError
     │   ├── TransactionError (TRANSACTION_ERROR)
@@ -80,6 +83,9 @@ from ._core.errors import (
     SqlNotAuthorizedError,
     StorageError,
     StorageLimitError,
+    StreamError,
+    StubDisposedError,
+    StubOwnerGoneError,
     TransactionError,
     ValidationError,
     WaitingOnTimeError,
@@ -110,6 +116,9 @@ __all__ = [
     "SqlNotAuthorizedError",
     "StorageError",
     "StorageLimitError",
+    "StreamError",
+    "StubDisposedError",
+    "StubOwnerGoneError",
     "TransactionError",
     "ValidationError",
     "WaitingOnTimeError",

@@ -9,6 +9,11 @@ no clonable form fails with ``DataCloneError``. This module is the Python counte
 * :func:`dumps`/:func:`loads` turn a value into bytes for storage and back. The format is tagged
   JSON, readable in any SQLite browser and safe to open: never pickle.
 
+``sender=`` is the RPC flavour: values that cross *by reference* on the platform (functions,
+``RpcTarget`` instances, streams, ``Request``/``Response``) are handed to the hook the runtime
+registers (:func:`register_reference_hook`), which replaces each with what the receiver gets (a
+stub, a stream end). This layer knows no capability; without ``sender`` they are refused.
+
 ``plain_objects=True`` is the storage flavour: dataclass instances are stored as plain dicts,
 as the platform stores class instances as plain objects without their prototype. RPC refuses
 them, as the platform refuses class instances that do not extend ``RpcTarget``.
@@ -36,13 +41,16 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from .errors import DataCloneError
 
-__all__ = ["MAX_DEPTH", "clone", "dumps", "loads", "register_passthrough", "register_refusal"]
+__all__ = [
+    "MAX_DEPTH", "clone", "dumps", "loads", "register_reference_hook", "register_refusal",
+]
 
 # Containers nested deeper than this are refused (see the module docstring).
 MAX_DEPTH = 256
@@ -73,13 +81,16 @@ _BUILTIN_ERRORS: dict[str, type[BaseException]] = {
     )
 }
 
-_passthrough_types: tuple[type, ...] = ()
+# Where the memo of one clone keeps its sender (id() of a live object is never 0).
+_SENDER = 0
+# (value, path, sender) -> the receiver's replacement, or NotImplemented: RPC by reference.
+_reference_hook: Callable[[Any, str, Any], Any] | None = None
 
 
-def register_passthrough(cls: type) -> None:
-    """Let instances of ``cls`` cross RPC by reference (stubs, as on the platform)."""
-    global _passthrough_types
-    _passthrough_types = (*_passthrough_types, cls)
+def register_reference_hook(hook: Callable[[Any, str, Any], Any]) -> None:
+    """Let the runtime pass values by reference over RPC (see the module docstring)."""
+    global _reference_hook
+    _reference_hook = hook
 
 
 # Types workerd refuses by name (a Durable Object stub, id or namespace): JS name and the fix.
@@ -141,7 +152,7 @@ def _unhashable_key(key: Any, path: str) -> DataCloneError:
     )
 
 
-def _refuse(value: Any, path: str, why: str = "") -> DataCloneError:
+def _refuse(value: Any, path: str, why: str = "", *, rpc: bool = False) -> DataCloneError:
     kind = type(value).__name__
     refused = _refused_types.get(type(value))
     if refused is not None:
@@ -156,6 +167,14 @@ def _refuse(value: Any, path: str, why: str = "") -> DataCloneError:
         "Pass plain data instead: None, bool, int, float, str, bytes, list, tuple, dict, set, "
         "datetime, Decimal, UUID (convert objects with dataclasses.asdict or a dict)."
     )
+    if rpc:  # workerd's words, and the platform's other way: pass the object by reference
+        return DataCloneError(
+            f'{path}: Could not serialize object of type "{kind}". This type does not support '
+            f"serialization. {fix} Or make {kind} extend dosandbox.RpcTarget: its instances "
+            "cross by reference, as a stub whose methods run where the object lives.",
+            path=path,
+            type_name=kind,
+        )
     return DataCloneError(
         f"{path} cannot be cloned: could not serialize object of type {kind!r}. {fix}",
         path=path,
@@ -164,16 +183,23 @@ def _refuse(value: Any, path: str, why: str = "") -> DataCloneError:
 
 
 def clone(
-    value: Any, *, path: str = "value", plain_objects: bool = False, arguments: bool = False
+    value: Any,
+    *,
+    path: str = "value",
+    plain_objects: bool = False,
+    arguments: bool = False,
+    sender: Any = None,
 ) -> Any:
     """Deep-copy ``value`` as structured clone would, or raise ``DataCloneError``.
 
     ``arguments=True``: ``value`` is a call's argument tuple (or keyword dict), which does not
     count towards MAX_DEPTH itself; each argument may nest as deep as any value.
+    ``sender``: an RPC message from that side; by-reference values go to the reference hook.
     """
     if type(value) in _IMMUTABLE:
         return value
-    return _clone(value, path, {}, plain_objects, -1 if arguments else 0)
+    memo: dict[int, Any] = {} if sender is None else {_SENDER: sender}
+    return _clone(value, path, memo, plain_objects, -1 if arguments else 0)
 
 
 def _clone(value: Any, path: str, memo: dict[int, Any], plain: bool, depth: int) -> Any:
@@ -218,8 +244,12 @@ def _clone(value: Any, path: str, memo: dict[int, Any], plain: bool, depth: int)
         return bytes(value)
     if isinstance(value, BaseException):
         return _clone_error(value, path, memo, plain, depth)
-    if _passthrough_types and isinstance(value, _passthrough_types):
-        return value
+    sender = memo.get(_SENDER)
+    if sender is not None and _reference_hook is not None:
+        out = _reference_hook(value, path, sender)
+        if out is not NotImplemented:
+            memo[id(value)] = out  # the same function twice in one message: one stub
+            return out
     if (plain or getattr(kind, "_dosandbox_plain_", False)) and dataclasses.is_dataclass(value):
         # Storage keeps class instances as plain objects; result records such as SqlRunResult
         # are plain objects on the platform, so they cross RPC as dicts too.
@@ -239,7 +269,7 @@ def _clone(value: Any, path: str, memo: dict[int, Any], plain: bool, depth: int)
             value, path, "Class instances do not cross RPC on the platform (only RpcTarget "
             "subclasses do); pass dataclasses.asdict(value) instead."
         )
-    raise _refuse(value, path)
+    raise _refuse(value, path, rpc=sender is not None)
 
 
 def _clone_error(

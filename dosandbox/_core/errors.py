@@ -36,6 +36,9 @@ __all__ = [
     "SqlNotAuthorizedError",
     "StorageError",
     "StorageLimitError",
+    "StreamError",
+    "StubDisposedError",
+    "StubOwnerGoneError",
     "TransactionError",
     "ValidationError",
     "WaitingOnTimeError",
@@ -160,6 +163,26 @@ class DataCloneError(DurableObjectError, TypeError):
 
 class ValidationError(DurableObjectError, ValueError):
     code = "VALIDATION_ERROR"
+
+
+class StubDisposedError(DurableObjectError):
+    """A capability stub (function or RpcTarget) was used after it was disposed."""
+
+    code = "STUB_DISPOSED"
+
+
+class StubOwnerGoneError(DurableObjectError):
+    """The object that owns a capability (its function or RpcTarget) was evicted, reset or
+    its sandbox closed: the stub can no longer reach it."""
+
+    code = "STUB_OWNER_GONE"
+
+
+class StreamError(DurableObjectError):
+    """A stream passed over RPC failed: its sender raised, or it carried something other
+    than bytes."""
+
+    code = "STREAM_ERROR"
 
 
 class StorageError(DurableObjectError):

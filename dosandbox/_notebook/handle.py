@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["INSPECTOR_TABS", "Handle", "HandleSnapshot"]
 
 # The inspector's tabs, in order (``sb.inspect(stub, tab="KV")`` opens it on one).
-INSPECTOR_TABS = ("State", "KV", "SQL", "Sockets", "Alarm", "Events")
+INSPECTOR_TABS = ("State", "KV", "SQL", "Sockets", "Alarm", "Events", "Stubs")
 
 
 def tab_title(tab: Any) -> str:

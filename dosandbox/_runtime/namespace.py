@@ -15,6 +15,7 @@ with the same reset error, while a new stub reaches a fresh instance, as on the 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,15 @@ from .context import DurableObjectContext
 from .http import Request, deliver_fetch, fetch_request
 from .object import RESERVED, rpc_methods
 from .parts import Parts, alarm_for, existing_alarm, parts_of
+from .rpc import (
+    Message,
+    Pipeline,
+    _keep_for_event,
+    dispose_all,
+    drive_or_await,
+    end_events,
+    held_in_events,
+)
 
 if TYPE_CHECKING:
     from .object import DurableObject
@@ -386,14 +396,26 @@ class RpcCall:
     inside the sandbox as concurrent events, as they would on the platform.
     """
 
-    __slots__ = ("_args", "_kwargs", "_method", "_request", "_stub")
+    __slots__ = (
+        "__weakref__", "_args", "_kwargs", "_made", "_method", "_request", "_shared", "_stub",
+    )
 
     def __init__(self, stub: Stub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
         self._stub = stub
         self._method = method
-        # Arguments are copied when the call is made, as the platform serializes them then.
-        self._args = _codec.clone(args, path="args", arguments=True) if args else args
-        self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True) if kwargs else kwargs
+        self._shared: asyncio.Future[Any] | None = None
+        self._made: list[Any] | None = None
+        # Arguments are copied when the call is made, as the platform serializes them then;
+        # functions and RpcTargets among them become the callee's stubs (disposed on return).
+        if args or kwargs:
+            message = Message.from_here(stub._record.world, stub._record, f"argument of {method}()")
+            self._args = _codec.clone(args, path="args", arguments=True, sender=message) \
+                if args else args
+            self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
+                if kwargs else kwargs
+            self._made = message.made
+        else:
+            self._args, self._kwargs = args, kwargs
         self._request: Request | None = None
         if (args or kwargs) and not _surely_small((args, kwargs), stub._record.world.limits):
             _check_size(stub, (args, kwargs), f"the arguments of {method}()")
@@ -406,7 +428,24 @@ class RpcCall:
         call._method = "fetch"
         call._args, call._kwargs = (), {}
         call._request = request
+        call._shared = call._made = None
         return call
+
+    def __getattr__(self, name: str) -> Pipeline:
+        """``stub.make_counter(10).inc``: a member of the result, pipelined (not awaited)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Pipeline(self._stub._record.world, self, (name,), (), {}, call=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Pipeline:
+        """``stub.make_doubler()(5)``: call the function the call returns, pipelined."""
+        return Pipeline(self._stub._record.world, self, (), args, kwargs, call=True)
+
+    async def _resolve(self) -> Any:
+        """The result, computed once however many pipelined steps follow this call."""
+        if self._shared is None:
+            self._shared = asyncio.ensure_future(self._invoke(), loop=self._stub._record.world.loop)
+        return await self._shared
 
     def __repr__(self) -> str:
         target = self._stub._namespace.name
@@ -441,23 +480,41 @@ class RpcCall:
         stub._instance = live
 
     async def _invoke(self) -> Any:
+        made = self._made  # the callee's stubs of our arguments: they go when the call returns
         self._attach()
-        if self._request is not None:
-            return await deliver_fetch(self._stub._record, self._request)
-        args, kwargs, method = self._args, self._kwargs, self._method
+        record = self._stub._record
+        try:
+            if self._request is not None:
+                return await deliver_fetch(record, self._request)
+            args, kwargs, method = self._args, self._kwargs, self._method
 
-        def call(obj: Any) -> Any:
-            return getattr(obj, method)(*args, **kwargs)
+            def call(obj: Any) -> Any:
+                return getattr(obj, method)(*args, **kwargs)
 
-        result = await self._stub._record.deliver("rpc", method, call)
-        return self._result(result, f"{method}() result")
+            result = await record.deliver("rpc", method, call)
+            # Copied before the argument stubs go: a method may hand back what it was given.
+            return self._result(result, f"{method}() result")
+        finally:
+            if made:
+                self._made = None
+                dispose_all(made)
+            if held_in_events:
+                end_events(record)  # what the callee received inside its event
 
     def _result(self, result: Any, path: str) -> Any:
+        if type(result) in _SMALL or type(result) is str:
+            return result
+        stub = self._stub
+        message = Message.result_of(stub._record, stub._instance, f"result of {path[:-7]}")
         try:
-            copy = _codec.clone(result, path=path)
+            copy = _codec.clone(result, path=path, sender=message)
         except DataCloneError as exc:
             exc.remote = True  # workerd: the result failed to serialize on the other side
             raise
+        _keep_for_event(message)
+        if message.made and self._shared is not None:
+            # Only followed by pipelined steps: its stubs go when the call object does.
+            weakref.finalize(self, dispose_all, message.made)
         if type(copy) not in _SMALL and not _surely_small((copy,), self._stub._record.world.limits):
             _check_size(self._stub, copy, f"the result of {path.removesuffix(' result')}",
                         remote=True)
@@ -466,6 +523,8 @@ class RpcCall:
     def __await__(self) -> Generator[Any, None, Any]:
         world = self._stub._record.world
         running = _get_running_loop()
+        if self._shared is not None:  # already sent for a pipelined step: share its result
+            return (yield from drive_or_await(world, self._resolve, self._what))
         if running is world.loop:
             # Inside object code: an ordinary await on the sandbox loop.
             return (yield from self._invoke().__await__())
@@ -511,6 +570,21 @@ class _PropertyRead(RpcCall):
         name = self._method
         result = await self._stub._record.deliver("rpc", name, lambda obj: getattr(obj, name))
         return self._result(result, f"{name} result")
+
+
+# A call not awaited yet (workerd: an RpcPromise) is refused as an argument, so a pipeline can
+# never take its own result (checked in workerd 2026-04-26).
+for _call_class in (RpcCall, _PropertyRead):
+    _codec.register_refusal(
+        _call_class, "RpcPromise",
+        "A call that was not awaited cannot be passed over RPC: await it first and pass its "
+        "result.",
+    )
+_codec.register_refusal(
+    _BoundMethod, "DurableObject",
+    "A method of a Durable Object stub cannot be passed over RPC: pass the object's name or "
+    "id and call the method on the other side.",
+)
 
 
 # --- the platform's 32 MiB limit on RPC arguments and results --------------------------------

@@ -10,6 +10,7 @@ from ..errors import ValidationError
 from ._base import Owner, ViewBase
 from ._render import MUTED, VIEW_CSS, esc, status_badge
 from ._static import handle_html, storage_text
+from ._stubs import StubsTab
 from ._tabs import TABS, Tab
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ class Inspector(ViewBase, W.VBox):
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
-        for cls in TABS:
+        tab_classes: tuple[type[Tab], ...] = (*TABS, StubsTab)
+        for cls in tab_classes:
             t = cls(self, handle)
             self.tabs_by_title[cls.title] = t
             tabs.append(t)

@@ -12,6 +12,7 @@ renamed method is a one-line change here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -22,7 +23,9 @@ from urllib.parse import urlencode
 
 from dosandbox import (
     DurableObject,
+    Request,
     Response,
+    RpcTarget,
     Sandbox,
     WebSocketPair,
     WebSocketRequestResponsePair,
@@ -331,6 +334,44 @@ PY_TO_JS_ERROR = {"TypeError": "TypeError", "ValueError": "RangeError", "Runtime
 CTOR_KEY = "ctor"  # the KV key that configures the next instance's constructor (worker.mjs)
 
 
+class CapCounter(RpcTarget):
+    """A counter passed by reference; ``field`` is an instance attribute (not reachable)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.field = "instance"
+
+    def inc(self, by: int = 1) -> int:
+        self.n += by
+        return self.n
+
+    @property
+    def value(self) -> int:
+        return self.n
+
+    def _under(self) -> str:
+        return "under"
+
+
+class CapResource(RpcTarget):
+    """A target whose dispose hook records its name in the object's log."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    def hi(self) -> str:
+        return f"hi {self.name}"
+
+    def __dispose__(self) -> None:
+        self.log.append(self.name)
+
+
+class CapPlain:
+    def __init__(self) -> None:
+        self.a = 1
+
+
 class RunnerCore(DurableObject):
     """Executes scenario operations in one object (the Python twin of worker.mjs's Runner).
 
@@ -410,6 +451,82 @@ class RunnerCore(DurableObject):
     async def size(self, x: Any) -> int:
         """The length of what arrived."""
         return len(x)
+
+    # --- RPC capabilities (cap.*), mirror of worker.mjs ------------------------------------
+
+    async def cap_call(self, cb: Any, *args: Any) -> Any:
+        return await cb(*args)
+
+    async def cap_call_twice(self, cb: Any) -> list[Any]:
+        return [await cb(1), await cb(2)]
+
+    def cap_doubler(self) -> Any:
+        return lambda x: x * 2
+
+    def cap_tally(self) -> Any:
+        count = 0
+
+        def tally() -> int:
+            nonlocal count
+            count += 1
+            return count
+        return tally
+
+    def cap_counter(self, n: int) -> CapCounter:
+        return CapCounter(n)
+
+    def cap_nested(self) -> dict[str, Any]:
+        return {"counter": CapCounter(7), "label": "n"}
+
+    def cap_failing(self) -> None:
+        raise ScenarioThrow(THROW_PREFIX + "first call failed")
+
+    async def cap_bump(self, target: Any) -> Any:
+        return await target.inc(100)
+
+    def cap_keep(self, cb: Any) -> str:
+        self.cap_kept = cb
+        return "kept"
+
+    def cap_keep_dup(self, cb: Any) -> str:
+        self.cap_kept = cb.dup()
+        return "kept"
+
+    async def cap_call_kept(self, x: Any) -> Any:
+        return await self.cap_kept(x)
+
+    def cap_plain(self) -> Any:
+        return CapPlain()
+
+    def cap_resource(self, name: str) -> CapResource:
+        if not hasattr(self, "cap_log"):
+            self.cap_log: list[str] = []
+        return CapResource(name, self.cap_log)
+
+    def cap_disposed(self) -> list[str]:
+        return getattr(self, "cap_log", [])
+
+    async def cap_consume(self, stream: Any) -> dict[str, Any]:
+        sizes: list[int] = []
+        try:
+            async for chunk in stream:
+                sizes.append(len(chunk))
+        except Exception as e:
+            return {"chunks": sizes, "error": getattr(e, "message", str(e)).split(" The ")[0]}
+        return {"chunks": sizes}
+
+    def cap_stream(self, n: int) -> Any:
+        async def chunks() -> Any:
+            for i in range(1, n + 1):
+                yield bytes([i, i])
+        return chunks()
+
+    async def cap_request(self, r: Any) -> dict[str, Any]:
+        return {"url": r.url, "method": r.method, "header": r.headers.get("x-a"),
+                "body": await r.text()}
+
+    def cap_response(self) -> Response:
+        return Response("hello", status=201, headers={"x-b": "2"})
 
     async def make_stub(self) -> Any:
         """Return a stub (the platform refuses to send it)."""
@@ -793,6 +910,141 @@ def _stub_driver_op(sb: Any, run: dict[str, Any], scenario: dict[str, Any],
     return NotImplemented
 
 
+def _byte_stream(chunks: int, fail_after: int | None = None) -> Any:
+    async def gen() -> Any:
+        for i in range(chunks):
+            if fail_after is not None and i == fail_after:
+                raise ScenarioThrow(THROW_PREFIX + "stream")
+            yield bytes(4)
+    return gen()
+
+
+def _cap_case(sb: Any, stub: Any, case: str) -> Any:
+    """The caller's side of one capability case (worker.mjs capDriverOp)."""
+    def settle() -> None:  # lets a dispose hook run (JS: a 50 ms sleep)
+        sb.clock.run_until_idle()
+
+    def thrower() -> None:
+        raise ScenarioThrow(THROW_PREFIX + "in callback")
+
+    def mutate_v(x: dict[str, int]) -> dict[str, int]:
+        x["v"] = 9
+        return x
+
+    if case == "callback":
+        return drive(sb, stub.cap_call(lambda a, b: a + b, 2, 3))
+    if case == "callbackTwice":
+        return drive(sb, stub.cap_call_twice(lambda x: x * 10))
+    if case == "callbackThrows":
+        return drive(sb, stub.cap_call(thrower))
+    if case == "callbackCopies":
+        original = {"v": 1}
+        return [original, drive(sb, stub.cap_call(mutate_v, original))]
+    if case == "returnedFunction":
+        return drive(sb, drive(sb, stub.cap_doubler())(21))
+    if case == "returnedClosure":
+        tally = drive(sb, stub.cap_tally())
+        return [drive(sb, tally()), drive(sb, tally())]
+    if case == "functionInObject":
+        back = drive(sb, stub.echo({"f": lambda x: x + 1}))
+        return [callable(back["f"]), drive(sb, back["f"](1))]
+    if case == "targetCounter":
+        c = drive(sb, stub.cap_counter(10))
+        return [drive(sb, c.inc()), drive(sb, c.inc(5)), drive(sb, c.value)]
+    if case == "targetArg":
+        mine = CapCounter(1)
+        return [drive(sb, stub.cap_bump(mine)), mine.n]
+    if case == "targetField":
+        return drive(sb, drive(sb, stub.cap_counter(1)).field)
+    if case == "targetMissing":
+        return drive(sb, drive(sb, stub.cap_counter(1)).nope())
+    if case == "targetUnderscore":
+        return drive(sb, drive(sb, stub.cap_counter(1))._under())
+    if case == "plainResult":
+        return drive(sb, stub.cap_plain())
+    if case == "plainArg":
+        return drive(sb, stub.echo(CapPlain()))
+    if case == "pipe":
+        return drive(sb, stub.cap_counter(10).inc())
+    if case == "pipeNested":
+        return drive(sb, stub.cap_nested().counter.inc())
+    if case == "pipeNestedLabel":
+        return drive(sb, stub.cap_nested().label)
+    if case == "pipeProperty":
+        return drive(sb, stub.cap_counter(3).value)
+    if case == "pipeFail":
+        return drive(sb, stub.cap_failing().inc())
+    if case == "pipeOnPlain":
+        return drive(sb, stub.answer.foo())
+    if case == "pendingArg":
+        return drive(sb, stub.echo(stub.cap_counter(1)))
+    if case == "getter":
+        return drive(sb, drive(sb, stub.cap_counter(4)).value)
+    if case == "callGetter":
+        return drive(sb, drive(sb, stub.cap_counter(4)).value())
+    if case == "streamArg":
+        return drive(sb, stub.cap_consume(_byte_stream(3)))
+    if case == "streamArgError":
+        return drive(sb, stub.cap_consume(_byte_stream(5, 2)))
+    if case == "streamResult":
+        stream = drive(sb, stub.cap_stream(3))
+
+        async def read() -> list[list[int]]:
+            return [list(chunk) async for chunk in stream]
+        return drive(sb, read())
+    if case == "requestArg":
+        return drive(sb, stub.cap_request(Request(
+            "https://x.test/p?q=1", method="POST", headers={"x-a": "1"}, body="bodyy")))
+    if case == "responseResult":
+        r = drive(sb, stub.cap_response())
+        return [r.status, r.headers.get("x-b"), drive(sb, r.text())]
+    if case == "keptCallback":
+        drive(sb, stub.cap_keep(lambda x: x + 1))
+        return drive(sb, stub.cap_call_kept(1))
+    if case == "keptCallbackDup":
+        drive(sb, stub.cap_keep_dup(lambda x: x + 1))
+        return drive(sb, stub.cap_call_kept(1))
+    if case == "disposeThenCall":
+        res = drive(sb, stub.cap_resource("a"))
+        res.dispose()
+        return drive(sb, res.hi())
+    if case == "disposeHook":
+        res = drive(sb, stub.cap_resource("d1"))
+        drive(sb, res.hi())
+        res.dispose()
+        settle()
+        return drive(sb, stub.cap_disposed())
+    if case == "dupDispose":
+        res = drive(sb, stub.cap_resource("d2"))
+        second = res.dup()
+        res.dispose()
+        settle()
+        before = drive(sb, stub.cap_disposed())
+        hi = drive(sb, second.hi())
+        second.dispose()
+        settle()
+        return [hi, before, drive(sb, stub.cap_disposed())]
+    if case == "ownerReset":
+        c = drive(sb, stub.cap_counter(1))
+        drive(sb, c.inc())
+        with contextlib.suppress(Exception):  # the reset itself is not what this case shows
+            drive(sb, stub.run_op({"op": "ctx.abort"}))
+        return drive(sb, c.inc())
+    raise NotApplicable(f"scenario bug: no capability case {case!r}")
+
+
+def _cap_driver_op(sb: Any, stub: Any, op: dict[str, Any]) -> Any:
+    """A ``cap.*`` case, rendered; an error raised inside the callee is rendered as the
+    callee's error (its code) with the flags the caller saw, as worker.mjs renders it."""
+    try:
+        return render(_cap_case(sb, stub, op["op"].removeprefix("cap.")))
+    except Exception as e:
+        cause = method_error_cause(e)
+        if cause is not None and getattr(cause, "code", None):
+            return render_error(cause, flags_from=e)
+        raise
+
+
 def _driver_op(sb: Any, run: dict[str, Any], scenario: dict[str, Any], op: dict[str, Any],
                clients: dict[str, Any]) -> Any:
     ns = namespace(sb)
@@ -800,6 +1052,8 @@ def _driver_op(sb: Any, run: dict[str, Any], scenario: dict[str, Any], op: dict[
     kind = op["op"]
     if kind.startswith("ws."):
         return _ws_driver_op(sb, stub, clients, op)
+    if kind.startswith("cap."):
+        return _cap_driver_op(sb, stub, op)
     if kind.startswith(("stub.", "ns.", "sleep")) or kind == "id.jurisdiction":
         return _stub_driver_op(sb, run, scenario, op)
     if kind == "rpc.mutate":

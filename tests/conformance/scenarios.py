@@ -339,6 +339,11 @@ def payload(length: int, kind: str = "string") -> Op:
     return {"op": "stub.payload", "length": length, "kind": kind}
 
 
+def cap(case: str) -> Op:
+    """One RPC-capability case (``cap.<case>``), run by the caller; see README.md."""
+    return {"op": f"cap.{case}"}
+
+
 def sc(name: str, doc: str, *ops: Op, **extra: Any) -> Scenario:
     return {"name": name, "doc": doc, "ops": list(ops), **extra}
 
@@ -563,6 +568,33 @@ PARITY_SCENARIOS: list[Scenario] = [
        alarm_set(300, name="first", handler=[put("fired", True)]), abort("evict"), sleep(800),
        renew(), get("fired"), get("ctor-runs"), alarm_get(), alarm_wait(3000), get("fired"),
        get("ctor-runs"), alarm_get()),
+]
+
+CAPABILITY_SCENARIOS: list[Scenario] = [
+    sc("cap-functions", "functions cross as stubs and run where they came from, arguments and "
+       "results copied; a throwing callback fails the call; returned functions keep closures",
+       cap("callback"), cap("callbackTwice"), cap("callbackThrows"), cap("callbackCopies"),
+       cap("returnedFunction"), cap("returnedClosure"), cap("functionInObject")),
+    sc("cap-targets", "RpcTarget instances cross by reference: methods and getters reachable, "
+       "instance fields and missing names not; other class instances are refused",
+       cap("targetCounter"), cap("targetArg"), cap("targetField"), cap("targetMissing"),
+       cap("plainResult"), cap("plainArg")),
+    sc("cap-private-members", "a target method whose name starts with '_' (JS: reachable; "
+       "Python: private, see KNOWN_DIFFERENCES.md)", cap("targetUnderscore")),
+    sc("cap-pipelining", "calls on a result not awaited yet: methods, property paths, a failing "
+       "first call, a method on plain data, a pending call as an argument",
+       cap("pipe"), cap("pipeNested"), cap("pipeNestedLabel"), cap("pipeProperty"),
+       cap("pipeFail"), cap("pipeOnPlain"), cap("pendingArg")),
+    sc("cap-properties", "await stub.prop on a target reads its getter; calling a getter fails",
+       cap("getter"), cap("callGetter")),
+    sc("cap-streams", "byte streams as arguments and results; a sender's error reaches the "
+       "reader; Request and Response cross",
+       cap("streamArg"), cap("streamArgError"), cap("streamResult"), cap("requestArg"),
+       cap("responseResult")),
+    sc("cap-lifetimes", "argument stubs end with their call unless dup()ed; disposed stubs fail; "
+       "a target's dispose hook runs when its last stub goes; a reset owner's stubs fail",
+       cap("keptCallback"), cap("keptCallbackDup"), cap("disposeThenCall"), cap("disposeHook"),
+       cap("dupDispose"), cap("ownerReset")),
 ]
 
 SCENARIOS: list[Scenario] = [
@@ -936,6 +968,7 @@ SCENARIOS: list[Scenario] = [
        ws_connect("a"), ws_connect("b"), ws_client_close("b", 3001, "bye"), ws_log(1),
        ws_list()),
     *PARITY_SCENARIOS,
+    *CAPABILITY_SCENARIOS,
 ]
 
 

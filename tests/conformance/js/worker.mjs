@@ -7,7 +7,7 @@
 // that a *caller* of the object performs (rpc.*, id.*, stub.*, alarm.wait, ws.connect...) run
 // in that fetch handler. GET /net/<scenario> forwards a WebSocket upgrade that arrived over the
 // network (see ws.connect's `via: "network"`) to that scenario's object.
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, RpcTarget } from "cloudflare:workers";
 
 const THROW_PREFIX = "scenario-throw: ";
 
@@ -134,6 +134,48 @@ const CTOR_KEY = "ctor";
 
 // ---------------------------------------------------------------- the Durable Object
 
+// ---------------------------------------------------------------- RPC capabilities (cap.*)
+
+// A counter passed by reference; `field` is an instance property (not reachable over RPC).
+class CapCounter extends RpcTarget {
+  constructor(n) {
+    super();
+    this.n = n;
+    this.field = "instance";
+  }
+  inc(by = 1) {
+    this.n += by;
+    return this.n;
+  }
+  get value() {
+    return this.n;
+  }
+  _under() {
+    return "under";
+  }
+}
+
+// A target whose [Symbol.dispose] records its name in `log` (the object's disposal log).
+class CapResource extends RpcTarget {
+  constructor(name, log) {
+    super();
+    this.name = name;
+    this.log = log;
+  }
+  hi() {
+    return "hi " + this.name;
+  }
+  [Symbol.dispose]() {
+    this.log.push(this.name);
+  }
+}
+
+class CapPlain {
+  constructor() {
+    this.a = 1;
+  }
+}
+
 export class Runner extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
@@ -173,6 +215,84 @@ export class Runner extends DurableObject {
 
   async size(x) {
     return typeof x === "string" ? x.length : x.byteLength;
+  }
+
+  // ------------------------------------------------------------ RPC capabilities (cap.*)
+
+  async capCall(cb, ...args) {
+    return await cb(...args);
+  }
+  async capCallTwice(cb) {
+    return [await cb(1), await cb(2)];
+  }
+  capDoubler() {
+    return (x) => x * 2;
+  }
+  capTally() {
+    let count = 0;
+    return () => ++count;
+  }
+  capCounter(n) {
+    return new CapCounter(n);
+  }
+  capNested() {
+    return { counter: new CapCounter(7), label: "n" };
+  }
+  capFailing() {
+    throw new Error(THROW_PREFIX + "first call failed");
+  }
+  async capBump(target) {
+    return await target.inc(100);
+  }
+  capKeep(cb) {
+    this.capKept = cb;
+    return "kept";
+  }
+  capKeepDup(cb) {
+    this.capKept = cb.dup();
+    return "kept";
+  }
+  async capCallKept(x) {
+    return await this.capKept(x);
+  }
+  capPlain() {
+    return new CapPlain();
+  }
+  capResource(name) {
+    this.capLog ??= [];
+    return new CapResource(name, this.capLog);
+  }
+  capDisposed() {
+    return this.capLog ?? [];
+  }
+  async capConsume(stream) {
+    const reader = stream.getReader();
+    const sizes = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return { chunks: sizes };
+        sizes.push(value.byteLength);
+      }
+    } catch (e) {
+      return { chunks: sizes, error: e.message };
+    }
+  }
+  capStream(n) {
+    let i = 0;
+    return new ReadableStream({
+      type: "bytes",
+      pull(c) {
+        if (i++ < n) c.enqueue(new Uint8Array([i, i]));
+        else c.close();
+      },
+    });
+  }
+  async capRequest(r) {
+    return { url: r.url, method: r.method, header: r.headers.get("x-a"), body: await r.text() };
+  }
+  capResponse() {
+    return new Response("hello", { status: 201, headers: { "x-b": "2" } });
   }
 
   async makeStub() {
@@ -621,7 +741,129 @@ async function wsDriverOp(env, run, clients, op) {
   }
 }
 
+// The caller's side of the capability cases (cap.*): each returns a rendered value, or throws.
+const capSleep = () => sleep(50); // lets workerd run a [Symbol.dispose] hook
+
+function byteStream(chunks, failAfter) {
+  let i = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      if (failAfter !== undefined && i === failAfter) c.error(new Error(THROW_PREFIX + "stream"));
+      else if (i++ < chunks) c.enqueue(new Uint8Array(4));
+      else c.close();
+    },
+  });
+}
+
+async function readAll(stream) {
+  const reader = stream.getReader();
+  const out = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return out;
+    out.push(Array.from(value));
+  }
+}
+
+async function capDriverOp(stub, op) {
+  switch (op.op) {
+    case "cap.callback": return render(await stub.capCall((a, b) => a + b, 2, 3));
+    case "cap.callbackTwice": return render(await stub.capCallTwice((x) => x * 10));
+    case "cap.callbackThrows":
+      return render(await stub.capCall(() => { throw new Error(THROW_PREFIX + "in callback"); }));
+    case "cap.callbackCopies": {
+      const original = { v: 1 };
+      const back = await stub.capCall((x) => { x.v = 9; return x; }, original);
+      return render([original, back]);
+    }
+    case "cap.returnedFunction": return render(await (await stub.capDoubler())(21));
+    case "cap.returnedClosure": {
+      const tally = await stub.capTally();
+      return render([await tally(), await tally()]);
+    }
+    case "cap.functionInObject": {
+      const back = await stub.echo({ f: (x) => x + 1 });
+      return render([typeof back.f === "function", await back.f(1)]);
+    }
+    case "cap.targetCounter": {
+      const c = await stub.capCounter(10);
+      return render([await c.inc(), await c.inc(5), await c.value]);
+    }
+    case "cap.targetArg": {
+      const mine = new CapCounter(1);
+      return render([await stub.capBump(mine), mine.n]);
+    }
+    case "cap.targetField": return render(await (await stub.capCounter(1)).field);
+    case "cap.targetMissing": return render(await (await stub.capCounter(1)).nope());
+    case "cap.targetUnderscore": return render(await (await stub.capCounter(1))._under());
+    case "cap.plainResult": return render(await stub.capPlain());
+    case "cap.plainArg": return render(await stub.echo(new CapPlain()));
+    case "cap.pipe": return render(await stub.capCounter(10).inc());
+    case "cap.pipeNested": return render(await stub.capNested().counter.inc());
+    case "cap.pipeNestedLabel": return render(await stub.capNested().label);
+    case "cap.pipeProperty": return render(await stub.capCounter(3).value);
+    case "cap.pipeFail": return render(await stub.capFailing().inc());
+    case "cap.pipeOnPlain": return render(await stub.answer.foo());
+    case "cap.pendingArg": return render(await stub.echo(stub.capCounter(1)));
+    case "cap.getter": return render(await (await stub.capCounter(4)).value);
+    case "cap.callGetter": return render(await (await stub.capCounter(4)).value());
+    case "cap.streamArg": return render(await stub.capConsume(byteStream(3)));
+    case "cap.streamArgError": return render(await stub.capConsume(byteStream(5, 2)));
+    case "cap.streamResult": return render(await readAll(await stub.capStream(3)));
+    case "cap.requestArg":
+      return render(await stub.capRequest(new Request("https://x.test/p?q=1",
+        { method: "POST", headers: { "x-a": "1" }, body: "bodyy" })));
+    case "cap.responseResult": {
+      const r = await stub.capResponse();
+      return render([r.status, r.headers.get("x-b"), await r.text()]);
+    }
+    case "cap.keptCallback":
+      await stub.capKeep((x) => x + 1);
+      return render(await stub.capCallKept(1));
+    case "cap.keptCallbackDup":
+      await stub.capKeepDup((x) => x + 1);
+      return render(await stub.capCallKept(1));
+    case "cap.disposeThenCall": {
+      const res = await stub.capResource("a");
+      res[Symbol.dispose]();
+      return render(await res.hi());
+    }
+    case "cap.disposeHook": {
+      const res = await stub.capResource("d1");
+      await res.hi();
+      res[Symbol.dispose]();
+      await capSleep();
+      return render(await stub.capDisposed());
+    }
+    case "cap.dupDispose": {
+      const res = await stub.capResource("d2");
+      const second = res.dup();
+      res[Symbol.dispose]();
+      await capSleep();
+      const before = await stub.capDisposed();
+      const hi = await second.hi();
+      second[Symbol.dispose]();
+      await capSleep();
+      return render([hi, before, await stub.capDisposed()]);
+    }
+    case "cap.ownerReset": {
+      const c = await stub.capCounter(1);
+      await c.inc();
+      try {
+        await stub.runOp({ op: "ctx.abort" });
+      } catch (e) {
+        // the reset itself is not what this case shows
+      }
+      return render(await c.inc());
+    }
+    default:
+      return null;
+  }
+}
+
 async function driverOp(env, run, scenario, op, clients) {
+  if (op.op.startsWith("cap.")) return capDriverOp(run.stub, op);
   if (op.op.startsWith("ws.")) return wsDriverOp(env, run, clients, op);
   const stub = run.stub;
   switch (op.op) {
