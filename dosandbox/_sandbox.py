@@ -405,6 +405,22 @@ class Sandbox(AliasMixin):
         """
         return connect(self.world, stub, url, headers=headers)
 
+    # --- serving real clients ------------------------------------------------------------------
+
+    def serve(self, port: int = 8787, host: str = "127.0.0.1") -> Any:
+        """Serve real HTTP and WebSocket clients on ``host:port`` from this kernel's loop.
+
+        ``/<object>/<name>/...`` reaches that object's ``fetch``; WebSocket upgrades become real
+        sockets the object accepts. The clock follows the wall clock while serving (said when
+        it starts). Returns the server: ``url``, ``proxy_url`` (under Jupyter), ``stop()``.
+        In a plain script, call ``server.serve_forever()``. A ServeError names a port in use.
+        """
+        from ._notebook.server import Server  # aiohttp loads only when serving
+
+        server = Server(self, port=port, host=host)
+        self._servers = [s for s in getattr(self, "_servers", []) if not s.stopped] + [server]
+        return server
+
     # --- looking inside ----------------------------------------------------------------------
 
     def inspect(self, stub: Stub) -> Handle:
@@ -529,6 +545,8 @@ class Sandbox(AliasMixin):
         """Close every object's storage and the loop. The sandbox cannot be used after."""
         if self.world.closed:
             return
+        for server in getattr(self, "_servers", ()):
+            server.stop()  # sockets close with 1001 while the objects still run
         self._stepper.stop_realtime()
         try:
             for record in self._records():

@@ -21,6 +21,7 @@ The tree::
     ├── WebSocketError (WEBSOCKET_ERROR)
     │   └── WebSocketLimitError (WEBSOCKET_LIMIT)
     ├── HttpError (HTTP_ERROR)
+    ├── ServeError (SERVE_ERROR)                    the local server cannot start (port in use)
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
@@ -66,6 +67,7 @@ from ._core.errors import (
     InvalidIdError,
     MethodNotFoundError,
     NoHandlerError,
+    ServeError,
     SqlError,
     SqlNotAuthorizedError,
     StorageError,
@@ -92,6 +94,7 @@ __all__ = [
     "InvalidIdError",
     "MethodNotFoundError",
     "NoHandlerError",
+    "ServeError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",

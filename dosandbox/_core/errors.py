@@ -28,6 +28,7 @@ __all__ = [
     "InvalidIdError",
     "MethodNotFoundError",
     "NoHandlerError",
+    "ServeError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",
@@ -182,6 +183,20 @@ class WebSocketLimitError(WebSocketError, ValueError):
 
 class HttpError(DurableObjectError):
     code = "HTTP_ERROR"
+
+
+class ServeError(DurableObjectError, OSError):
+    """The local server cannot start: a port in use (``port`` names it), a bad host."""
+
+    code = "SERVE_ERROR"
+
+    @property
+    def port(self) -> int | None:
+        return self.details.get("port")
+
+    @property
+    def host(self) -> str | None:
+        return self.details.get("host")
 
 
 class ClockError(DurableObjectError, ValueError):
