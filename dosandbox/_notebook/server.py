@@ -167,6 +167,7 @@ class RealSocket:
         self._messages = _Outgoing(self)
         self._going_away = False
         self._client_closed = False  # the browser sent Close (or went away)
+        self._object_closing = False  # the object's Close is being written
         self.close_code: int | None = None
         self.messages_in = 0
         self.messages_out = 0
@@ -229,6 +230,7 @@ class RealSocket:
         code = GOING_AWAY if self._going_away else (1000 if frame.code == 1005 else frame.code)
         reason = GOING_AWAY_REASON if self._going_away else frame.reason
         self.close_code = code
+        self._object_closing = True
         await self._wire.close(code=code, message=reason.encode())
         if not half._closed_out:
             # The object closed first. A browser answers a Close with the same code; the
@@ -262,7 +264,9 @@ class RealSocket:
                 break
             else:  # CLOSING (our own Close is on its way), CLOSED or another ERROR
                 break
-        if not self._client_closed and not half._closed_out:
+        if self._object_closing:
+            await self.finished()  # the object closed first: its writer echoes the Close
+        elif not self._client_closed and not half._closed_out:
             # The connection ended without a Close from either side: 1006 for the object.
             self._lost()
         elif self._client_closed:
