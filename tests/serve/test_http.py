@@ -212,7 +212,7 @@ def test_a_bad_port_is_a_serve_error(port: Any) -> None:
 
 def test_a_bad_host_is_a_serve_error() -> None:
     """A host that is no address of this machine is refused with the usual choices."""
-    with Sandbox() as sb, pytest.raises(ServeError, match="127.0.0.1"):
+    with Sandbox() as sb, pytest.raises(ServeError, match=r"127\.0\.0\.1"):
         sb.serve(port=0, host="no-such-host.invalid")
 
 
