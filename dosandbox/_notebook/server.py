@@ -59,7 +59,7 @@ from .._core.errors import (
     WebSocketLimitError,
 )
 from .._core.world import World
-from .._runtime.http import Request, Response
+from .._runtime.http import Request, Response, _headers
 from .._runtime.websocket import TOO_LARGE_REASON, WebSocket, _Close, disconnect
 from .jupyter_proxy import has_server_proxy, proxy_url
 
@@ -413,6 +413,7 @@ class Server:
         self.requests = 0
         self.stopped = False
         self._sockets: dict[RealSocket, None] = {}
+        self._parsed: dict[tuple[str, str, str], Request] = {}  # see _request
         self._aserver: asyncio.AbstractServer | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._previous_mode: str | None = None
@@ -571,13 +572,23 @@ class Server:
         """The platform-shaped Request for ``http``, or a 400 saying what is wrong with it."""
         body = await http.read()
         host = http.headers.get("host") or f"{self.host}:{self.port}"
+        method = http.method
         try:
-            return Request(
-                f"http://{host}{http.raw_path}",
-                method=http.method,
-                headers=list(http.headers.items()),
-                body=body if body or http.method not in ("GET", "HEAD") else None,
-            )
+            if body and method in ("GET", "HEAD"):
+                # Refused by the Fetch API: the constructor raises the platform's message.
+                Request(f"http://{host}{http.raw_path}", method=method, body=body)
+            # The URL is parsed once per (method, host, path): pages and APIs repeat them.
+            key = (method, host, http.raw_path)
+            proto = self._parsed.get(key)
+            if proto is None:
+                proto = Request(f"http://{host}{http.raw_path}", method=method)
+                if len(self._parsed) >= 1024:
+                    self._parsed.clear()
+                self._parsed[key] = proto
+            request = proto._copy()
+            request.headers = _headers(list(http.headers.items()), "Request")
+            request._body = body or None
+            return request
         except HttpError as exc:
             return _text(400, f"Bad request: {exc.message}\n")
 
