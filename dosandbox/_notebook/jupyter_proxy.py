@@ -8,7 +8,8 @@ How a kernel knows it runs under a Jupyter server: JupyterHub (and so Binder) se
 ``JUPYTERHUB_SERVICE_PREFIX`` (``/user/alice/``) for the single-user server and the kernels
 it starts; a plain ``jupyter lab`` / ``jupyter server`` sets ``JPY_SESSION_NAME`` and
 ``JPY_PARENT_PID`` (the server's pid) for its kernels, and lists itself in its runtime folder,
-where ``jupyter_server.serverapp.list_running_servers`` finds its URL.
+where ``jupyter_server.serverapp.list_running_servers`` finds its URL. A kernel that
+nbclient or ``jupyter console`` started has ``JPY_PARENT_PID`` too, but no such server.
 """
 
 from __future__ import annotations
@@ -50,14 +51,17 @@ def jupyter_base_url(
         if public.startswith(("http://", "https://")):
             return public.rstrip("/") + prefix
         return prefix
-    if not (env.get("JPY_SESSION_NAME") or env.get("JPY_PARENT_PID")):
-        return None
+    # A kernel started by a Jupyter server (not by nbclient or jupyter console, which also set
+    # JPY_PARENT_PID): its server is listed with that pid, or it has a session name.
     parent = env.get("JPY_PARENT_PID")
-    for info in _running_servers() if servers is None else servers:
-        if parent and str(info.get("pid")) == parent and info.get("url"):
-            url = str(info["url"])
-            return url if url.endswith("/") else url + "/"
-    return "/"
+    if parent:
+        for info in _running_servers() if servers is None else servers:
+            if str(info.get("pid")) == parent and info.get("url"):
+                url = str(info["url"])
+                return url if url.endswith("/") else url + "/"
+    if env.get("JPY_SESSION_NAME"):
+        return "/"
+    return None
 
 
 def proxy_url(

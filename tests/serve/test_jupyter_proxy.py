@@ -52,6 +52,12 @@ def test_a_plain_jupyter_server_is_found_by_its_pid() -> None:
     assert proxy_url(8787, {"JPY_SESSION_NAME": "x"}, []) == "/proxy/8787/"
 
 
+def test_a_kernel_without_a_jupyter_server_gets_no_proxy_url() -> None:
+    """nbclient and jupyter console set JPY_PARENT_PID too, with no server of that pid."""
+    servers = [{"pid": 11, "url": "http://127.0.0.1:9999/"}]
+    assert proxy_url(8787, {"JPY_PARENT_PID": "42"}, servers) is None
+
+
 def test_serve_prints_the_proxy_url_under_jupyter(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
