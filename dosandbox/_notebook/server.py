@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import socket
 import sys
@@ -72,6 +73,8 @@ GOING_AWAY = 1001
 GOING_AWAY_REASON = "dosandbox server stopped"
 # Seconds the shutdown waits for Close frames to be written and connections to end.
 SHUTDOWN_TIMEOUT = 2.0
+# A client with this much unsent in its TCP buffer gets a writer task of its own (it may wait).
+_BUSY_BYTES = 64 * 1024
 # Headers the server library writes itself: the object's values would contradict it.
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 _HANDSHAKE_HEADERS = frozenset({
@@ -150,9 +153,12 @@ class _Outgoing:
 class RealSocket:
     """The client end of a served WebSocket: a real connection in place of a simulated client.
 
-    Frames the object sends are queued and written in order by one writer task on the
-    server's loop; frames from the browser are handed to the object's half, then the sandbox
-    is pumped so the handler runs at once.
+    Frames the object sends are queued per socket. The server writes the queues of every
+    socket that has frames in one flush task (a broadcast to 1,000 sockets is one task step,
+    not 1,000): a write that may wait (a Close, or a client whose TCP buffer is full) moves
+    that socket to a writer task of its own, so one slow client never holds up the others.
+    Frames from the browser are handed to the object's half, then the sandbox is pumped so
+    the handler runs at once.
     """
 
     def __init__(self, server: Server, half: WebSocket, wire: web.WebSocketResponse,
@@ -161,9 +167,12 @@ class RealSocket:
         self._half = half  # the client half; half._peer is the object's
         self._wire = wire
         self._request = request
+        self._transport = request.transport
         self.path = path
         self._queue: deque[Any] = deque()
-        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None  # this socket's own writer, if busy
+        self._ended = False
+        self._done: asyncio.Future[None] = server._loop.create_future()
         self._messages = _Outgoing(self)
         self._going_away = False
         self._client_closed = False  # the browser sent Close (or went away)
@@ -171,14 +180,13 @@ class RealSocket:
         self.close_code: int | None = None
         self.messages_in = 0
         self.messages_out = 0
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
         half._client = self
         pending, half._pending = half._pending, None
         for frame in pending or ():
             self._receive(frame)
 
     def __repr__(self) -> str:
-        state = "closed" if self._writer.done() else "open"
+        state = "closed" if self._ended else "open"
         return f"<RealSocket {self.path} {state} in={self.messages_in} out={self.messages_out}>"
 
     # --- from the object ------------------------------------------------------------------
@@ -188,33 +196,62 @@ class RealSocket:
         self._push(frame)
 
     def _push(self, frame: Any) -> None:
+        if self._ended:
+            return  # the connection is gone: the platform drops what is sent to it
         self._queue.append(frame)
-        self._wake.set()
+        if self._writer is None:
+            self._server._mark_dirty(self)
 
-    async def _write_loop(self) -> None:
-        wire = self._wire
-        queue = self._queue
+    async def _write_queued(self) -> None:
+        """Write what is queued without waiting; hand over to a writer task if it may wait."""
+        queue, wire, transport = self._queue, self._wire, self._transport
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while queue:
-                    frame = queue.popleft()
-                    kind = type(frame)
-                    if kind is str:
-                        await wire.send_str(frame)
-                        self.messages_out += 1
-                    elif kind is bytes:
-                        await wire.send_bytes(frame)
-                        self.messages_out += 1
-                    elif kind is _Close:
-                        await self._close_from_object(frame)
-                        return
+            while queue:
+                frame = queue[0]
+                kind = type(frame)
+                if kind is _Close or (
+                    transport is not None and transport.get_write_buffer_size() > _BUSY_BYTES
+                ):
+                    self._writer = self._server._loop.create_task(self._write_alone())
+                    return
+                queue.popleft()
+                if kind is str:
+                    await wire.send_str(frame)
+                else:
+                    await wire.send_bytes(frame)
+                self.messages_out += 1
         except (ConnectionError, RuntimeError):
             self._lost()  # the connection went away under us
+
+    async def _write_alone(self) -> None:
+        """This socket's own writer: frames in order, waiting for the client when it must."""
+        queue, wire = self._queue, self._wire
+        try:
+            while queue:
+                frame = queue.popleft()
+                kind = type(frame)
+                if kind is str:
+                    await wire.send_str(frame)
+                elif kind is bytes:
+                    await wire.send_bytes(frame)
+                else:
+                    await self._close_from_object(frame)
+                    self._end()
+                    return
+                self.messages_out += 1
+        except (ConnectionError, RuntimeError):
+            self._lost()
         except asyncio.CancelledError:
             self._lost()  # the shutdown ended this connection
             raise
+        finally:
+            self._writer = None
+
+    def _end(self) -> None:
+        self._ended = True
+        self._queue.clear()
+        if not self._done.done():
+            self._done.set_result(None)
 
     async def _close_from_object(self, frame: _Close) -> None:
         half = self._half
@@ -272,7 +309,8 @@ class RealSocket:
         elif self._client_closed:
             # Wait (briefly) for the object's answer to go out before the handler returns.
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._writer), SHUTDOWN_TIMEOUT * 5)
+                await asyncio.wait_for(self.finished(), SHUTDOWN_TIMEOUT * 5)
+        self._end()
 
     def _too_big(self, limit: int) -> None:
         """A message over the limit: the platform closes with 1009 and runs web_socket_error."""
@@ -294,6 +332,7 @@ class RealSocket:
         """The browser is gone without a Close: the object sees 1006."""
         half = self._half
         self._client_closed = True
+        self._end()
         if half._closed_out and half._closed_in:
             return
         self._server._deliver(disconnect(half))
@@ -311,9 +350,9 @@ class RealSocket:
         self._push(_Close(GOING_AWAY, GOING_AWAY_REASON))
 
     async def finished(self) -> None:
-        """Wait until this socket's writer is done (its Close written)."""
+        """Wait until this socket is done (its Close written, or the connection gone)."""
         with contextlib.suppress(BaseException):
-            await self._writer
+            await asyncio.shield(self._done)
 
 
 def _too_big(error: Any) -> bool:
@@ -414,6 +453,8 @@ class Server:
         self.stopped = False
         self._sockets: dict[RealSocket, None] = {}
         self._parsed: dict[tuple[str, str, str], Request] = {}  # see _request
+        self._dirty: dict[RealSocket, None] = {}  # sockets with frames to write
+        self._flushing = False
         self._aserver: asyncio.AbstractServer | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._previous_mode: str | None = None
@@ -546,6 +587,29 @@ class Server:
                 task.cancel()
                 raise
         return task.result()
+
+    def _mark_dirty(self, sock: RealSocket) -> None:
+        """``sock`` has frames to write: one flush task writes every such socket's frames."""
+        self._dirty[sock] = None
+        if not self._flushing:
+            self._flushing = True
+            # An empty context: this runs on the server's loop, not as the object's code.
+            asyncio.Task(self._flush(), loop=self._loop, context=contextvars.Context())
+
+    async def _flush(self) -> None:
+        dirty = self._dirty
+        try:
+            while dirty:
+                batch = list(dirty)
+                dirty.clear()
+                for sock in batch:
+                    if sock._writer is None and not sock._ended:
+                        await sock._write_queued()
+        finally:
+            self._flushing = False
+            if dirty:  # frames pushed after the last look (e.g. the flush was cancelled)
+                self._flushing = True
+                asyncio.Task(self._flush(), loop=self._loop, context=contextvars.Context())
 
     # --- answering ------------------------------------------------------------------------
 
