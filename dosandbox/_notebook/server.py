@@ -459,9 +459,7 @@ class Server:
         self._shutdown: asyncio.Task[None] | None = None
         self._previous_mode: str | None = None
         self._done = asyncio.Event()  # set when stopped and every connection is closed
-        running = asyncio.events._get_running_loop()
-        if running is world.loop:  # pragma: no cover - check_outside refused it already
-            raise ServeError("sb.serve() was called from inside object code.")
+        running = asyncio.events._get_running_loop()  # not the sandbox's: checked above
         # No running loop (a plain script): the server runs while serve_forever() runs.
         self._own_loop = running is None
         self._loop = running if running is not None else asyncio.new_event_loop()

@@ -278,3 +278,38 @@ def test_a_plain_script_serves_with_serve_forever() -> None:
     thread.join(5)
     assert answers == ["bye"] and server.stopped
     sb.close()
+
+
+def test_serving_a_closed_sandbox_or_from_object_code_is_refused() -> None:
+    """sb.serve() on a closed sandbox, or inside an object's code, says why and what to do."""
+    from dosandbox import DurableObject
+    from dosandbox.errors import DriverError
+
+    sb = Sandbox()
+    sb.close()
+    with pytest.raises(DriverError, match="closed"):
+        sb.serve(port=0)
+
+    class Inner(DurableObject):
+        def serve_me(self) -> None:
+            box.serve(port=0)
+
+    with Sandbox() as box:
+        box.register("inner", Inner)
+        with pytest.raises(Exception, match="inside object code") as caught:
+            box.run(box.durable_objects.inner.get("x").serve_me())
+        assert "await" in str(caught.value)
+
+
+def test_the_server_shows_its_link_and_state() -> None:
+    """repr and the notebook display name the URL, requests and sockets."""
+    async def main() -> None:
+        with Sandbox() as sb:
+            server = sb.serve(port=0)
+            assert repr(server) == f"<Server {server.url} serving requests=0 sockets=0>"
+            assert f'href="{server.url}/"' in server._repr_html_()
+            server.stop()
+            await server.wait_stopped()
+            assert "stopped" in repr(server)
+
+    asyncio.run(main())

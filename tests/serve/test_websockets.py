@@ -208,3 +208,22 @@ def test_a_message_over_the_limit_closes_1009_and_runs_web_socket_error(kit: Any
         await kit.wait_for(lambda: ("error", "WebSocketLimitError") in kit.Room.journal)
 
     kit.serve(scenario, limits=Limits(max_message_bytes=1000))
+
+
+def test_a_101_whose_other_half_was_never_accepted_is_a_500_saying_so(kit: Any) -> None:
+    """fetch returns pair[0] without accepting pair[1]: 500 naming accept_web_socket."""
+    from dosandbox import DurableObject, Response, WebSocketPair
+
+    class Forgetful(DurableObject):
+        async def fetch(self, request: Any) -> Response:
+            client, _server = WebSocketPair()
+            return Response(None, status=101, web_socket=client)
+
+    async def scenario(sb: Sandbox, server: Any) -> None:
+        sb.register("forgetful", Forgetful)
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(kit.ws_url(server, "/forgetful/x/ws"))
+        assert refused.value.response.status_code == 500
+        assert b"accept_web_socket" in refused.value.response.body
+
+    kit.serve(scenario)
