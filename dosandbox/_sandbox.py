@@ -17,7 +17,7 @@ import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core import display
 from ._core.aliases import AliasMixin
@@ -46,6 +46,9 @@ from ._runtime.namespace import Namespace, RpcCall, Stub
 from ._runtime.object import DurableObject, validate_class
 from ._runtime.parts import close_parts
 from ._storage.database import FolderLock
+
+if TYPE_CHECKING:
+    from ._notebook.server import Server
 
 T = TypeVar("T")
 
@@ -407,7 +410,7 @@ class Sandbox(AliasMixin):
 
     # --- serving real clients ------------------------------------------------------------------
 
-    def serve(self, port: int = 8787, host: str = "127.0.0.1") -> Any:
+    def serve(self, port: int = 8787, host: str = "127.0.0.1") -> Server:
         """Serve real HTTP and WebSocket clients on ``host:port`` from this kernel's loop.
 
         ``/<object>/<name>/...`` reaches that object's ``fetch``; WebSocket upgrades become real
@@ -418,7 +421,9 @@ class Sandbox(AliasMixin):
         from ._notebook.server import Server  # aiohttp loads only when serving
 
         server = Server(self, port=port, host=host)
-        self._servers = [s for s in getattr(self, "_servers", []) if not s.stopped] + [server]
+        self._servers: list[Server] = [
+            s for s in getattr(self, "_servers", []) if not s.stopped
+        ] + [server]
         return server
 
     # --- looking inside ----------------------------------------------------------------------
