@@ -60,9 +60,15 @@ def _load_views() -> None:
 _display.set_loader(_load_views)
 
 # cloudwerk's camelCase name, importable but kept out of dir() (snake_case is canonical).
-__getattr__ = _module_aliases(
-    __name__, {"defineDurableObject": "define_durable_object"}, globals()
-)
+_alias = _module_aliases(__name__, {"defineDurableObject": "define_durable_object"}, globals())
+
+
+def __getattr__(name: str) -> object:
+    if name == "Server":  # sb.serve()'s type; aiohttp loads only when it is asked for
+        from ._notebook.server import Server
+
+        return Server
+    return _alias(name)
 
 __all__ = [
     "AlarmInfo",
@@ -95,6 +101,7 @@ __all__ = [
     "RpcTarget",
     "Sandbox",
     "SandboxWarning",
+    "Server",
     "SimulatedClient",
     "SqlCursor",
     "SqlStorage",

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core import display
 from ._core.aliases import AliasMixin
@@ -53,6 +53,9 @@ from ._runtime.parts import close_parts
 from ._runtime.websocket import disconnect
 from ._runtime.worker import Front, WorkerCall
 from ._storage.database import FolderLock
+
+if TYPE_CHECKING:
+    from ._notebook.server import Server
 
 T = TypeVar("T")
 
@@ -260,6 +263,7 @@ class Sandbox(AliasMixin):
         # The Worker in front: sb.fetch / sb.connect(url) go through it (or the router).
         self._front = Front(self.world, env=self._env, worker=worker, router=self._route)
         self._on_close: list[Callable[[], None]] = []
+        self._servers: list[Server] = []  # sb.serve(): stopped when the sandbox closes
         self.project: _project.Project | None = None
         world = self.world
         self._stepper = Stepper(world, periodic_watch=lambda n: RepeatingAlarmWatch(world, n))
@@ -572,11 +576,14 @@ class Sandbox(AliasMixin):
             result: Response = await stub.fetch(request)
             return result
         names = ", ".join(f"/{n}/<name>/" for n in sorted(self.namespaces)) or "none yet"
+        unknown = (f" There is no object named {parts[1]!r}."
+                   if len(parts) >= 2 and parts[1] and parts[1] not in self.namespaces else "")
         return Response(
-            f"Not found: {request.parsed_url.path}. With no Worker, the sandbox routes "
+            f"Not found: {request.parsed_url.path}.{unknown} With no Worker, the sandbox routes "
             f"/<object>/<name>/... to that object's fetch (here: {names}); pass "
             "Sandbox(worker=...) to route requests yourself.\n",
             status=404,
+            headers={"content-type": "text/plain; charset=utf-8"},
         )
 
     @property
@@ -598,6 +605,23 @@ class Sandbox(AliasMixin):
     @outbound.setter
     def outbound(self, value: Any) -> None:
         self._front.outbound.set(value)
+
+    # --- serving real clients ------------------------------------------------------------------
+
+    def serve(self, port: int = 8787, host: str = "127.0.0.1") -> Server:
+        """Serve real HTTP and WebSocket clients on ``host:port`` from this kernel's loop.
+
+        Requests go to the Worker in front, as ``sb.fetch`` sends them (with no Worker,
+        ``/<object>/<name>/...`` reaches that object's ``fetch``); WebSocket upgrades become real
+        sockets the object accepts; an exception that escapes answers 500. The clock follows
+        the wall clock while serving (said when it starts). Returns the server: ``url``, ``proxy_url`` (under Jupyter), ``stop()``.
+        In a plain script, call ``server.serve_forever()``. A ServeError names a port in use.
+        """
+        from ._notebook.server import Server  # aiohttp loads only when serving
+
+        server = Server(self, port=port, host=host)
+        self._servers = [s for s in self._servers if not s.stopped] + [server]
+        return server
 
     # --- looking inside ----------------------------------------------------------------------
 
@@ -737,6 +761,8 @@ class Sandbox(AliasMixin):
         """Close every object's storage and the loop. The sandbox cannot be used after."""
         if self.world.closed:
             return
+        for server in getattr(self, "_servers", ()):
+            server.stop()  # sockets close with 1001 while the objects still run
         self._stepper.stop_realtime()
         while self._on_close:
             self._on_close.pop()()

@@ -8,6 +8,7 @@
     dosandbox objects migrations         the migration history and what comes next
     dosandbox wrangler [--dry-run]       write/update wrangler.toml (or .jsonc/.json)
     dosandbox export [--out DIR]         objects/ → a Python Workers project (pywrangler)
+    dosandbox dev [PATH] [--port N]      serve the objects to real clients, reload on change
 
 ``objects list`` and ``objects info`` also read a Python Workers project (``--project PATH``, or
 the current folder when it has a wrangler config and no ``objects/``): classes, bindings and
@@ -23,13 +24,18 @@ file that cannot be read or written (one line naming the file and the fix, nothi
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import shutil
+import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._core.errors import ConfigError, did_you_mean
+from ._core.errors import ConfigError, DurableObjectError, did_you_mean
 from ._core.world import make_folder
 from ._project.discovery import DiscoveredObject, Discovery, discover, format_signature
 
@@ -451,6 +457,143 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dev: serve a project to real clients ---------------------------------------------------
+
+# Seconds between two looks at the project's files (a reload follows a change).
+RELOAD_POLL = 0.5
+
+
+def _dev_objects_folder(path: Path) -> Path:
+    """The ``objects/`` folder ``dosandbox dev PATH`` serves (PATH itself, or PATH/objects).
+
+    This is where a Python Workers project (a Worker in front of the objects) plugs in: for
+    now a project folder is served through its objects, routed as ``/<object>/<name>/...``.
+    """
+    if not path.exists():
+        raise _Failure(f"{path} does not exist: pass the project folder or its objects/ "
+                       "folder, e.g. dosandbox dev . or dosandbox dev objects")
+    if (path / "objects").is_dir():
+        return path / "objects"
+    if path.is_dir() and any(path.glob("*.py")):
+        return path
+    raise _Failure(
+        f"{path} has no objects/ folder and no object modules (*.py): pass the folder that "
+        "holds them, e.g. dosandbox dev path/to/objects."
+    )
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each Python file under ``folder`` with its mtime and size (what a reload watches)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for file in sorted(folder.rglob("*.py")):
+        try:
+            stat = file.stat()
+        except OSError:  # removed while we looked: the next look sees it gone
+            continue
+        seen[str(file)] = (stat.st_mtime_ns, stat.st_size)
+    return seen
+
+
+def _log_request(method: str, path: str, status: int, text: str, ms: float) -> None:
+    """One line per answered request, as wrangler dev prints them."""
+    _out(f"{method} {path} {status} {text} ({ms:.0f}ms)")
+    sys.stdout.flush()
+
+
+class _Dev:
+    """One ``dosandbox dev`` run: a sandbox of the folder's objects and its server."""
+
+    def __init__(self, folder: Path, args: argparse.Namespace, persist: Path) -> None:
+        self.folder = folder
+        self.args = args
+        self.persist = persist
+        self.sandbox: Any = None
+        self.server: Any = None
+
+    def load(self) -> None:
+        """Import the objects (fresh) and serve them; storage comes from the persist folder."""
+        from ._notebook.server import Server
+        from ._sandbox import Sandbox
+
+        try:
+            self.sandbox = Sandbox.from_directory(self.folder, persist=self.persist)
+        except DurableObjectError as exc:
+            raise _Failure(exc.message) from None
+        self.server = Server(self.sandbox, port=self.args.port, host=self.args.host,
+                             on_request=_log_request, announce=None)
+        self.args.port = self.server.port  # a reload keeps the port (also after --port 0)
+
+    async def unload(self) -> None:
+        """Stop serving (sockets close with 1001) and close the sandbox (storage is kept)."""
+        server, sandbox = self.server, self.sandbox
+        self.server = self.sandbox = None
+        if server is not None:
+            server.stop()
+            await server.wait_stopped()
+        if sandbox is not None:
+            sandbox.close()
+
+    async def reload(self, changed: list[str]) -> None:
+        names = ", ".join(Path(c).name for c in changed[:3]) + (" ..." if len(changed) > 3 else "")
+        _out(f"{names} changed.")
+        found = discover(self.folder)
+        if found.problems:
+            _err(found.report())
+            _err("Not reloaded: fix the problems above; the previous objects keep serving.")
+            return
+        _out("Reloading: the objects restart, their storage is kept.")
+        await self.unload()
+        self.load()
+        _out(f"Ready on {self.server.url}")
+        sys.stdout.flush()
+
+
+async def _dev_main(folder: Path, args: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    temporary = args.persist is None
+    persist = Path(tempfile.mkdtemp(prefix="dosandbox-dev-")) if temporary else Path(args.persist)
+    dev = _Dev(folder, args, persist)
+    files = _snapshot(folder)  # before loading: an edit made meanwhile is a change
+    try:
+        dev.load()
+        _out(f"Ready on {dev.server.url}")
+        if dev.server.proxy_url is not None:
+            _out(f"Through this Jupyter server: {dev.server.proxy_url}")
+        where = "kept in a temporary folder until exit" if temporary else f"kept in {persist}"
+        _out(f"Serving {', '.join(sorted(dev.sandbox.namespaces))} from {folder} as "
+             f"/<object>/<name>/...; storage {where}. Ctrl-C stops.")
+        sys.stdout.flush()
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), RELOAD_POLL)
+            now = _snapshot(folder)
+            if now != files and not stop.is_set():
+                changed = sorted(set(now.items()) ^ set(files.items()))
+                files = now
+                await dev.reload(sorted({name for name, _ in changed}))
+        _out("Stopping: closing connections (1001) and storage.")
+        return 0
+    finally:
+        await dev.unload()
+        if temporary:
+            shutil.rmtree(persist, ignore_errors=True)
+        sys.stdout.flush()
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    folder = _dev_objects_folder(Path(args.path))
+    root = str(folder.resolve().parent)
+    if root not in sys.path:  # objects may import helpers by package path (objects._shared)
+        sys.path.insert(0, root)
+    try:
+        return asyncio.run(_dev_main(folder, args))
+    except DurableObjectError as exc:  # a port in use, a persist folder that cannot be used
+        raise _Failure(exc.message) from None
+
+
 # --- wiring -----------------------------------------------------------------------------------
 
 
@@ -526,6 +669,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="worker", help="the project folder (default: worker)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("dev", help="serve the objects to real HTTP/WebSocket clients")
+    p.add_argument("path", nargs="?", default=".",
+                   help="the project folder or its objects/ folder (default: .)")
+    p.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--persist", metavar="DIR",
+                   help="keep the objects' storage in DIR across runs (default: a temporary "
+                   "folder, kept across reloads only)")
+    p.set_defaults(func=cmd_dev)
     return parser
 
 

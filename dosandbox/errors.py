@@ -27,6 +27,7 @@ The tree::
     │   └── WebSocketLimitError (WEBSOCKET_LIMIT)
     ├── HttpError (HTTP_ERROR)
     │   └── OutboundFetchError (OUTBOUND_FETCH_REFUSED)  fetch() to the network, not allowed
+    ├── ServeError (SERVE_ERROR)                    the local server cannot start (port in use)
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
@@ -79,6 +80,7 @@ from ._core.errors import (
     OutboundFetchError,
     ProjectError,
     SandboxWarning,
+    ServeError,
     SqlError,
     SqlNotAuthorizedError,
     StorageError,
@@ -112,6 +114,7 @@ __all__ = [
     "OutboundFetchError",
     "ProjectError",
     "SandboxWarning",
+    "ServeError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",

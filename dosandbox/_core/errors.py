@@ -32,6 +32,7 @@ __all__ = [
     "OutboundFetchError",
     "ProjectError",
     "SandboxWarning",
+    "ServeError",
     "SqlError",
     "SqlNotAuthorizedError",
     "StorageError",
@@ -232,6 +233,18 @@ class OutboundFetchError(HttpError):
     """``fetch()`` from Worker or object code to a URL no outbound handler answers."""
 
     code = "OUTBOUND_FETCH_REFUSED"
+class ServeError(DurableObjectError, OSError):
+    """The local server cannot start: a port in use (``port`` names it), a bad host."""
+
+    code = "SERVE_ERROR"
+
+    @property
+    def port(self) -> int | None:
+        return self.details.get("port")
+
+    @property
+    def host(self) -> str | None:
+        return self.details.get("host")
 
 
 class ClockError(DurableObjectError, ValueError):
