@@ -614,8 +614,9 @@ class Sandbox(AliasMixin):
         Requests go to the Worker in front, as ``sb.fetch`` sends them (with no Worker,
         ``/<object>/<name>/...`` reaches that object's ``fetch``); WebSocket upgrades become real
         sockets the object accepts; an exception that escapes answers 500. The clock follows
-        the wall clock while serving (said when it starts). Returns the server: ``url``, ``proxy_url`` (under Jupyter), ``stop()``.
-        In a plain script, call ``server.serve_forever()``. A ServeError names a port in use.
+        the wall clock while serving (said when it starts). Returns the server: ``url``,
+        ``proxy_url`` (under Jupyter), ``stop()``. In a plain script, call
+        ``server.serve_forever()``. A ServeError names a port in use.
         """
         from ._notebook.server import Server  # aiohttp loads only when serving
 
