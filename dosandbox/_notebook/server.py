@@ -71,6 +71,8 @@ T = TypeVar("T")
 # The close code a browser gets when the server stops (RFC 6455 §7.4.1: "going away").
 GOING_AWAY = 1001
 GOING_AWAY_REASON = "dosandbox server stopped"
+# Messages kept per served socket and direction, for the inspector.
+RECENT_MESSAGES = 10
 # Seconds the shutdown waits for Close frames to be written and connections to end.
 SHUTDOWN_TIMEOUT = 2.0
 # A client with this much unsent in its TCP buffer gets a writer task of its own (it may wait).
@@ -157,6 +159,10 @@ class RealSocket:
         self.close_code: int | None = None
         self.messages_in = 0
         self.messages_out = 0
+        # The last few messages each way, for the inspector's Sockets tab (a simulated
+        # client keeps all of them; a real connection may carry millions).
+        self._recent_out: deque[str | bytes] = deque(maxlen=RECENT_MESSAGES)
+        self._recent_in: deque[str | bytes] = deque(maxlen=RECENT_MESSAGES)
         half._client = self
         pending, half._pending = half._pending, None
         for frame in pending or ():
@@ -165,6 +171,16 @@ class RealSocket:
     def __repr__(self) -> str:
         state = "closed" if self._ended else "open"
         return f"<RealSocket {self.path} {state} in={self.messages_in} out={self.messages_out}>"
+
+    @property
+    def messages(self) -> list[str | bytes]:
+        """The last messages the object sent to this client (at most RECENT_MESSAGES)."""
+        return list(self._recent_out)
+
+    @property
+    def sent(self) -> list[str | bytes]:
+        """The last messages this client sent to the object (at most RECENT_MESSAGES)."""
+        return list(self._recent_in)
 
     # --- from the object ------------------------------------------------------------------
 
@@ -176,6 +192,8 @@ class RealSocket:
         if self._ended:
             return  # the connection is gone: the platform drops what is sent to it
         self._queue.append(frame)
+        if type(frame) is not _Close:
+            self._recent_out.append(frame)
         if self._writer is None:
             self._server._mark_dirty(self)
 
@@ -265,6 +283,7 @@ class RealSocket:
                 if half._closed_out or server._world.closed:
                     continue  # sent after its own Close: the platform drops it too
                 self.messages_in += 1
+                self._recent_in.append(msg.data)
                 server._deliver(half._peer._arrive(msg.data))
             elif kind is WSMsgType.CLOSE:
                 code = msg.data or 1005  # a Close without a status: 1005 for the object

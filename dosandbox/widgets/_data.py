@@ -184,7 +184,7 @@ LAST_MESSAGES = 3
 
 @dataclass
 class Traffic:
-    """The last messages each way on one socket (simulated clients only; else empty)."""
+    """The last messages each way on one socket (simulated or served; else empty)."""
 
     to_object: list[Any]  # what the client sent, newest last
     from_object: list[Any]  # what the object sent to the client, newest last
