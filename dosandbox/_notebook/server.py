@@ -347,8 +347,11 @@ class RealSocket:
 
     async def finished(self) -> None:
         """Wait until this socket is done (its Close written, or the connection gone)."""
-        with contextlib.suppress(BaseException):
+        try:
             await asyncio.shield(self._done)
+        except asyncio.CancelledError:
+            if not self._done.cancelled():
+                raise  # the waiting task itself is cancelled: let it end
 
 
 def _too_big(error: Any) -> bool:
@@ -458,9 +461,10 @@ class Server:
         running = asyncio.events._get_running_loop()  # not the sandbox's: checked above
         # No running loop (a plain script): the server runs while serve_forever() runs.
         self._own_loop = running is None
-        self._loop = running if running is not None else asyncio.new_event_loop()
+        self._in_serve_forever = False
         self._take_over(host, port)
-        self._sock = _bind(host, port)
+        self._sock = _bind(host, port)  # first: a port in use leaves nothing to clean up
+        self._loop = running if running is not None else asyncio.new_event_loop()
         self.port: int = self._sock.getsockname()[1]
         _RUNNING[(host, self.port)] = self
         self._web = web.Server(self._handle, loop=self._loop, access_log=None)
@@ -666,10 +670,7 @@ class Server:
         if response.web_socket is not None:  # pragma: no cover - hand_over refuses it
             disconnect(response.web_socket)
             return _text(500, "A WebSocket answered a request that did not ask for one.\n")
-        headers = [(k, v) for k, v in response.headers.multi_items()
-                   if k.lower() not in _FRAMING_HEADERS]
-        return web.Response(body=response.body, status=response.status,
-                            reason=response.status_text or None, headers=headers)
+        return await self._http_answer(response)
 
     async def _upgrade(self, http: BaseRequest) -> web.StreamResponse:
         wire = web.WebSocketResponse(
@@ -749,7 +750,14 @@ class Server:
             sock.close_wire()
         if not world.closed:
             clock = world.clock
-            if clock.mode == "realtime" and self._previous_mode not in (None, "realtime"):
+            others = [s for s in _RUNNING.values() if s._world is world and not s.stopped]
+            if others:
+                # Another server of this sandbox still serves on wall time: the last to
+                # stop puts the clock back to the mode it had before the first serve().
+                for other in others:
+                    if other._previous_mode == "realtime":
+                        other._previous_mode = self._previous_mode
+            elif clock.mode == "realtime" and self._previous_mode not in (None, "realtime"):
                 clock.mode = self._previous_mode  # type: ignore[assignment]
             world.event_log.emit("serve", f"stopped serving {self.url}", url=self.url)
         if self._loop.is_closed():
@@ -758,12 +766,16 @@ class Server:
             self._shutdown = self._loop.create_task(self._close_connections())
         else:
             self._loop.run_until_complete(self._close_connections())
+            if self._own_loop and not self._in_serve_forever:
+                self._loop.close()  # stopped without serve_forever(): nothing else will
 
     async def _close_connections(self) -> None:
         sockets = list(self._sockets)
         if sockets:
-            await asyncio.wait([asyncio.ensure_future(s.finished()) for s in sockets],
-                               timeout=SHUTDOWN_TIMEOUT)
+            waits = [asyncio.ensure_future(s.finished()) for s in sockets]
+            _, pending = await asyncio.wait(waits, timeout=SHUTDOWN_TIMEOUT)
+            for wait in pending:  # a client that never finished: stop waiting for it
+                wait.cancel()
         with contextlib.suppress(Exception):
             await self._web.shutdown(SHUTDOWN_TIMEOUT)
         if self._aserver is not None:
@@ -792,6 +804,7 @@ class Server:
             self._world.clock.mode = "realtime"  # the follower needs this loop running
             await self._done.wait()
 
+        self._in_serve_forever = True
         try:
             loop.run_until_complete(run())
         except KeyboardInterrupt:
