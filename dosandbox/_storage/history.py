@@ -12,8 +12,12 @@ How it is kept: a change log, not a copy per write. Each committed write batch a
 
 * KV writes as the rows they wrote (``(key, encoded value)`` or ``(key, None)`` for a
   delete), noted by storage in Python as it writes them (a list append per write);
-* user SQL tables as a SQLite changeset from the session extension (``apsw.Session``, one
-  long-lived session filtered to user tables, so KV writes never pay for it);
+* user SQL tables as the rows each change left, caught by SQLite's pre-update hook
+  (``(table, old rowid, new rowid, old row, new row)``, marshalled once at commit). The
+  session extension was tried first: its ``changeset()`` prepares a statement per table on
+  every commit (~50 µs), more than the write itself. A batch whose capture cannot be trusted
+  (a statement failed after changing rows, a table with VIRTUAL generated columns, whose
+  rows the hook cannot read) keeps an image instead;
 * the alarm's time as the batch left it.
 
 A batch that changed the schema (CREATE/ALTER/DROP, ``delete_all``) keeps an *image* (the
@@ -58,7 +62,8 @@ _EXAMPLE = "0000019a-2b3c4d5e-0000002a-…"
 # Changes between images: at least this many bytes of log, or the image's own size.
 _IMAGE_EVERY = 1 << 20
 _TRIM_AT_LEAST = 64  # entries dropped at once for the window (rebasing replays the log)
-_ROWID = int(apsw.mapping_session_object_config_options["SQLITE_SESSION_OBJCONFIG_ROWID"])
+# Marks an entry's ``sql`` as marshalled row changes (older logs hold session changesets).
+_ROWS = b"dsrows1\0"
 _SCHEMA_VERSION = "PRAGMA schema_version"
 _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
 _KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
@@ -99,7 +104,8 @@ def _size(
 ) -> int:
     size = 64  # the entry itself
     if kv:
-        size += sum(len(k) + (len(v) if v is not None else 0) + 16 for k, v in kv)
+        for key, value in kv:  # a loop: most batches hold one row, a generator costs more
+            size += len(key) + 16 if value is None else len(key) + len(value) + 16
     if sql:
         size += len(sql)
     if image:
@@ -131,9 +137,12 @@ class History:
         self._store = store
         self._store_key = store_key
         self.kv: list[tuple[str, bytes | None]] = []  # the open batch's KV rows, in order
+        # The open batch's user-table changes: (table, old rowid, new rowid, old, new).
+        self.rows: list[tuple[Any, ...]] = []
         self.schema_dirty = False  # storage made or dropped its own tables in this batch
+        self.needs_image = False  # the rows above cannot be trusted: keep an image
         self._batch_event = 0
-        self._session: Any = None
+        self._cursor: Any = None
         self._schema = 0
         self.entries: list[Entry] = []
         self._times: list[int] = []
@@ -155,81 +164,109 @@ class History:
     # --- recording ---------------------------------------------------------------------------
 
     def bind(self) -> None:
-        """Attach a fresh session to the database's connection (again after a reopen)."""
+        """Hook the database's connection (again after a reopen) to note user-table changes."""
         if self._db.suspended:
-            self._session = None
             return
-        self._new_session()
-        self._schema = _scalar(self._db.conn, _SCHEMA_VERSION)
+        conn = self._db.conn
+        conn.preupdate_hook(self._hook_for(), id="dosandbox-history")
+        # Reused: a cursor per commit costs more than the query it runs.
+        self._cursor = conn.cursor()
+        self._schema = self._schema_version()
 
-    def _new_session(self) -> None:
-        session = apsw.Session(self._db.conn, "main")
-        session.config(_ROWID, True)  # tables without a PRIMARY KEY are recorded too
-        session.table_filter(_user_table)
-        session.attach(None)
-        self._session = session
+    def _schema_version(self) -> int:
+        return int(self._cursor.execute(_SCHEMA_VERSION).fetchall()[0][0])
+
+    def _hook_for(self) -> Callable[[Any], None]:
+        note = self.rows.append
+
+        def changed(update: Any) -> None:
+            # Runs inside SQLite for every row written: as little as possible, never raising.
+            table = update.table_name
+            if table.startswith("_cf_"):  # KV rows are noted by storage; the alarm is alarm_ms
+                return
+            try:
+                op = update.op
+                if op == "INSERT":
+                    note((table, None, update.rowid_new, None, update.new))
+                elif op == "DELETE":
+                    note((table, update.rowid, None, update.old, None))
+                else:
+                    note((table, update.rowid, update.rowid_new, update.old, update.new))
+            except apsw.Error:  # e.g. VIRTUAL generated columns: the row cannot be read
+                self.needs_image = True
+
+        return changed
 
     def begun(self) -> None:
         """A write batch opened: its entry belongs to the events from here on."""
         self._batch_event = self._event_seq() + 1
 
-    def mark(self) -> int:
-        """How many KV rows the open batch holds (a savepoint's snapshot)."""
-        return len(self.kv)
+    def mark(self) -> tuple[int, int]:
+        """How many KV rows and row changes the open batch holds (a savepoint's snapshot)."""
+        return len(self.kv), len(self.rows)
 
     def truncate(self, mark: Any) -> None:
-        """A savepoint or the batch rolled back: forget the KV rows written since."""
-        del self.kv[mark or 0 :]
+        """A savepoint or the batch rolled back: forget the rows written since."""
+        kv, rows = mark or (0, 0)
+        del self.kv[kv:]
+        del self.rows[rows:]
+
+    def statement_failed(self) -> None:
+        """A statement failed: SQLite may have undone some of the rows the hook saw (or, with
+        ON CONFLICT FAIL, kept them); only an image says surely what the batch left."""
+        if self.rows:
+            self.needs_image = True
 
     def rolled_back(self) -> None:
         """The whole batch was rolled back: nothing of it happened."""
         self.kv.clear()
-        self.schema_dirty = False
-        self._db.log_run.touched = False
-        if self._session is not None:
-            self._session.close()
-            self._new_session()
+        self.rows.clear()
+        self.schema_dirty = self.needs_image = False
+        self._db.auth.schema_touched = False
 
     def committed(self) -> None:
         """The batch committed: add its entry (nothing if it changed nothing)."""
-        db = self._db
-        session = self._session
-        sql = None
+        # Runs after every write batch: kept lean (one put per event pays for all of it).
         schema = False
-        if session is not None and not session.is_empty:
-            try:
-                sql = session.changeset() or None
-            except apsw.SchemaChangeError:  # a table it recorded was dropped or altered
-                schema = True
-            session.close()
-            self._new_session()
-        if schema or self.schema_dirty or db.log_run.touched:
-            self.schema_dirty = db.log_run.touched = False
-            version = _scalar(db.conn, _SCHEMA_VERSION)
-            if schema or version != self._schema:
-                schema = True
-                if session is self._session:  # the session caches the old table shapes
-                    session.close()
-                    self._new_session()
-                self._schema = version
+        if self.schema_dirty or self._db.auth.schema_touched:
+            schema = self._schema_changed()
+        untrusted = self.needs_image
+        rows = self.rows
         kv = self.kv
         alarm = self._alarm_ms()
         last = self.entries[-1]
-        if not (kv or sql or schema) and alarm == last.alarm_ms:
+        if not (kv or rows or schema or untrusted) and alarm == last.alarm_ms:
             return
-        rows = tuple(kv) if kv else None
-        kv.clear()
+        sql = None
+        if rows:
+            if not (schema or untrusted):
+                sql = _ROWS + marshal.dumps(tuple(rows))
+            rows.clear()
+        kv_rows = None
+        if kv:
+            kv_rows = tuple(kv)
+            kv.clear()
+        self.needs_image = False
         entry = Entry(last.seq + 1, self._now_ms(), self._batch_event or self._event_seq(),
-                      "schema" if schema else "write", alarm, rows, sql)
-        if schema or self._since_image > max(_IMAGE_EVERY, self._image_size):
+                      "schema" if schema else "write", alarm, kv_rows, sql)
+        self._batch_event = 0
+        if schema or untrusted or self._since_image > max(_IMAGE_EVERY, self._image_size):
             entry.kv = entry.sql = None
             entry.image = self._take_image()
             entry.size = _size(None, None, entry.image)
         self._append(entry)
-        self._batch_event = 0
         # The window moves slowly: looked at every 64 entries (and when over the size limit).
-        if (self.limit_bytes > 0 and self.total > self.limit_bytes) or not entry.seq & 63:
+        if not entry.seq & 63 or (self.limit_bytes > 0 and self.total > self.limit_bytes):
             self._maybe_trim()
+
+    def _schema_changed(self) -> bool:
+        """Whether the batch changed the schema (user DDL, storage's own tables)."""
+        self.schema_dirty = self._db.auth.schema_touched = False
+        version = self._schema_version()
+        if version == self._schema:
+            return False
+        self._schema = version
+        return True
 
     def note_alarm(self, kind: str = "write") -> None:
         """Record the alarm if it changed with no write batch (an alarm that fired)."""
@@ -428,22 +465,22 @@ class History:
             if image:
                 conn.deserialize("main", zlib.decompress(image))
             kv: dict[str, bytes | None] = {}
-            builder = None
+            replay = _RowReplay(conn)
             for entry in self.entries[base + 1 : index + 1]:
                 if entry.kv:
                     kv.update(entry.kv)
-                if entry.sql:
-                    if builder is None:
-                        builder = apsw.ChangesetBuilder()
-                    builder.add(entry.sql)
-            if kv or builder is not None:
-                conn.execute("BEGIN")
-                if kv:
-                    conn.executemany(_KV_PUT, [(k, v) for k, v in kv.items() if v is not None])
-                    conn.executemany(_KV_DELETE, [(k,) for k, v in kv.items() if v is None])
-                if builder is not None:
-                    apsw.Changeset.apply(builder.output(), conn, conflict=_conflict)
-                conn.execute("COMMIT")
+                sql = entry.sql
+                if sql:
+                    if sql.startswith(_ROWS):
+                        replay.add(marshal.loads(sql[len(_ROWS):]))
+                    else:  # a session changeset from an older log: applied in its turn
+                        replay.changeset(sql)
+            conn.execute("BEGIN")
+            if kv:
+                conn.executemany(_KV_PUT, [(k, v) for k, v in kv.items() if v is not None])
+                conn.executemany(_KV_DELETE, [(k,) for k, v in kv.items() if v is None])
+            replay.flush()
+            conn.execute("COMMIT")
         except BaseException:
             conn.close()
             raise
@@ -465,9 +502,89 @@ class History:
         return max(0, lo - 1)
 
 
-def _user_table(name: str) -> bool:
-    # KV rows are noted by storage itself; the alarm row is the entry's alarm_ms.
-    return not name.startswith("_cf_")
+class _RowReplay:
+    """The row changes of a stretch of the log, merged to each row's last state, written once.
+
+    Written on a scratch connection holding the stretch's base image (its schema is the
+    log's: a schema change makes an image), with triggers off: the log already holds the rows
+    that triggers and foreign-key actions wrote.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
+        self._last: dict[str, dict[Any, tuple[Any, ...] | None]] = {}
+        self._shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None, str, str]] = {}
+
+    def _shape(self, table: str) -> tuple[tuple[int, ...], tuple[int, ...] | None, str, str]:
+        """(the written columns' positions, the key's positions or None for a rowid table,
+        the upsert, the delete)."""
+        shape = self._shapes.get(table)
+        if shape is None:
+            conn = self._conn
+            columns = conn.execute(
+                "SELECT name, pk, hidden FROM pragma_table_xinfo(?)", (table,)
+            ).fetchall()
+            (without_rowid,) = conn.execute(
+                "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+            ).fetchone()
+            written = tuple(i for i, (_, _, hidden) in enumerate(columns) if hidden == 0)
+            names = [_quote(columns[i][0]) for i in written]
+            name = _quote(table)
+            if without_rowid:
+                key = tuple(i for _, i in sorted(
+                    (pk, i) for i, (_, pk, _) in enumerate(columns) if pk))
+                where = " AND ".join(f"{_quote(columns[i][0])} = ?" for i in key)
+                upsert = (f"INSERT OR REPLACE INTO {name} ({', '.join(names)}) "
+                          f"VALUES ({', '.join('?' * len(names))})")
+                shape = (written, key, upsert, f"DELETE FROM {name} WHERE {where}")
+            else:
+                upsert = (f"INSERT OR REPLACE INTO {name} (_rowid_, {', '.join(names)}) "
+                          f"VALUES ({', '.join('?' * (len(names) + 1))})")
+                shape = (written, None, upsert, f"DELETE FROM {name} WHERE _rowid_ = ?")
+            self._shapes[table] = shape
+        return shape
+
+    def add(self, changes: Iterable[tuple[Any, ...]]) -> None:
+        last = self._last
+        for table, old_rowid, new_rowid, old, new in changes:
+            rows = last.get(table)
+            if rows is None:
+                rows = last[table] = {}
+            key = self._shape(table)[1]
+            if key is None:
+                old_key, new_key = old_rowid, new_rowid
+            else:
+                old_key = None if old is None else tuple(old[i] for i in key)
+                new_key = None if new is None else tuple(new[i] for i in key)
+            if old is not None and old_key != new_key:
+                rows[old_key] = None
+            if new is not None:
+                rows[new_key] = new
+
+    def changeset(self, changeset: bytes) -> None:
+        self.flush()
+        apsw.Changeset.apply(changeset, self._conn, conflict=_conflict)
+
+    def flush(self) -> None:
+        conn = self._conn
+        for table, rows in self._last.items():
+            written, key, upsert, delete = self._shape(table)
+            gone = [k for k, row in rows.items() if row is None]
+            if gone:
+                conn.executemany(delete, [(k,) for k in gone] if key is None else gone)
+            kept = [(k, row) for k, row in rows.items() if row is not None]
+            if kept:
+                if key is None:
+                    values = [(k, *(row[i] for i in written)) for k, row in kept]
+                else:
+                    values = [tuple(row[i] for i in written) for _, row in kept]
+                conn.executemany(upsert, values)
+        self._last.clear()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _conflict(code: int, change: Any) -> int:
