@@ -27,6 +27,7 @@ from ._notebook.client import SimulatedClient
 from ._notebook.handle import Handle
 from ._project.discovery import discover
 from ._runtime.alarms import AlarmInfo
+from ._runtime.checkpoints import Checkpoint
 from ._runtime.context import DurableObjectContext
 from ._runtime.definition import DurableObjectDefinition, define_durable_object
 from ._runtime.http import Request, Response
@@ -63,6 +64,7 @@ __getattr__ = _module_aliases(
 
 __all__ = [
     "AlarmInfo",
+    "Checkpoint",
     "CloseEvent",
     "DataCloneError",
     "DurableObject",

@@ -25,6 +25,7 @@ The tree::
     ├── HttpError (HTTP_ERROR)
     │   └── OutboundFetchError (OUTBOUND_FETCH_REFUSED)  fetch() to the network, not allowed
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
+    ├── CheckpointError (CHECKPOINT_ERROR)          sb.rewind(cp) cannot go there; a ValueError
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
         └── ExecutionInterruptedError (INTERRUPTED) Ctrl-C stopped running object code
@@ -57,6 +58,7 @@ The platform's retry pattern, ported::
 from ._core.errors import (
     AlarmError,
     BookmarkError,
+    CheckpointError,
     ClockError,
     ConfigError,
     DataCloneError,
@@ -86,6 +88,7 @@ from ._core.errors import (
 __all__ = [
     "AlarmError",
     "BookmarkError",
+    "CheckpointError",
     "ClockError",
     "ConfigError",
     "DataCloneError",

@@ -60,6 +60,8 @@ class DropReason(enum.Enum):
     CONSTRUCTOR_RAISED = "the constructor raised"
     CPU_EXCEEDED = "it exceeded its CPU time limit"
     INTERRUPTED = "its running code was interrupted (Ctrl-C)"
+    # sb.rewind(): a restart of every object, not an eviction (sockets close, as on a reset).
+    REWOUND = "the sandbox was rewound to a checkpoint"
 
     @property
     def keeps_sockets(self) -> bool:

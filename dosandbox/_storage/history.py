@@ -149,11 +149,13 @@ class History:
         self.total = 0
         self._since_image = 0
         self._image_size = 0
-        self.branch = 0  # bumped when sb.rewind() discards later entries
+        # sb.rewind() discarded the entries after each of these seqs (see _mac): a bookmark of
+        # a discarded future never names the entry that reused its seq, earlier ones work.
+        self.forks: list[int] = []
         self.pending: int | None = None  # seq of a restore waiting for the next start
         loaded = store.load(store_key) if store is not None else None
         if loaded is not None:
-            entries, self.branch, self.pending = loaded
+            entries, self.forks, self.pending = loaded
             for entry in entries:
                 self._append(entry, store=False)
         self.bind()
@@ -344,11 +346,15 @@ class History:
         del self.entries[index + 1 :]
         del self._times[index + 1 :]
         self.total -= sum(e.size for e in dropped)
-        self.branch += 1
-        self._since_image = sum(e.size for e in self.entries[self._base(index) + 1 :])
+        self.forks.append(self.entries[-1].seq)
+        base = self._base(index)
+        self._since_image = sum(e.size for e in self.entries[base + 1 :])
+        self._image_size = len(self.entries[base].image or b"") * 4
+        self.kv.clear()
+        self.rows.clear()
         if self._store is not None:
             self._store.drop_after(self._store_key, self.entries[-1].seq)
-            self._store.set_meta(self._store_key, self.branch, self.pending)
+            self._store.set_meta(self._store_key, self.forks, self.pending)
 
     # --- bookmarks ---------------------------------------------------------------------------
 
@@ -358,8 +364,16 @@ class History:
         mac = self._mac(entry)
         return f"{t >> 32:08x}-{t & 0xFFFFFFFF:08x}-{entry.seq:08x}-{self.key[:16]}{mac}"
 
+    @property
+    def branch(self) -> int:
+        """How many times sb.rewind() discarded a stretch of this history."""
+        return len(self.forks)
+
     def _mac(self, entry: Entry) -> str:
-        text = f"{self.key}/{self.branch}/{entry.seq}/{entry.time_ms}"
+        # Forks cutting below the entry: constant while it lives (later forks that keep it cut
+        # at or above it), and one more than any discarded entry of that seq counted.
+        branch = sum(1 for fork in self.forks if fork < entry.seq)
+        text = f"{self.key}/{branch}/{entry.seq}/{entry.time_ms}"
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     def index_for_time(self, ms: int) -> int:
@@ -440,7 +454,7 @@ class History:
     def set_pending(self, index: int | None) -> None:
         self.pending = None if index is None else self.entries[index].seq
         if self._store is not None:
-            self._store.set_meta(self._store_key, self.branch, self.pending)
+            self._store.set_meta(self._store_key, self.forks, self.pending)
 
     def pending_index(self) -> int | None:
         if self.pending is None:
@@ -623,6 +637,7 @@ CREATE TABLE IF NOT EXISTS entries (
   object TEXT, seq INTEGER, time_ms INTEGER, event_seq INTEGER, kind TEXT, alarm_ms INTEGER,
   kv BLOB, sql BLOB, image BLOB, PRIMARY KEY (object, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (object TEXT PRIMARY KEY, branch INTEGER, pending INTEGER);
+CREATE TABLE IF NOT EXISTS forks (object TEXT, seq INTEGER);
 """
 
 
@@ -647,7 +662,7 @@ class HistoryStore:
             ) from exc
         self.conn = conn
 
-    def load(self, key: str) -> tuple[list[Entry], int, int | None] | None:
+    def load(self, key: str) -> tuple[list[Entry], list[int], int | None] | None:
         rows: Any = self.conn.execute(
             "SELECT seq, time_ms, event_seq, kind, alarm_ms, kv, sql, image FROM entries "
             "WHERE object = ? ORDER BY seq", (key,)
@@ -661,10 +676,12 @@ class HistoryStore:
             for seq, t, ev, kind, alarm, kv, sql, image in rows
         ]
         meta: Any = self.conn.execute(
-            "SELECT branch, pending FROM objects WHERE object = ?", (key,)
+            "SELECT pending FROM objects WHERE object = ?", (key,)
         ).fetchall()
-        branch, pending = meta[0] if meta else (0, None)
-        return entries, int(branch), pending
+        forks: Any = self.conn.execute(
+            "SELECT seq FROM forks WHERE object = ? ORDER BY rowid", (key,)
+        ).fetchall()
+        return entries, [int(seq) for (seq,) in forks], meta[0][0] if meta else None
 
     def add(self, key: str, entry: Entry) -> None:
         self.conn.execute(
@@ -684,10 +701,15 @@ class HistoryStore:
     def drop_after(self, key: str, last_seq: int) -> None:
         self.conn.execute("DELETE FROM entries WHERE object = ? AND seq > ?", (key, last_seq))
 
-    def set_meta(self, key: str, branch: int, pending: int | None) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (key, branch, pending)
-        )
+    def set_meta(self, key: str, forks: list[int], pending: int | None) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (key, len(forks), pending)
+            )
+            known: Any = self.conn.execute(
+                "SELECT count(*) FROM forks WHERE object = ?", (key,)).fetchall()
+            self.conn.executemany("INSERT INTO forks VALUES (?, ?)",
+                                  [(key, seq) for seq in forks[known[0][0]:]])
 
     def release(self) -> None:
         """One history fewer uses it; the last one closes the file."""
