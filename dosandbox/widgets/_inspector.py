@@ -11,6 +11,7 @@ from ._base import Owner, ViewBase
 from ._render import esc, status_badge
 from ._static import handle_html
 from ._tabs import TABS, Tab
+from ._timeline import TimelineTab
 
 if TYPE_CHECKING:
     from .._notebook.handle import Handle
@@ -38,7 +39,8 @@ class Inspector(ViewBase, W.VBox):
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
-        for cls in TABS:
+        tab_classes: tuple[type[Tab], ...] = (*TABS, TimelineTab)
+        for cls in tab_classes:
             t = cls(self, handle)
             self.tabs_by_title[cls.title] = t
             tabs.append(t)
