@@ -528,6 +528,7 @@ class _RowReplay:
         self._conn = conn
         conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
         self._last: dict[str, dict[Any, tuple[Any, ...] | None]] = {}
+        self._keys: dict[str, tuple[int, ...] | None] = {}
         self._shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None, str, str]] = {}
 
     def _shape(self, table: str) -> tuple[tuple[int, ...], tuple[int, ...] | None, str, str]:
@@ -560,17 +561,22 @@ class _RowReplay:
         return shape
 
     def add(self, changes: Iterable[tuple[Any, ...]]) -> None:
-        last = self._last
+        # The replay's inner loop (one pass per change of the stretch): kept flat.
+        last, keys = self._last, self._keys
         for table, old_rowid, new_rowid, old, new in changes:
             rows = last.get(table)
             if rows is None:
                 rows = last[table] = {}
-            key = self._shape(table)[1]
-            if key is None:
-                old_key, new_key = old_rowid, new_rowid
-            else:
-                old_key = None if old is None else tuple(old[i] for i in key)
-                new_key = None if new is None else tuple(new[i] for i in key)
+                keys[table] = self._shape(table)[1]
+            key = keys[table]
+            if key is None:  # a rowid table: rows are keyed by rowid
+                if old is not None and old_rowid != new_rowid:
+                    rows[old_rowid] = None
+                if new is not None:
+                    rows[new_rowid] = new
+                continue
+            old_key = None if old is None else tuple(old[i] for i in key)
+            new_key = None if new is None else tuple(new[i] for i in key)
             if old is not None and old_key != new_key:
                 rows[old_key] = None
             if new is not None:
