@@ -938,6 +938,11 @@ class Storage(AliasMixin):
         entry = history.entries[self._current_index()]
         return entry.seq, entry.time_ms, entry.alarm_ms
 
+    def note_alarm(self) -> None:
+        """The alarm changed outside a write batch (it fired): the history notes it now."""
+        if self._history is not None and not self._db.batch_open:
+            self._history.note_alarm()
+
     def cancel_pending_restore(self) -> None:
         """Forget a restore scheduled with on_next_session_restore_bookmark (sb.rewind())."""
         if self._history is not None and self._history.pending is not None:

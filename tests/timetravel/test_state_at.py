@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dosandbox import DurableObjectResetError, Limits, Sandbox
+from dosandbox import DurableObject, DurableObjectResetError, Limits, Sandbox
 from dosandbox.errors import ValidationError
 
 from .conftest import START
@@ -129,3 +129,26 @@ def test_at_works_after_a_restore_and_a_rewind(sb: Sandbox, restore: Any) -> Non
         sb.run(shop.state())
     assert handle.at(sb.clock.now_ms).diff.empty
     assert "price" not in handle.at(sb.clock.now_ms).tables["items"].columns
+
+
+class Quiet(DurableObject):
+    """An alarm handler that writes nothing."""
+
+    async def arm(self, ms: int) -> None:
+        await self.ctx.storage.set_alarm(ms)
+
+    async def alarm(self) -> None:
+        return None
+
+
+def test_an_alarm_that_fired_without_writes_is_in_the_history_when_it_fired(sb: Sandbox) -> None:
+    """The history notes the alarm's change at the firing itself, not at the next bookmark."""
+    sb.register("quiet", Quiet)
+    stub = sb.durable_objects.quiet.get("q")
+    due = sb.clock.now_ms + 60_000
+    sb.run(stub.arm(due))
+    sb.clock.advance(3600)
+    handle = sb.inspect(stub)
+    assert handle.at(due - 1).alarm_ms == due
+    assert handle.at(due + 1_000).alarm_ms is None
+    assert handle.at(due + 1_000).time_ms == due
