@@ -162,6 +162,14 @@ class History:
         if not self.entries:
             self._append(Entry(0, now_ms(), event_seq() + 1, "start", alarm_ms(),
                                image=self._take_image()))
+        elif not db.suspended:
+            # A batch's entry reaches the history file just after the batch commits (two
+            # files: no transaction spans both), so a crash between them leaves a batch the
+            # log lacks. Reopened, the log goes on from an image of the database as it is:
+            # states from here on are exact whatever happened; earlier bookmarks still work.
+            last = self.entries[-1]
+            self._append(Entry(last.seq + 1, max(now_ms(), last.time_ms), event_seq() + 1,
+                               "start", alarm_ms(), image=self._take_image()))
 
     # --- recording ---------------------------------------------------------------------------
 
