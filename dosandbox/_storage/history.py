@@ -23,12 +23,18 @@ How it is kept: a change log, not a copy per write. Each committed write batch a
 A batch that changed the schema (CREATE/ALTER/DROP, ``delete_all``) keeps an *image* (the
 database file, compressed) instead, and so does an entry every few MiB of changes, so that
 rebuilding a state replays a bounded stretch of the log: the newest image at or before the
-entry, then the KV rows and changesets after it, merged and applied once. The log is bounded
+entry, then the KV rows and row changes after it, merged to each row's last state and written
+once (with triggers off: the log holds what they wrote). The log is bounded
 by the 30-day window on the virtual clock and by ``Limits.max_history_bytes``: the oldest
 entries go first, the first kept one becoming an image of its state.
 
 Persisted sandboxes keep the log beside the objects, in ``<persist>/.dosandbox-history.db``
-(one file and connection per sandbox), so bookmarks survive a restart.
+(one file and connection per sandbox), so bookmarks survive a restart. Each reopen starts
+the log again from an image (see History.__init__: a crash between a commit and its log entry
+loses that entry, and deltas after it would be replayed without it).
+
+``sb.rewind(cp)`` forgets the entries after the checkpoint's (``drop_after``); the bookmarks of
+the discarded future are told apart from the entries that reuse their seqs by ``forks``.
 """
 
 from __future__ import annotations
@@ -114,7 +120,7 @@ def _size(
 
 
 class History:
-    """One object's entries, the session that records its SQL changes, its bookmarks."""
+    """One object's entries, the hook that notes its SQL row changes, its bookmarks."""
 
     def __init__(
         self,
@@ -619,11 +625,6 @@ def _conflict(code: int, change: Any) -> int:
     # Replaying onto the exact state the log was recorded on never conflicts: if it does,
     # the log does not fit the image, and nothing may be half-applied.
     return apsw.SQLITE_CHANGESET_ABORT
-
-
-def _scalar(conn: Any, sql: str) -> Any:
-    rows = conn.execute(sql).fetchall()
-    return rows[0][0] if rows else None
 
 
 def image_of(conn: Any) -> bytes:

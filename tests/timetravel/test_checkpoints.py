@@ -106,8 +106,11 @@ def test_rewind_resets_instances_and_old_stubs_fail(sb: Sandbox) -> None:
     assert sb.run(sb.durable_objects.shop.get("a").state())["kv"] == {"last": "apple"}
 
 
-def test_rewind_closes_every_socket_hibernatable_ones_too() -> None:
-    """Hibernatable and standard sockets close with 1006 (even when hibernated); clients see it."""
+def test_rewind_closes_every_socket_hibernatable_ones_too_as_abort_in_workerd() -> None:
+    """Hibernatable and standard sockets close with 1006 (even when hibernated); clients see it.
+
+    As ctx.abort() does in workerd: the client's close is 1006 and getWebSockets() is empty
+    afterwards (probed in Miniflare 4.20260426.0)."""
     with Sandbox(start=START, seed=0) as sb:
         sb.register("socketed", Socketed)
         stub = sb.durable_objects.socketed.get("s")
