@@ -29,6 +29,7 @@ from ._notebook.handle import Handle, HandleSnapshot
 from ._notebook.in_flight import InFlight
 from ._project.discovery import discover
 from ._runtime.alarms import AlarmInfo
+from ._runtime.checkpoints import Checkpoint
 from ._runtime.context import DurableObjectContext
 from ._runtime.definition import DurableObjectDefinition, define_durable_object
 from ._runtime.http import Request, Response
@@ -72,6 +73,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AlarmInfo",
+    "Checkpoint",
     "CloseEvent",
     "DataCloneError",
     "DurableObject",

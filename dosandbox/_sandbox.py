@@ -44,6 +44,7 @@ from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project import project as _project
 from ._project.discovery import discover
+from ._runtime.checkpoints import Checkpoint, rewind, take_checkpoint
 from ._runtime.definition import DurableObjectDefinition, named_definition
 from ._runtime.deploy import redeploy
 from ._runtime.http import Request, Response
@@ -264,6 +265,8 @@ class Sandbox(AliasMixin):
         self._front = Front(self.world, env=self._env, worker=worker, router=self._route)
         self._on_close: list[Callable[[], None]] = []
         self._servers: list[Server] = []  # sb.serve(): stopped when the sandbox closes
+        self._checkpoints: list[Checkpoint] = []
+        self._checkpoint_count = 0
         self.project: _project.Project | None = None
         world = self.world
         self._stepper = Stepper(world, periodic_watch=lambda n: RepeatingAlarmWatch(world, n))
@@ -705,6 +708,39 @@ class Sandbox(AliasMixin):
     def pending_alarm_count(self) -> int:
         """How many alarms wait for their time (cheap: no DataFrame is built)."""
         return pending_alarm_count(self.world)
+
+    # --- checkpoints (lessons: try something, rewind) ----------------------------------------
+
+    def checkpoint(self, label: str | None = None) -> Checkpoint:
+        """Note the whole sandbox now (every object's storage and alarm, the clock) to come
+        back to with :meth:`rewind`. Taken between calls, never from object code."""
+        if label is not None and not isinstance(label, str):
+            raise ValidationError(
+                f"checkpoint(label) takes a str naming it, not {type(label).__name__}."
+            )
+        self._checkpoint_count += 1
+        cp = take_checkpoint(self.world, self.namespaces.values(), self._checkpoint_count, label)
+        self._checkpoints.append(cp)
+        return cp
+
+    def rewind(self, checkpoint: Checkpoint) -> None:
+        """Put every object's storage, its alarm and the clock back to ``checkpoint``.
+
+        A restart of every object: instances are reset (stubs that reached them fail; get new
+        ones), every WebSocket closes with 1006, hibernatable ones too, simulated clients
+        see it; alarms are re-armed from the restored state; objects made since come back
+        empty. Checkpoints taken after it and bookmarks of states after it stop working.
+        """
+        rewind(self.world, self.namespaces.values(), checkpoint)
+        for later in self._checkpoints:
+            if later.number > checkpoint.number:
+                later.discarded = True
+        self._checkpoints = [c for c in self._checkpoints if not c.discarded]
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The checkpoints :meth:`rewind` can go to, oldest first."""
+        return list(self._checkpoints)
 
     # --- following along (live views) --------------------------------------------------------
 

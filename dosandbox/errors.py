@@ -29,6 +29,7 @@ The tree::
     │   └── OutboundFetchError (OUTBOUND_FETCH_REFUSED)  fetch() to the network, not allowed
     ├── ServeError (SERVE_ERROR)                    the local server cannot start (port in use)
     ├── ClockError (CLOCK_ERROR)                    time cannot move that way
+    ├── CheckpointError (CHECKPOINT_ERROR)          sb.rewind(cp) cannot go there; a ValueError
     └── DriverError (DRIVER_ERROR)                  the sandbox cannot be driven from here
         ├── WaitingOnTimeError (WAITING_ON_TIME)    a call waits for virtual time to move
         └── ExecutionInterruptedError (INTERRUPTED) Ctrl-C stopped running object code
@@ -64,6 +65,7 @@ The platform's retry pattern, ported::
 from ._core.errors import (
     AlarmError,
     BookmarkError,
+    CheckpointError,
     ClockError,
     ConfigError,
     DataCloneError,
@@ -98,6 +100,7 @@ from ._core.errors import (
 __all__ = [
     "AlarmError",
     "BookmarkError",
+    "CheckpointError",
     "ClockError",
     "ConfigError",
     "DataCloneError",

@@ -220,6 +220,21 @@ class VirtualClock:
         for listener in self._listeners:
             listener()
 
+    def _rewind_to(self, ms: int) -> None:
+        """Put the clock back to ``ms``: only ``sb.rewind(cp)`` does, with every object
+        restarted and its alarm re-armed from the restored state (time on the platform only
+        moves forwards; a rewind is the lesson's undo, not something code can observe)."""
+        if ms > self._now_ms:
+            raise ClockError(
+                f"A rewind goes back: the clock is at {self.format_ms(self._now_ms)}, "
+                f"{self.format_ms(ms)} is later. Use advance() to move forwards."
+            )
+        self._now_ms = ms
+        self._loop_seconds = (ms - self._origin_ms) / 1000
+        self._wall.set_ms(ms)
+        for listener in self._listeners:
+            listener()
+
     def _follow_wall_clock_until(self, timer: asyncio.TimerHandle) -> None:
         """Realtime mode: sleep for real until ``timer`` is due (scaled by speed)."""
         due = ms_for_loop_time(self._origin_ms, timer.when())

@@ -16,6 +16,7 @@ from .aliases import AliasMixin
 __all__ = [
     "AlarmError",
     "BookmarkError",
+    "CheckpointError",
     "ClockError",
     "ConfigError",
     "DataCloneError",
@@ -249,6 +250,13 @@ class ServeError(DurableObjectError, OSError):
 
 class ClockError(DurableObjectError, ValueError):
     code = "CLOCK_ERROR"
+
+
+class CheckpointError(DurableObjectError, ValueError):
+    """``sb.checkpoint()`` / ``sb.rewind(cp)`` cannot be done: a checkpoint of another
+    sandbox or of a discarded future, history no longer kept, events still running."""
+
+    code = "CHECKPOINT_ERROR"
 
 
 class DriverError(DurableObjectError, RuntimeError):

@@ -64,6 +64,8 @@ class DropReason(enum.Enum):
     # hibernated; one that cannot hibernate (events in flight, standard-API sockets) is reset.
     REDEPLOYED = "redeployed (its code was updated)"
     CODE_UPDATED = "redeployed while busy"
+    # sb.rewind(): a restart of every object, not an eviction (sockets close, as on a reset).
+    REWOUND = "the sandbox was rewound to a checkpoint"
 
     @property
     def keeps_sockets(self) -> bool:

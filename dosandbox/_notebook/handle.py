@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from .._core.events import StepReport
     from .client import SimulatedClient
     from .in_flight import InFlight
+    from .state_at import PastState
 
 __all__ = ["INSPECTOR_TABS", "Handle", "HandleSnapshot"]
 
 # The inspector's tabs, in order (``sb.inspect(stub, tab="KV")`` opens it on one).
-INSPECTOR_TABS = ("State", "KV", "SQL", "Sockets", "Alarm", "Events", "Stubs")
+INSPECTOR_TABS = ("State", "KV", "SQL", "Sockets", "Alarm", "Events", "Stubs", "Timeline")
 
 
 def tab_title(tab: Any) -> str:
@@ -229,6 +230,20 @@ class Handle:
         from .storage_view import run_sql
 
         return run_sql(self._record, query, bindings, write=write)
+
+    def at(self, when: Any) -> PastState:
+        """The object's storage as it was at ``when``, read-only, with a diff against now.
+
+        ``when``: an :class:`~dosandbox.Event` (``event_list()``), an event's ``seq``, a
+        datetime or epoch milliseconds on the virtual clock (an int from 100,000,000,000 on is
+        a time, a smaller one a seq). Gives ``kv`` and ``tables`` (DataFrames), ``alarm``,
+        ``diff`` (``kv``, ``rows``, ``schema``: what changed since) and ``bookmark`` (restore
+        it with ``on_next_session_restore_bookmark``). Built from the point-in-time recovery
+        history; states older than it keeps are a ValidationError naming the limit.
+        """
+        from .state_at import state_at
+
+        return state_at(self._record, when)
 
     def seed_kv(self, entries: Any) -> int:
         """Put ``entries`` (a dict) into storage from outside, e.g. before the first event."""

@@ -495,6 +495,9 @@ class Alarm:
             self._task = None
         if self._closed:
             return  # the sandbox closed under a sleeping handler (it runs again on reopen)
+        storage = self._open_storage() if self._open_storage is not None else None
+        if storage is not None:
+            storage.note_alarm()  # a run that wrote nothing still changed the alarm (history)
         if self._pending_fire and self.time_ms is not None and self._due_ms is None:
             self._start(" (was due while the previous run was still going)")
 

@@ -90,6 +90,11 @@ _NAMED_ACTIONS = frozenset(
     {CREATE_INDEX, CREATE_TABLE, CREATE_TRIGGER, CREATE_VIEW, DELETE, DROP_INDEX, DROP_TABLE,
      DROP_TRIGGER, DROP_VIEW, INSERT, READ, UPDATE, REINDEX, CREATE_VTABLE, DROP_VTABLE}
 )  # not ANALYZE: workerd runs ANALYZE _cf_KV (and PRAGMA optimize analyzes every table)
+# Actions that change the schema (a point-in-time recovery image is kept after them).
+_SCHEMA_ACTIONS = frozenset(
+    {CREATE_INDEX, CREATE_TABLE, CREATE_TRIGGER, CREATE_VIEW, DROP_INDEX, DROP_TABLE,
+     DROP_TRIGGER, DROP_VIEW, ALTER_TABLE, CREATE_VTABLE, DROP_VTABLE}
+)
 _WRITE_ACTIONS = frozenset(
     {CREATE_INDEX, CREATE_TABLE, CREATE_TRIGGER, CREATE_VIEW, DELETE, DROP_INDEX, DROP_TABLE,
      DROP_TRIGGER, DROP_VIEW, INSERT, UPDATE, ALTER_TABLE, REINDEX, ANALYZE, CREATE_VTABLE,
@@ -205,10 +210,14 @@ def _unquote(value: str) -> str:
 class Authorizer:
     """The callback set as ``apsw.Connection.authorizer``; one per database."""
 
-    __slots__ = ("denial", "read_only", "statement", "trusted")
+    __slots__ = ("denial", "read_only", "schema_touched", "statement", "trusted")
 
     def __init__(self) -> None:
         self.trusted = True
+        # A user statement that may change the schema was prepared (SQLite prepares again
+        # after any schema change, so a cached DDL statement that runs changes nothing): the
+        # point-in-time recovery history then compares the schema version at commit.
+        self.schema_touched = False
         self.read_only = False
         self.statement = ""
         # The first refusal while preparing the current user statement: its message (the
@@ -225,7 +234,9 @@ class Authorizer:
     ) -> int:
         if self.trusted:
             return OK
-        if action in (READ, SELECT):
+        if action in _SCHEMA_ACTIONS:
+            self.schema_touched = True
+        elif action in (READ, SELECT):
             if _is_reserved(arg1):
                 return self._deny(
                     f"access to {arg1}.{arg2 or '*'} is prohibited: SQLITE_AUTH. {_CF_HINT}"

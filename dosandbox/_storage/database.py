@@ -109,19 +109,16 @@ class LogRun:
     so the log keeps the order in which things happened.
     """
 
-    __slots__ = ("emit", "query", "rows", "runs", "touched")
+    __slots__ = ("emit", "query", "rows", "runs")
 
     def __init__(self, emit: Callable[[str, str], object] | None) -> None:
         self.emit = emit
         self.query: str | None = None
         self.runs = 0
         self.rows = 0
-        # User SQL wrote or ran DDL since the last commit (the history checks the schema then).
-        self.touched = False
 
     def note(self, query: str, written: int, origin: str | None = None) -> None:
         """Count one write of ``query``; ``origin`` writes the entry at once, marked."""
-        self.touched = True
         if self.query is not query and self.query != query:
             self.flush()
             self.query = query
@@ -362,6 +359,8 @@ class Database:
 
     def check_batch(self, exc: BaseException) -> None:
         """After a failed statement: did SQLite roll the whole batch back (e.g. SQLITE_FULL)?"""
+        if self.history is not None:
+            self.history.statement_failed()
         if self.batch_open and not self.conn.in_transaction:
             self._batch_lost(exc)
 

@@ -12,19 +12,29 @@ How it is kept: a change log, not a copy per write. Each committed write batch a
 
 * KV writes as the rows they wrote (``(key, encoded value)`` or ``(key, None)`` for a
   delete), noted by storage in Python as it writes them (a list append per write);
-* user SQL tables as a SQLite changeset from the session extension (``apsw.Session``, one
-  long-lived session filtered to user tables, so KV writes never pay for it);
+* user SQL tables as the rows each change left, caught by SQLite's pre-update hook
+  (``(table, old rowid, new rowid, old row, new row)``, marshalled once at commit). The
+  session extension was tried first: its ``changeset()`` prepares a statement per table on
+  every commit (~50 µs), more than the write itself. A batch whose capture cannot be trusted
+  (a statement failed after changing rows, a table with VIRTUAL generated columns, whose
+  rows the hook cannot read) keeps an image instead;
 * the alarm's time as the batch left it.
 
 A batch that changed the schema (CREATE/ALTER/DROP, ``delete_all``) keeps an *image* (the
 database file, compressed) instead, and so does an entry every few MiB of changes, so that
 rebuilding a state replays a bounded stretch of the log: the newest image at or before the
-entry, then the KV rows and changesets after it, merged and applied once. The log is bounded
+entry, then the KV rows and row changes after it, merged to each row's last state and written
+once (with triggers off: the log holds what they wrote). The log is bounded
 by the 30-day window on the virtual clock and by ``Limits.max_history_bytes``: the oldest
 entries go first, the first kept one becoming an image of its state.
 
 Persisted sandboxes keep the log beside the objects, in ``<persist>/.dosandbox-history.db``
-(one file and connection per sandbox), so bookmarks survive a restart.
+(one file and connection per sandbox), so bookmarks survive a restart. Each reopen starts
+the log again from an image (see History.__init__: a crash between a commit and its log entry
+loses that entry, and deltas after it would be replayed without it).
+
+``sb.rewind(cp)`` forgets the entries after the checkpoint's (``drop_after``); the bookmarks of
+the discarded future are told apart from the entries that reuse their seqs by ``forks``.
 """
 
 from __future__ import annotations
@@ -58,7 +68,8 @@ _EXAMPLE = "0000019a-2b3c4d5e-0000002a-…"
 # Changes between images: at least this many bytes of log, or the image's own size.
 _IMAGE_EVERY = 1 << 20
 _TRIM_AT_LEAST = 64  # entries dropped at once for the window (rebasing replays the log)
-_ROWID = int(apsw.mapping_session_object_config_options["SQLITE_SESSION_OBJCONFIG_ROWID"])
+# Marks an entry's ``sql`` as marshalled row changes (older logs hold session changesets).
+_ROWS = b"dsrows1\0"
 _SCHEMA_VERSION = "PRAGMA schema_version"
 _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
 _KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
@@ -99,7 +110,8 @@ def _size(
 ) -> int:
     size = 64  # the entry itself
     if kv:
-        size += sum(len(k) + (len(v) if v is not None else 0) + 16 for k, v in kv)
+        for key, value in kv:  # a loop: most batches hold one row, a generator costs more
+            size += len(key) + 16 if value is None else len(key) + len(value) + 16
     if sql:
         size += len(sql)
     if image:
@@ -108,7 +120,7 @@ def _size(
 
 
 class History:
-    """One object's entries, the session that records its SQL changes, its bookmarks."""
+    """One object's entries, the hook that notes its SQL row changes, its bookmarks."""
 
     def __init__(
         self,
@@ -131,105 +143,146 @@ class History:
         self._store = store
         self._store_key = store_key
         self.kv: list[tuple[str, bytes | None]] = []  # the open batch's KV rows, in order
+        # The open batch's user-table changes: (table, old rowid, new rowid, old, new).
+        self.rows: list[tuple[Any, ...]] = []
         self.schema_dirty = False  # storage made or dropped its own tables in this batch
+        self.needs_image = False  # the rows above cannot be trusted: keep an image
         self._batch_event = 0
-        self._session: Any = None
+        self._cursor: Any = None
         self._schema = 0
         self.entries: list[Entry] = []
         self._times: list[int] = []
         self.total = 0
         self._since_image = 0
         self._image_size = 0
-        self.branch = 0  # bumped when sb.rewind() discards later entries
+        # sb.rewind() discarded the entries after each of these seqs (see _mac): a bookmark of
+        # a discarded future never names the entry that reused its seq, earlier ones work.
+        self.forks: list[int] = []
         self.pending: int | None = None  # seq of a restore waiting for the next start
         loaded = store.load(store_key) if store is not None else None
         if loaded is not None:
-            entries, self.branch, self.pending = loaded
+            entries, self.forks, self.pending = loaded
             for entry in entries:
                 self._append(entry, store=False)
         self.bind()
         if not self.entries:
             self._append(Entry(0, now_ms(), event_seq() + 1, "start", alarm_ms(),
                                image=self._take_image()))
+        elif not db.suspended:
+            # A batch's entry reaches the history file just after the batch commits (two
+            # files: no transaction spans both), so a crash between them leaves a batch the
+            # log lacks. Reopened, the log goes on from an image of the database as it is:
+            # states from here on are exact whatever happened; earlier bookmarks still work.
+            last = self.entries[-1]
+            self._append(Entry(last.seq + 1, max(now_ms(), last.time_ms), event_seq() + 1,
+                               "start", alarm_ms(), image=self._take_image()))
 
     # --- recording ---------------------------------------------------------------------------
 
     def bind(self) -> None:
-        """Attach a fresh session to the database's connection (again after a reopen)."""
+        """Hook the database's connection (again after a reopen) to note user-table changes."""
         if self._db.suspended:
-            self._session = None
             return
-        self._new_session()
-        self._schema = _scalar(self._db.conn, _SCHEMA_VERSION)
+        conn = self._db.conn
+        conn.preupdate_hook(self._hook_for(), id="dosandbox-history")
+        # Reused: a cursor per commit costs more than the query it runs.
+        self._cursor = conn.cursor()
+        self._schema = self._schema_version()
 
-    def _new_session(self) -> None:
-        session = apsw.Session(self._db.conn, "main")
-        session.config(_ROWID, True)  # tables without a PRIMARY KEY are recorded too
-        session.table_filter(_user_table)
-        session.attach(None)
-        self._session = session
+    def _schema_version(self) -> int:
+        return int(self._cursor.execute(_SCHEMA_VERSION).fetchall()[0][0])
+
+    def _hook_for(self) -> Callable[[Any], None]:
+        note = self.rows.append
+
+        def changed(update: Any) -> None:
+            # Runs inside SQLite for every row written: as little as possible, never raising.
+            table = update.table_name
+            if table.startswith("_cf_"):  # KV rows are noted by storage; the alarm is alarm_ms
+                return
+            try:
+                op = update.op
+                if op == "INSERT":
+                    note((table, None, update.rowid_new, None, update.new))
+                elif op == "DELETE":
+                    note((table, update.rowid, None, update.old, None))
+                else:
+                    note((table, update.rowid, update.rowid_new, update.old, update.new))
+            except apsw.Error:  # e.g. VIRTUAL generated columns: the row cannot be read
+                self.needs_image = True
+
+        return changed
 
     def begun(self) -> None:
         """A write batch opened: its entry belongs to the events from here on."""
         self._batch_event = self._event_seq() + 1
 
-    def mark(self) -> int:
-        """How many KV rows the open batch holds (a savepoint's snapshot)."""
-        return len(self.kv)
+    def mark(self) -> tuple[int, int]:
+        """How many KV rows and row changes the open batch holds (a savepoint's snapshot)."""
+        return len(self.kv), len(self.rows)
 
     def truncate(self, mark: Any) -> None:
-        """A savepoint or the batch rolled back: forget the KV rows written since."""
-        del self.kv[mark or 0 :]
+        """A savepoint or the batch rolled back: forget the rows written since."""
+        kv, rows = mark or (0, 0)
+        del self.kv[kv:]
+        del self.rows[rows:]
+
+    def statement_failed(self) -> None:
+        """A statement failed: SQLite may have undone some of the rows the hook saw (or, with
+        ON CONFLICT FAIL, kept them); only an image says surely what the batch left."""
+        if self.rows:
+            self.needs_image = True
 
     def rolled_back(self) -> None:
         """The whole batch was rolled back: nothing of it happened."""
         self.kv.clear()
-        self.schema_dirty = False
-        self._db.log_run.touched = False
-        if self._session is not None:
-            self._session.close()
-            self._new_session()
+        self.rows.clear()
+        self.schema_dirty = self.needs_image = False
+        self._db.auth.schema_touched = False
 
     def committed(self) -> None:
         """The batch committed: add its entry (nothing if it changed nothing)."""
-        db = self._db
-        session = self._session
-        sql = None
+        # Runs after every write batch: kept lean (one put per event pays for all of it).
         schema = False
-        if session is not None and not session.is_empty:
-            try:
-                sql = session.changeset() or None
-            except apsw.SchemaChangeError:  # a table it recorded was dropped or altered
-                schema = True
-            session.close()
-            self._new_session()
-        if schema or self.schema_dirty or db.log_run.touched:
-            self.schema_dirty = db.log_run.touched = False
-            version = _scalar(db.conn, _SCHEMA_VERSION)
-            if schema or version != self._schema:
-                schema = True
-                if session is self._session:  # the session caches the old table shapes
-                    session.close()
-                    self._new_session()
-                self._schema = version
+        if self.schema_dirty or self._db.auth.schema_touched:
+            schema = self._schema_changed()
+        untrusted = self.needs_image
+        rows = self.rows
         kv = self.kv
         alarm = self._alarm_ms()
         last = self.entries[-1]
-        if not (kv or sql or schema) and alarm == last.alarm_ms:
+        if not (kv or rows or schema or untrusted) and alarm == last.alarm_ms:
             return
-        rows = tuple(kv) if kv else None
-        kv.clear()
+        sql = None
+        if rows:
+            if not (schema or untrusted):
+                sql = _ROWS + marshal.dumps(tuple(rows))
+            rows.clear()
+        kv_rows = None
+        if kv:
+            kv_rows = tuple(kv)
+            kv.clear()
+        self.needs_image = False
         entry = Entry(last.seq + 1, self._now_ms(), self._batch_event or self._event_seq(),
-                      "schema" if schema else "write", alarm, rows, sql)
-        if schema or self._since_image > max(_IMAGE_EVERY, self._image_size):
+                      "schema" if schema else "write", alarm, kv_rows, sql)
+        self._batch_event = 0
+        if schema or untrusted or self._since_image > max(_IMAGE_EVERY, self._image_size):
             entry.kv = entry.sql = None
             entry.image = self._take_image()
             entry.size = _size(None, None, entry.image)
         self._append(entry)
-        self._batch_event = 0
         # The window moves slowly: looked at every 64 entries (and when over the size limit).
-        if (self.limit_bytes > 0 and self.total > self.limit_bytes) or not entry.seq & 63:
+        if not entry.seq & 63 or (self.limit_bytes > 0 and self.total > self.limit_bytes):
             self._maybe_trim()
+
+    def _schema_changed(self) -> bool:
+        """Whether the batch changed the schema (user DDL, storage's own tables)."""
+        self.schema_dirty = self._db.auth.schema_touched = False
+        version = self._schema_version()
+        if version == self._schema:
+            return False
+        self._schema = version
+        return True
 
     def note_alarm(self, kind: str = "write") -> None:
         """Record the alarm if it changed with no write batch (an alarm that fired)."""
@@ -307,11 +360,15 @@ class History:
         del self.entries[index + 1 :]
         del self._times[index + 1 :]
         self.total -= sum(e.size for e in dropped)
-        self.branch += 1
-        self._since_image = sum(e.size for e in self.entries[self._base(index) + 1 :])
+        self.forks.append(self.entries[-1].seq)
+        base = self._base(index)
+        self._since_image = sum(e.size for e in self.entries[base + 1 :])
+        self._image_size = len(self.entries[base].image or b"") * 4
+        self.kv.clear()
+        self.rows.clear()
         if self._store is not None:
             self._store.drop_after(self._store_key, self.entries[-1].seq)
-            self._store.set_meta(self._store_key, self.branch, self.pending)
+            self._store.set_meta(self._store_key, self.forks, self.pending)
 
     # --- bookmarks ---------------------------------------------------------------------------
 
@@ -321,8 +378,16 @@ class History:
         mac = self._mac(entry)
         return f"{t >> 32:08x}-{t & 0xFFFFFFFF:08x}-{entry.seq:08x}-{self.key[:16]}{mac}"
 
+    @property
+    def branch(self) -> int:
+        """How many times sb.rewind() discarded a stretch of this history."""
+        return len(self.forks)
+
     def _mac(self, entry: Entry) -> str:
-        text = f"{self.key}/{self.branch}/{entry.seq}/{entry.time_ms}"
+        # Forks cutting below the entry: constant while it lives (later forks that keep it cut
+        # at or above it), and one more than any discarded entry of that seq counted.
+        branch = sum(1 for fork in self.forks if fork < entry.seq)
+        text = f"{self.key}/{branch}/{entry.seq}/{entry.time_ms}"
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     def index_for_time(self, ms: int) -> int:
@@ -403,7 +468,7 @@ class History:
     def set_pending(self, index: int | None) -> None:
         self.pending = None if index is None else self.entries[index].seq
         if self._store is not None:
-            self._store.set_meta(self._store_key, self.branch, self.pending)
+            self._store.set_meta(self._store_key, self.forks, self.pending)
 
     def pending_index(self) -> int | None:
         if self.pending is None:
@@ -428,22 +493,22 @@ class History:
             if image:
                 conn.deserialize("main", zlib.decompress(image))
             kv: dict[str, bytes | None] = {}
-            builder = None
+            replay = _RowReplay(conn)
             for entry in self.entries[base + 1 : index + 1]:
                 if entry.kv:
                     kv.update(entry.kv)
-                if entry.sql:
-                    if builder is None:
-                        builder = apsw.ChangesetBuilder()
-                    builder.add(entry.sql)
-            if kv or builder is not None:
-                conn.execute("BEGIN")
-                if kv:
-                    conn.executemany(_KV_PUT, [(k, v) for k, v in kv.items() if v is not None])
-                    conn.executemany(_KV_DELETE, [(k,) for k, v in kv.items() if v is None])
-                if builder is not None:
-                    apsw.Changeset.apply(builder.output(), conn, conflict=_conflict)
-                conn.execute("COMMIT")
+                sql = entry.sql
+                if sql:
+                    if sql.startswith(_ROWS):
+                        replay.add(marshal.loads(sql[len(_ROWS):]))
+                    else:  # a session changeset from an older log: applied in its turn
+                        replay.changeset(sql)
+            conn.execute("BEGIN")
+            if kv:
+                conn.executemany(_KV_PUT, [(k, v) for k, v in kv.items() if v is not None])
+                conn.executemany(_KV_DELETE, [(k,) for k, v in kv.items() if v is None])
+            replay.flush()
+            conn.execute("COMMIT")
         except BaseException:
             conn.close()
             raise
@@ -465,20 +530,101 @@ class History:
         return max(0, lo - 1)
 
 
-def _user_table(name: str) -> bool:
-    # KV rows are noted by storage itself; the alarm row is the entry's alarm_ms.
-    return not name.startswith("_cf_")
+class _RowReplay:
+    """The row changes of a stretch of the log, merged to each row's last state, written once.
+
+    Written on a scratch connection holding the stretch's base image (its schema is the
+    log's: a schema change makes an image), with triggers off: the log already holds the rows
+    that triggers and foreign-key actions wrote.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
+        self._last: dict[str, dict[Any, tuple[Any, ...] | None]] = {}
+        self._keys: dict[str, tuple[int, ...] | None] = {}
+        self._shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None, str, str]] = {}
+
+    def _shape(self, table: str) -> tuple[tuple[int, ...], tuple[int, ...] | None, str, str]:
+        """(the written columns' positions, the key's positions or None for a rowid table,
+        the upsert, the delete)."""
+        shape = self._shapes.get(table)
+        if shape is None:
+            conn = self._conn
+            columns = conn.execute(
+                "SELECT name, pk, hidden FROM pragma_table_xinfo(?)", (table,)
+            ).fetchall()
+            (without_rowid,) = conn.execute(
+                "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+            ).fetchone()
+            written = tuple(i for i, (_, _, hidden) in enumerate(columns) if hidden == 0)
+            names = [_quote(columns[i][0]) for i in written]
+            name = _quote(table)
+            if without_rowid:
+                key = tuple(i for _, i in sorted(
+                    (pk, i) for i, (_, pk, _) in enumerate(columns) if pk))
+                where = " AND ".join(f"{_quote(columns[i][0])} = ?" for i in key)
+                upsert = (f"INSERT OR REPLACE INTO {name} ({', '.join(names)}) "
+                          f"VALUES ({', '.join('?' * len(names))})")
+                shape = (written, key, upsert, f"DELETE FROM {name} WHERE {where}")
+            else:
+                upsert = (f"INSERT OR REPLACE INTO {name} (_rowid_, {', '.join(names)}) "
+                          f"VALUES ({', '.join('?' * (len(names) + 1))})")
+                shape = (written, None, upsert, f"DELETE FROM {name} WHERE _rowid_ = ?")
+            self._shapes[table] = shape
+        return shape
+
+    def add(self, changes: Iterable[tuple[Any, ...]]) -> None:
+        # The replay's inner loop (one pass per change of the stretch): kept flat.
+        last, keys = self._last, self._keys
+        for table, old_rowid, new_rowid, old, new in changes:
+            rows = last.get(table)
+            if rows is None:
+                rows = last[table] = {}
+                keys[table] = self._shape(table)[1]
+            key = keys[table]
+            if key is None:  # a rowid table: rows are keyed by rowid
+                if old is not None and old_rowid != new_rowid:
+                    rows[old_rowid] = None
+                if new is not None:
+                    rows[new_rowid] = new
+                continue
+            old_key = None if old is None else tuple(old[i] for i in key)
+            new_key = None if new is None else tuple(new[i] for i in key)
+            if old is not None and old_key != new_key:
+                rows[old_key] = None
+            if new is not None:
+                rows[new_key] = new
+
+    def changeset(self, changeset: bytes) -> None:
+        self.flush()
+        apsw.Changeset.apply(changeset, self._conn, conflict=_conflict)
+
+    def flush(self) -> None:
+        conn = self._conn
+        for table, rows in self._last.items():
+            written, key, upsert, delete = self._shape(table)
+            gone = [k for k, row in rows.items() if row is None]
+            if gone:
+                conn.executemany(delete, [(k,) for k in gone] if key is None else gone)
+            kept = [(k, row) for k, row in rows.items() if row is not None]
+            if kept:
+                if key is None:
+                    values = [(k, *(row[i] for i in written)) for k, row in kept]
+                else:
+                    values = [tuple(row[i] for i in written) for _, row in kept]
+                conn.executemany(upsert, values)
+        self._last.clear()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _conflict(code: int, change: Any) -> int:
     # Replaying onto the exact state the log was recorded on never conflicts: if it does,
     # the log does not fit the image, and nothing may be half-applied.
     return apsw.SQLITE_CHANGESET_ABORT
-
-
-def _scalar(conn: Any, sql: str) -> Any:
-    rows = conn.execute(sql).fetchall()
-    return rows[0][0] if rows else None
 
 
 def image_of(conn: Any) -> bytes:
@@ -506,6 +652,7 @@ CREATE TABLE IF NOT EXISTS entries (
   object TEXT, seq INTEGER, time_ms INTEGER, event_seq INTEGER, kind TEXT, alarm_ms INTEGER,
   kv BLOB, sql BLOB, image BLOB, PRIMARY KEY (object, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (object TEXT PRIMARY KEY, branch INTEGER, pending INTEGER);
+CREATE TABLE IF NOT EXISTS forks (object TEXT, seq INTEGER);
 """
 
 
@@ -530,7 +677,7 @@ class HistoryStore:
             ) from exc
         self.conn = conn
 
-    def load(self, key: str) -> tuple[list[Entry], int, int | None] | None:
+    def load(self, key: str) -> tuple[list[Entry], list[int], int | None] | None:
         rows: Any = self.conn.execute(
             "SELECT seq, time_ms, event_seq, kind, alarm_ms, kv, sql, image FROM entries "
             "WHERE object = ? ORDER BY seq", (key,)
@@ -544,10 +691,12 @@ class HistoryStore:
             for seq, t, ev, kind, alarm, kv, sql, image in rows
         ]
         meta: Any = self.conn.execute(
-            "SELECT branch, pending FROM objects WHERE object = ?", (key,)
+            "SELECT pending FROM objects WHERE object = ?", (key,)
         ).fetchall()
-        branch, pending = meta[0] if meta else (0, None)
-        return entries, int(branch), pending
+        forks: Any = self.conn.execute(
+            "SELECT seq FROM forks WHERE object = ? ORDER BY rowid", (key,)
+        ).fetchall()
+        return entries, [int(seq) for (seq,) in forks], meta[0][0] if meta else None
 
     def add(self, key: str, entry: Entry) -> None:
         self.conn.execute(
@@ -567,10 +716,15 @@ class HistoryStore:
     def drop_after(self, key: str, last_seq: int) -> None:
         self.conn.execute("DELETE FROM entries WHERE object = ? AND seq > ?", (key, last_seq))
 
-    def set_meta(self, key: str, branch: int, pending: int | None) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (key, branch, pending)
-        )
+    def set_meta(self, key: str, forks: list[int], pending: int | None) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (key, len(forks), pending)
+            )
+            known: Any = self.conn.execute(
+                "SELECT count(*) FROM forks WHERE object = ?", (key,)).fetchall()
+            self.conn.executemany("INSERT INTO forks VALUES (?, ?)",
+                                  [(key, seq) for seq in forks[known[0][0]:]])
 
     def release(self) -> None:
         """One history fewer uses it; the last one closes the file."""

@@ -40,11 +40,19 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import apsw
+
 from .._core.aliases import AliasMixin
-from .._core.clock import to_epoch_ms
+from .._core.clock import describe_ms, to_epoch_ms
 from .._core.codec import dumps
 from .._core.done import DONE, Done
-from .._core.errors import BookmarkError, StorageLimitError, TransactionError, ValidationError
+from .._core.errors import (
+    BookmarkError,
+    CheckpointError,
+    StorageLimitError,
+    TransactionError,
+    ValidationError,
+)
 from .._core.fastcodec import decode_value, encode_value
 from .._core.record import DropReason, current_scope
 from .database import Database, pool_for, sqlite_error, tag
@@ -873,6 +881,16 @@ class Storage(AliasMixin):
             self._emit("error", f"the restore of bookmark {bookmark[:26]}… failed, nothing "
                        f"changed: {type(exc).__name__}: {exc}")
             return False
+        image = self._swap_in(scratch, history.alarm_at(index))
+        history.add_restore(image, "restore")
+        self._emit("storage.restored", f"restored to bookmark {bookmark[:26]}…")
+        return True
+
+    def _swap_in(self, scratch: Any, alarm_ms: int | None, reason: str = "a point-in-time "
+                 "restore") -> bytes:
+        """Replace the database with ``scratch``'s (closed after) and set the alarm to
+        ``alarm_ms``; returns the new state's image."""
+        db = self._db
         try:
             image = image_of(scratch)
             self.sql._cancel_cursors()
@@ -884,15 +902,65 @@ class Storage(AliasMixin):
         db.suspend()
         db.resume()
         self.sql._plans.clear()
-        alarm_ms = history.alarm_at(index)
         alarm = self._alarm()
         if alarm_ms is None:
-            alarm.delete_now(reason="a point-in-time restore")
+            alarm.delete_now(reason=reason)
         elif alarm.time_ms != alarm_ms:
             alarm.set_now(alarm_ms)
-        history.add_restore(image, "restore")
-        self._emit("storage.restored", f"restored to bookmark {bookmark[:26]}…")
-        return True
+        return image
+
+    def rewind_to(self, seq: int | None, time_ms: int) -> None:
+        """sb.rewind(): the state of history entry ``seq`` (None: empty, as before the object
+        existed) now, its alarm with it; the entries after it are forgotten."""
+        history = self._require_history("sb.rewind()")
+        history.set_pending(None)
+        db = self._db
+        if db.batch_open:
+            db.commit()
+        db.resume()
+        if seq is None:
+            first = history.entries[0]
+            index = 0 if first.kind == "start" and first.image == b"" else None
+            scratch = apsw.Connection(":memory:")
+        else:
+            index = self.rewind_index(seq, time_ms)
+            scratch = history.materialize(index)
+        alarm_ms = None if index is None else history.alarm_at(index)
+        image = self._swap_in(scratch, alarm_ms, reason="sb.rewind()")
+        if index is None:
+            history.add_restore(image, "rewind")
+        else:
+            history.drop_after(index)
+
+    def checkpoint_mark(self) -> tuple[int, int, int | None]:
+        """sb.checkpoint(): (seq, time) of the entry holding the state now, and its alarm."""
+        history = self._require_history("sb.checkpoint()")
+        entry = history.entries[self._current_index()]
+        return entry.seq, entry.time_ms, entry.alarm_ms
+
+    def note_alarm(self) -> None:
+        """The alarm changed outside a write batch (it fired): the history notes it now."""
+        if self._history is not None and not self._db.batch_open:
+            self._history.note_alarm()
+
+    def cancel_pending_restore(self) -> None:
+        """Forget a restore scheduled with on_next_session_restore_bookmark (sb.rewind())."""
+        if self._history is not None and self._history.pending is not None:
+            self._history.set_pending(None)
+
+    def rewind_index(self, seq: int, time_ms: int) -> int:
+        """The index of the entry a checkpoint names, or the typed error if it is gone."""
+        history = self._require_history("sb.rewind()")
+        index = seq - history.entries[0].seq
+        if not 0 <= index < len(history.entries) or history.entries[index].time_ms != time_ms:
+            raise CheckpointError(
+                f"sb.rewind(): {self._record.namespace.name} {self._record.hex[:12]}… no longer "
+                f"keeps its state of {describe_ms(time_ms)} (its history goes back to "
+                f"{describe_ms(history.entries[0].time_ms)}: Limits.max_history_bytes="
+                f"{history.limit_bytes:,} bytes and the 30-day window). Nothing was rewound; "
+                "take checkpoints closer to the experiment, or raise the limit."
+            )
+        return index
 
     # --- alarms (storage operations on the platform; the alarm itself is given to storage) ----
 

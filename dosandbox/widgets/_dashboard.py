@@ -8,6 +8,7 @@ import ipywidgets as W
 
 from ..errors import ValidationError
 from ._base import Owner, ViewBase, heading, set_options
+from ._checkpoints import CheckpointsPanel
 from ._clockbar import ClockBar
 from ._inspector import Inspector
 from ._render import MUTED, format_ms, table_html
@@ -30,6 +31,7 @@ class Dashboard(ViewBase, W.VBox):
         Owner.__init__(self)
         self.sandbox = sandbox
         self.clock_bar = self.own(ClockBar(sandbox))
+        self.checkpoints = CheckpointsPanel(self, sandbox)
         self.objects = self.html()
         self.picker = self.own(
             W.Select(options=[], rows=6, description="Inspect",
@@ -44,6 +46,7 @@ class Dashboard(ViewBase, W.VBox):
         W.VBox.__init__(self, children=[
             self.clock_bar,
             self.error,
+            self.checkpoints.box,
             self.html(heading("Objects")),
             self.objects,
             self.picker,
@@ -118,6 +121,7 @@ class Dashboard(ViewBase, W.VBox):
                                         mono=("id",)) + more
         options = [(_label(h), _key(h)) for h in handles[:MAX_OBJECTS]]
         set_options(self, self.picker, options, self.picker.value)
+        self.checkpoints.refresh()
         self._render_events()
 
     def _render_events(self) -> None:

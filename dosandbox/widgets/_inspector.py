@@ -12,6 +12,7 @@ from ._render import MUTED, VIEW_CSS, esc, status_badge
 from ._static import handle_html, storage_text
 from ._stubs import StubsTab
 from ._tabs import TABS, Tab
+from ._timeline import TimelineTab
 
 if TYPE_CHECKING:
     from .._notebook.handle import Handle
@@ -40,7 +41,7 @@ class Inspector(ViewBase, W.VBox):
         )
         self.tabs_by_title: dict[str, Tab] = {}
         tabs = []
-        tab_classes: tuple[type[Tab], ...] = (*TABS, StubsTab)
+        tab_classes: tuple[type[Tab], ...] = (*TABS, StubsTab, TimelineTab)
         for cls in tab_classes:
             t = cls(self, handle)
             self.tabs_by_title[cls.title] = t

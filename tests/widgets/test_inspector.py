@@ -19,7 +19,9 @@ def test_header_shows_name_id_status_and_counts(sb: Sandbox, stub: Any) -> None:
     assert "counter" in w.title.value and "alice" in w.title.value
     assert str(stub.id)[:16] in w.title.value
     assert ">live<" in w.title.value
-    assert w.tabs.titles == ("State", "KV", "SQL", "Sockets", "Alarm", "Events", "Stubs")
+    assert w.tabs.titles == (
+        "State", "KV", "SQL", "Sockets", "Alarm", "Events", "Stubs", "Timeline"
+    )
 
 
 def test_state_tab_shows_state_tree_and_type(sb: Sandbox, stub: Any) -> None:
