@@ -15,7 +15,7 @@ import ipywidgets as W
 from ..errors import ValidationError
 from . import _data
 from ._base import heading
-from ._render import esc, format_ms, frame_rows, message_html, table_html
+from ._render import MUTED, esc, format_ms, frame_rows, message_html, table_html
 from ._tabs import Tab
 
 __all__ = ["TimelineTab"]
@@ -129,7 +129,7 @@ class TimelineTab(Tab):
 def _state_html(past: Any) -> str:
     alarm = "no alarm" if past.alarm_ms is None else f"alarm at {format_ms(past.alarm_ms)}"
     parts = [
-        f'<div style="font-size:12px;color:#555">state #{past.entry_seq} ({esc(past.kind)}) '
+        f'<div style="font-size:12px;color:{MUTED}">state #{past.entry_seq} ({esc(past.kind)}) '
         f"committed {esc(format_ms(past.time_ms))} · {esc(alarm)}</div>",
         heading("KV then"),
         table_html(*frame_rows(past.kv.head(ROWS), ["key", "value", "type"]), empty="no keys"),
