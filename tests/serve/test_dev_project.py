@@ -120,7 +120,7 @@ def test_dev_reloads_an_edit_of_the_worker_and_keeps_storage(
     chat_dev: tuple[Any, str], chat: Path
 ) -> None:
     """Editing src/entry.py changes the answer; the room's count in storage survives; a socket
-    open across the reload is closed with 1001 (the object restarts); an edit of the
+    open across the reload is closed with 1001 (the server restarts); an edit of the
     wrangler file reloads too."""
     dev, url = chat_dev
 
