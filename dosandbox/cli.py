@@ -496,8 +496,8 @@ def _worker_config(path: Path) -> Path | None:
         return None
     try:
         main = WranglerFile.load(config).data.get("main")
-    except ConfigError:
-        return config if path.is_file() else None  # a named config file: report why it fails
+    except ConfigError:  # loading it reports why, unless objects/ is there to serve instead
+        return None if path.is_dir() and (path / "objects").is_dir() else config
     if not (isinstance(main, str) and main.endswith(".py")):
         return None
     # `dosandbox wrangler` writes main = "src/entry.py" beside an objects/ folder before any

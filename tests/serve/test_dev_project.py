@@ -218,6 +218,18 @@ def test_dev_on_a_project_that_does_not_load_exits_1_naming_the_file(chat: Path)
     assert "Ready on" not in result.stdout
 
 
+def test_dev_on_a_wrangler_file_that_does_not_parse_exits_1_naming_it(tmp_path: Path) -> None:
+    """A broken wrangler.jsonc is reported with its line, not taken for "no project here"."""
+    (tmp_path / "wrangler.jsonc").write_text('{ "main": "src/entry.py",\n oops }')
+    result = subprocess.run(
+        [sys.executable, "-m", "dosandbox", "dev", str(tmp_path), "--port", "0"],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {tmp_path / 'wrangler.jsonc'} is not valid JSONC "
+                                    "at line 2")
+
+
 def test_dev_prefers_objects_when_the_configs_main_does_not_exist_yet(
     tmp_path: Path, start_dev: Callable[[list[str]], Any]
 ) -> None:
