@@ -10,8 +10,10 @@ Miniflare's packages), each server in its own process:
   (``GET /counter/room/broadcast``) until every client has the message, p50 and p99 over the
   broadcasts; target p99 <= 100 ms.
 
-On the dosandbox side the Worker is a dispatch function in front of the default routing (the
-seam a project's Worker takes); the object is the same in both.
+On both sides a real Worker is in front (``Sandbox(worker=Worker)`` here, a class as Python
+Workers write it, so requests take the same path as a project's ``WorkerEntrypoint``): it
+calls the object through its binding (``env.COUNTER.get(env.COUNTER.idFromName("a"))``) and
+forwards everything else to the object's ``fetch``. The object is the same in both.
 
 Run: python benchmarks/serve.py [--quick] [--node-modules DIR]
 (DIR: Miniflare's node_modules, default tests/conformance/js/node_modules; install it with
@@ -40,10 +42,10 @@ NODE_SCRIPT = Path(__file__).with_name("serve_node.mjs")
 
 
 def serve_dosandbox(port: int) -> None:
-    """Serve the benchmark object behind a Worker-like dispatch until SIGTERM."""
+    """Serve the benchmark Worker and object (as serve_node.mjs defines them) until SIGTERM."""
     sys.path.insert(0, str(ROOT))
     from dosandbox import DurableObject, Response, Sandbox, WebSocketPair
-    from dosandbox._notebook.server import Server, dispatch
+    from dosandbox._notebook.server import Server
 
     class Counter(DurableObject):
         def increment(self) -> int:
@@ -68,16 +70,27 @@ def serve_dosandbox(port: int) -> None:
         def web_socket_message(self, ws: Any, message: Any) -> None:
             pass
 
-    async def worker(sandbox: Any, request: Any) -> Response:
-        if request.parsed_url.path == "/rpc":
-            n = await sandbox.durable_objects.counter.get("a").increment()
-            return Response(str(n))
-        return await dispatch(sandbox, request)
+    class Worker:
+        """The Worker in front, as the JavaScript one: RPC on /rpc, else the object's fetch."""
+
+        def __init__(self, ctx: Any, env: Any) -> None:
+            self.ctx, self.env = ctx, env
+
+        async def fetch(self, request: Any) -> Response:
+            counter = self.env.COUNTER
+            path = request.parsed_url.path
+            if path == "/rpc":
+                n = await counter.get(counter.id_from_name("a")).increment()
+                return Response(str(n))
+            parts = path.split("/")
+            name = parts[2] if len(parts) > 2 and parts[2] else "a"
+            response: Response = await counter.get(counter.id_from_name(name)).fetch(request)
+            return response
 
     async def main() -> None:
-        sb = Sandbox(event_log_size=1_000)
+        sb = Sandbox(event_log_size=1_000, worker=Worker)
         sb.register("counter", Counter)
-        server = Server(sb, port=port, dispatch=worker, announce=None)
+        server = Server(sb, port=port, announce=None)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

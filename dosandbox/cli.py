@@ -8,7 +8,7 @@
     dosandbox objects migrations         the migration history and what comes next
     dosandbox wrangler [--dry-run]       write/update wrangler.toml (or .jsonc/.json)
     dosandbox export [--out DIR]         objects/ → a Python Workers project (pywrangler)
-    dosandbox dev [PATH] [--port N]      serve the objects to real clients, reload on change
+    dosandbox dev [PATH] [--port N]      serve a project's Worker (or objects/), reload on change
 
 ``objects list`` and ``objects info`` also read a Python Workers project (``--project PATH``, or
 the current folder when it has a wrangler config and no ``objects/``): classes, bindings and
@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -461,31 +462,83 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 
 # Seconds between two looks at the project's files (a reload follows a change).
 RELOAD_POLL = 0.5
+# Folders a reload never looks into: caches, environments, vendored packages.
+_UNWATCHED = frozenset({"__pycache__", "node_modules", "python_modules"})
 
 
-def _dev_objects_folder(path: Path) -> Path:
-    """The ``objects/`` folder ``dosandbox dev PATH`` serves (PATH itself, or PATH/objects).
+class _DevTarget:
+    """What ``dosandbox dev PATH`` serves: a Python Workers project, or an ``objects/`` folder.
 
-    This is where a Python Workers project (a Worker in front of the objects) plugs in: for
-    now a project folder is served through its objects, routed as ``/<object>/<name>/...``.
+    A project (a wrangler config whose ``main`` is a ``.py`` file) is served through its
+    Worker, as ``wrangler dev`` / ``pywrangler dev`` do; an ``objects/`` folder is routed as
+    ``/<object>/<name>/...``.
     """
+
+    def __init__(self, *, project: Path | None = None, objects: Path | None = None) -> None:
+        self.project = project  # the project folder (or its wrangler file)
+        self.objects = objects
+
+    @property
+    def path(self) -> Path:
+        found = self.project if self.project is not None else self.objects
+        assert found is not None
+        return found
+
+
+def _worker_config(path: Path) -> Path | None:
+    """The wrangler config at ``path`` (a folder or the file) whose ``main`` is Python."""
+    from ._project.wrangler import CONFIG_NAMES, WranglerFile, find_config
+
+    config = path if path.is_file() and path.name in CONFIG_NAMES else None
+    if config is None and path.is_dir():
+        config = find_config(path)
+    if config is None:
+        return None
+    try:
+        main = WranglerFile.load(config).data.get("main")
+    except ConfigError:  # loading it reports why, unless objects/ is there to serve instead
+        return None if path.is_dir() and (path / "objects").is_dir() else config
+    if not (isinstance(main, str) and main.endswith(".py")):
+        return None
+    # `dosandbox wrangler` writes main = "src/entry.py" beside an objects/ folder before any
+    # Worker exists: there the objects are what to serve.
+    if path.is_dir() and (path / "objects").is_dir() and not (config.parent / main).is_file():
+        return None
+    return config
+
+
+def _dev_target(path: Path) -> _DevTarget:
+    """A Python Workers project at ``path``, else the ``objects/`` folder (PATH or PATH/objects)."""
     if not path.exists():
         raise _Failure(f"{path} does not exist: pass the project folder or its objects/ "
                        "folder, e.g. dosandbox dev . or dosandbox dev objects")
+    if _worker_config(path) is not None:
+        return _DevTarget(project=path)
     if (path / "objects").is_dir():
-        return path / "objects"
+        return _DevTarget(objects=path / "objects")
     if path.is_dir() and any(path.glob("*.py")):
-        return path
+        return _DevTarget(objects=path)
     raise _Failure(
-        f"{path} has no objects/ folder and no object modules (*.py): pass the folder that "
-        "holds them, e.g. dosandbox dev path/to/objects."
+        f"{path} has no wrangler config with a Python main, no objects/ folder and no object "
+        "modules (*.py): pass a Python Workers project (its wrangler.jsonc or wrangler.toml "
+        "names main = \"src/entry.py\") or the folder of objects, e.g. dosandbox dev "
+        "path/to/objects."
     )
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Each Python file under ``folder`` with its mtime and size (what a reload watches)."""
+def _python_files(folder: Path) -> list[Path]:
+    """Every ``*.py`` under ``folder``, skipping hidden folders, caches and vendored packages."""
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _UNWATCHED)
+        found += [Path(here) / f for f in sorted(files) if f.endswith(".py")]
+    return found
+
+
+def _snapshot(files: list[Path]) -> dict[str, tuple[int, int]]:
+    """Each file with its mtime and size (what a reload watches)."""
     seen: dict[str, tuple[int, int]] = {}
-    for file in sorted(folder.rglob("*.py")):
+    for file in files:
         try:
             stat = file.stat()
         except OSError:  # removed while we looked: the next look sees it gone
@@ -500,28 +553,85 @@ def _log_request(method: str, path: str, status: int, text: str, ms: float) -> N
     sys.stdout.flush()
 
 
-class _Dev:
-    """One ``dosandbox dev`` run: a sandbox of the folder's objects and its server."""
+def _serving_what(sandbox: Any, target: _DevTarget) -> str:
+    """The "Serving ..." line's subject: the Worker and its bindings, or the objects."""
+    project = sandbox.project
+    if project is None:
+        return (f"{', '.join(sorted(sandbox.namespaces))} from {target.path} as "
+                "/<object>/<name>/...")
+    try:
+        main = project.main.relative_to(project.root.resolve())
+    except ValueError:  # main outside the project folder ("../shared/entry.py")
+        main = project.main
+    worker = project.worker
+    if isinstance(worker, type):
+        front = f"Worker {worker.__name__} in {main}"
+    elif worker is not None:
+        front = f"Worker function {worker.__name__} in {main}"
+    else:
+        front = f"no Worker in {main} (so /<object>/<name>/... goes to that object)"
+    bindings = ", ".join(f"{b.name} ({b.class_name})" for b in project.bindings) or "none"
+    what = f"{project.name}: {front}, bindings {bindings}"
+    if project.vars:
+        what += f", vars {', '.join(sorted(project.vars))}"
+    return what
 
-    def __init__(self, folder: Path, args: argparse.Namespace, persist: Path) -> None:
-        self.folder = folder
+
+class _Dev:
+    """One ``dosandbox dev`` run: a sandbox of the project (or objects) and its server."""
+
+    def __init__(self, target: _DevTarget, args: argparse.Namespace, persist: Path) -> None:
+        self.target = target
         self.args = args
         self.persist = persist
         self.sandbox: Any = None
         self.server: Any = None
 
-    def load(self) -> None:
-        """Import the objects (fresh) and serve them; storage comes from the persist folder."""
-        from ._notebook.server import Server
+    def _open(self, persist: Path | None) -> Any:
         from ._sandbox import Sandbox
 
+        if self.target.project is not None:
+            return Sandbox.from_project(self.target.project, persist=persist)
+        return Sandbox.from_directory(self.target.path, persist=persist)
+
+    def load(self) -> None:
+        """Import the code (fresh) and serve it; storage comes from the persist folder."""
+        from ._notebook.server import Server
+
         try:
-            self.sandbox = Sandbox.from_directory(self.folder, persist=self.persist)
+            self.sandbox = self._open(self.persist)
         except DurableObjectError as exc:
             raise _Failure(exc.message) from None
         self.server = Server(self.sandbox, port=self.args.port, host=self.args.host,
                              on_request=_log_request, announce=None)
         self.args.port = self.server.port  # a reload keeps the port (also after --port 0)
+
+    def watched(self) -> list[Path]:
+        """The files whose change reloads: the Worker's folder (or the objects) and config."""
+        if self.target.project is None:
+            return _python_files(self.target.path)
+        from ._project.project import read_project
+
+        project = self.sandbox.project if self.sandbox is not None else None
+        if project is None:  # not loaded yet: the config says where main is
+            try:
+                project = read_project(self.target.project)
+            except ConfigError:  # loading will report it
+                return []
+        return [*_python_files(project.main.parent), project.config_path]
+
+    def problems(self) -> str | None:
+        """Why the changed code would not load (naming the file), or None when it loads."""
+        if self.target.project is None:
+            found = discover(self.target.path)
+            return found.report() if found.problems else None
+        try:
+            # A trial load without storage: the real one replaces the running sandbox only
+            # when the new code imports and every binding finds its class.
+            self._open(None).close()
+        except DurableObjectError as exc:
+            return exc.message
+        return None
 
     async def unload(self) -> None:
         """Stop serving (sockets close with 1001) and close the sandbox (storage is kept)."""
@@ -536,44 +646,48 @@ class _Dev:
     async def reload(self, changed: list[str]) -> None:
         names = ", ".join(Path(c).name for c in changed[:3]) + (" ..." if len(changed) > 3 else "")
         _out(f"{names} changed.")
-        found = discover(self.folder)
-        if found.problems:
-            _err(found.report())
-            _err("Not reloaded: fix the problems above; the previous objects keep serving.")
+        problems = self.problems()
+        if problems is not None:
+            _err(problems)
+            _err("Not reloaded: fix the problem above; the previous code keeps serving.")
             return
-        _out("Reloading: the objects restart, their storage is kept.")
+        what = ("the Worker and its objects restart" if self.target.project is not None
+                else "the objects restart")
+        _out(f"Reloading: {what}, their storage is kept.")
         await self.unload()
         self.load()
         _out(f"Ready on {self.server.url}")
         sys.stdout.flush()
 
 
-async def _dev_main(folder: Path, args: argparse.Namespace) -> int:
+async def _dev_main(target: _DevTarget, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     temporary = args.persist is None
     persist = Path(tempfile.mkdtemp(prefix="dosandbox-dev-")) if temporary else Path(args.persist)
-    dev = _Dev(folder, args, persist)
-    files = _snapshot(folder)  # before loading: an edit made meanwhile is a change
+    dev = _Dev(target, args, persist)
+    files = _snapshot(dev.watched())  # before loading: an edit made meanwhile is a change
     try:
         dev.load()
         _out(f"Ready on {dev.server.url}")
         if dev.server.proxy_url is not None:
             _out(f"Through this Jupyter server: {dev.server.proxy_url}")
         where = "kept in a temporary folder until exit" if temporary else f"kept in {persist}"
-        _out(f"Serving {', '.join(sorted(dev.sandbox.namespaces))} from {folder} as "
-             f"/<object>/<name>/...; storage {where}. Ctrl-C stops.")
+        _out(f"Serving {_serving_what(dev.sandbox, target)}; storage {where}. Ctrl-C stops.")
         sys.stdout.flush()
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), RELOAD_POLL)
-            now = _snapshot(folder)
+            now = _snapshot(dev.watched())
             if now != files and not stop.is_set():
                 changed = sorted(set(now.items()) ^ set(files.items()))
-                files = now
                 await dev.reload(sorted({name for name, _ in changed}))
+                # A new main in the config may watch other files; those looked at before the
+                # reload keep that look, so an edit made during the reload is still a change.
+                files = {name: now.get(name, seen)
+                         for name, seen in _snapshot(dev.watched()).items()}
         _out("Stopping: closing connections (1001) and storage.")
         return 0
     finally:
@@ -584,12 +698,13 @@ async def _dev_main(folder: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    folder = _dev_objects_folder(Path(args.path))
-    root = str(folder.resolve().parent)
-    if root not in sys.path:  # objects may import helpers by package path (objects._shared)
-        sys.path.insert(0, root)
+    target = _dev_target(Path(args.path))
+    if target.objects is not None:
+        root = str(target.objects.resolve().parent)
+        if root not in sys.path:  # objects may import helpers by package path (objects._shared)
+            sys.path.insert(0, root)
     try:
-        return asyncio.run(_dev_main(folder, args))
+        return asyncio.run(_dev_main(target, args))
     except DurableObjectError as exc:  # a port in use, a persist folder that cannot be used
         raise _Failure(exc.message) from None
 
@@ -669,9 +784,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="worker", help="the project folder (default: worker)")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("dev", help="serve the objects to real HTTP/WebSocket clients")
+    p = sub.add_parser("dev", help="serve a Python Workers project (through its Worker) or "
+                       "objects/ to real HTTP/WebSocket clients")
     p.add_argument("path", nargs="?", default=".",
-                   help="the project folder or its objects/ folder (default: .)")
+                   help="a Python Workers project (its folder or wrangler file), a project "
+                   "with objects/, or the objects/ folder (default: .)")
     p.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only)")

@@ -1,7 +1,9 @@
-"""Objects served over loopback, and a runner that serves a sandbox while a scenario runs.
+"""Objects served over loopback, a runner that serves a sandbox while a scenario runs, and
+``dosandbox dev`` as a subprocess.
 
 Every server binds 127.0.0.1 on a free port (``port=0``) and is stopped by the runner, even
-when the scenario fails.
+when the scenario fails; every ``dosandbox dev`` started by ``start_dev`` is killed (by its own
+PID) at the end of the test if it is still running.
 """
 
 from __future__ import annotations
@@ -9,8 +11,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +172,67 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 def kit() -> types.SimpleNamespace:
     """The helpers: ``serve(scenario)``, ``ws_url(server, path)``, ``wait_for(pred)``, Room."""
     return types.SimpleNamespace(serve=serve_while, ws_url=ws_url, wait_for=wait_for, Room=Room)
+
+
+# --- dosandbox dev as a subprocess ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DevProcess:
+    """A running ``dosandbox dev``: its process and the lines it printed, read by a thread."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dosandbox", "dev", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        """The next printed line containing ``text`` (lines before it are kept in ``seen``)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not printed; got: {self.seen}")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # ended by its own PID only
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def start_dev() -> Iterator[Callable[[list[str]], DevProcess]]:
+    """``start_dev(args)`` runs ``dosandbox dev *args``; leftovers are killed at the end."""
+    started: list[DevProcess] = []
+
+    def start(args: list[str]) -> DevProcess:
+        started.append(DevProcess(args))
+        return started[-1]
+
+    yield start
+    for dev in started:
+        dev.kill()

@@ -4,15 +4,14 @@ storage kept, a clean stop on SIGTERM with nothing left running, and a port in u
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,39 +39,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Dev:
-    """A running ``dosandbox dev``: its process and the lines it printed, read by a thread."""
-
-    def __init__(self, args: list[str]) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dosandbox", "dev", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 20) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"{text!r} not printed; got: {self.seen}")
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "objects").mkdir()
@@ -81,19 +47,15 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def dev_process(project: Path) -> Iterator[tuple[_Dev, int]]:
+def dev_process(
+    project: Path, start_dev: Callable[[list[str]], Any]
+) -> tuple[Any, int]:
     port = _free_port()
-    dev = _Dev([str(project), "--port", str(port)])
-    try:
-        yield dev, port
-    finally:
-        if dev.proc.poll() is None:
-            dev.proc.kill()  # ended by its own PID only
-            dev.proc.wait(10)
+    return start_dev([str(project), "--port", str(port)]), port
 
 
 def test_dev_serves_logs_reloads_and_stops_on_sigterm(
-    dev_process: tuple[_Dev, int], project: Path
+    dev_process: tuple[Any, int], project: Path
 ) -> None:
     """Ready on the port, a log line per request, a reload keeps storage, SIGTERM exits 0."""
     dev, port = dev_process
@@ -117,7 +79,7 @@ def test_dev_serves_logs_reloads_and_stops_on_sigterm(
 
 
 def test_dev_keeps_serving_when_a_changed_file_does_not_load(
-    dev_process: tuple[_Dev, int], project: Path
+    dev_process: tuple[Any, int], project: Path
 ) -> None:
     """A syntax error in a changed object: reported, and the previous objects keep serving."""
     dev, port = dev_process
@@ -129,21 +91,18 @@ def test_dev_keeps_serving_when_a_changed_file_does_not_load(
     assert dev.proc.wait(15) == 0
 
 
-def test_dev_persist_keeps_storage_across_runs(project: Path, tmp_path: Path) -> None:
+def test_dev_persist_keeps_storage_across_runs(
+    project: Path, tmp_path: Path, start_dev: Callable[[list[str]], Any]
+) -> None:
     """--persist DIR: a second run finds what the first stored."""
     data = tmp_path / "data"
     for expected in ("v1 1", "v1 2"):
         port = _free_port()
-        dev = _Dev([str(project / "objects"), "--port", str(port), "--persist", str(data)])
-        try:
-            dev.wait_for("Ready on")
-            assert httpx.get(f"http://127.0.0.1:{port}/counter/a/", timeout=10).text == expected
-            dev.proc.send_signal(signal.SIGTERM)
-            assert dev.proc.wait(15) == 0
-        finally:
-            if dev.proc.poll() is None:
-                dev.proc.kill()
-                dev.proc.wait(10)
+        dev = start_dev([str(project / "objects"), "--port", str(port), "--persist", str(data)])
+        dev.wait_for("Ready on")
+        assert httpx.get(f"http://127.0.0.1:{port}/counter/a/", timeout=10).text == expected
+        dev.proc.send_signal(signal.SIGTERM)
+        assert dev.proc.wait(15) == 0
 
 
 def test_dev_on_a_port_in_use_exits_1_naming_the_port(project: Path) -> None:
@@ -169,4 +128,4 @@ def test_dev_on_a_folder_without_objects_exits_1_saying_what_to_pass(tmp_path: P
         [sys.executable, "-m", "dosandbox", "dev", str(tmp_path)],
         capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
-    assert result.returncode == 1 and "has no objects/ folder" in result.stderr
+    assert result.returncode == 1 and "no objects/ folder" in result.stderr
