@@ -41,7 +41,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -167,6 +167,10 @@ def _refuse(value: Any, path: str, why: str = "", *, rpc: bool = False) -> DataC
         "Pass plain data instead: None, bool, int, float, str, bytes, list, tuple, dict, set, "
         "datetime, Decimal, UUID (convert objects with dataclasses.asdict or a dict)."
     )
+    if isinstance(value, Awaitable) and not why:
+        fix = f"It is {'a coroutine' if kind == 'coroutine' else 'an awaitable'}: await it " \
+              "and pass (or return) its result."
+        rpc = False  # an RpcTarget is no fix for a missing await
     if rpc:  # workerd's words, and the platform's other way: pass the object by reference
         return DataCloneError(
             f'{path}: Could not serialize object of type "{kind}". This type does not support '

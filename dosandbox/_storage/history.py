@@ -72,6 +72,7 @@ _TRIM_AT_LEAST = 64  # entries dropped at once for the window (rebasing replays 
 _ROWS = b"dsrows1\0"
 _SCHEMA_VERSION = "PRAGMA schema_version"
 _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
+_HOOK_ID = "dosandbox-history"
 _KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
 
 
@@ -145,6 +146,8 @@ class History:
         self.kv: list[tuple[str, bytes | None]] = []  # the open batch's KV rows, in order
         # The open batch's user-table changes: (table, old rowid, new rowid, old, new).
         self.rows: list[tuple[Any, ...]] = []
+        self._hook = self._hook_for()  # noting rows into self.rows (see bind)
+        self.hooked = False  # is it on now?
         self.schema_dirty = False  # storage made or dropped its own tables in this batch
         self.needs_image = False  # the rows above cannot be trusted: keep an image
         self._batch_event = 0
@@ -184,10 +187,25 @@ class History:
         if self._db.suspended:
             return
         conn = self._db.conn
-        conn.preupdate_hook(self._hook_for(), id="dosandbox-history")
+        # The row hook is on only while user SQL runs (sql.py turns it on, KV writes off):
+        # SQLite calls it for every row written, ~3 µs a row even when it returns at once,
+        # and KV rows are noted by storage itself. Writes never stream (sql.py runs a write
+        # to its end inside exec), so no user row is written while it is off.
+        self.hooked = False
+        conn.preupdate_hook(None, id=_HOOK_ID)
         # Reused: a cursor per commit costs more than the query it runs.
         self._cursor = conn.cursor()
         self._schema = self._schema_version()
+
+    def hook_on(self) -> None:
+        """User SQL is about to run: note the rows it writes."""
+        self._db.conn.preupdate_hook(self._hook, id=_HOOK_ID)
+        self.hooked = True
+
+    def hook_off(self) -> None:
+        """KV rows are about to be written (noted by storage): SQLite need not call back."""
+        self._db.conn.preupdate_hook(None, id=_HOOK_ID)
+        self.hooked = False
 
     def _schema_version(self) -> int:
         return int(self._cursor.execute(_SCHEMA_VERSION).fetchall()[0][0])

@@ -619,6 +619,9 @@ class SqlStorage(AliasMixin):
         # The hot path of every object that uses SQL, kept flat: a statement already run once
         # (so known to be one statement within the size limit, and not DDL), plain bindings
         # and an open batch go straight to SQLite. Anything else takes _run(), the checked path.
+        history = self._db.history
+        if history is not None and not history.hooked:
+            history.hook_on()  # point-in-time recovery notes the rows this writes
         try:
             plan = self._plans.get(query)
         except TypeError:  # unhashable: not a str
@@ -765,6 +768,9 @@ class SqlStorage(AliasMixin):
         take the fast path. For the handle, ``read_only`` refuses writes and ``outside``
         commits at once.
         """
+        history = self._db.history
+        if history is not None and not history.hooked:
+            history.hook_on()  # (handle.sql(write=True) comes here without exec())
         if type(query) is not str or len(query) > self._quick_len or len(
             bindings
         ) > self._max_bindings:

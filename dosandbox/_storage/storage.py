@@ -519,12 +519,15 @@ class Storage(AliasMixin):
             db = self._db
             if not db.batch_open:
                 db.begin_write()
+            history = self._history
+            if history is not None and history.hooked:
+                history.hook_off()  # this KV row is noted here, not by SQLite's row hook
             try:
                 if not self._kv_table:
                     self._make_kv_table()
                 self._kv_cursor.execute(_PUT, (key, data))
-                if self._history is not None:
-                    self._history.kv.append((key, data))
+                if history is not None:
+                    history.kv.append((key, data))
             except UnicodeEncodeError as exc:
                 raise self._surrogate(key, "put()") from exc
             except Exception as exc:
@@ -586,6 +589,8 @@ class Storage(AliasMixin):
         db = self._db
         if not db.batch_open:
             db.begin_write()
+        if self._history is not None and self._history.hooked:
+            self._history.hook_off()  # the row is noted below, not by SQLite's row hook
         try:
             if not self._kv_table:
                 self._make_kv_table()
@@ -604,6 +609,8 @@ class Storage(AliasMixin):
         db = self._db
         db.begin_write()
         conn = self._conn
+        if self._history is not None and self._history.hooked:
+            self._history.hook_off()  # the rows are noted below, not by SQLite's row hook
         try:
             conn.execute(_MANY)
             try:

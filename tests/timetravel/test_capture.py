@@ -241,3 +241,29 @@ def test_a_batch_missing_from_the_persisted_log_does_not_corrupt_later_states(
             sb.run(shop.restore(mark))
         items = sb.run(sb.durable_objects.shop.get("a").state())["items"]
         assert [i["name"] for i in items] == ["apple", "pear", "plum"]
+
+
+def test_rows_written_from_the_handle_between_kv_writes_are_in_the_history() -> None:
+    """handle.sql(write=True) after KV writes (which turn the row hook off) is still captured."""
+    from dosandbox import DurableObject, Sandbox
+
+    class Box(DurableObject):
+        def setup(self) -> None:
+            self.ctx.sql.exec("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+            self.ctx.sql.exec("INSERT INTO t VALUES (1)")
+
+        async def note(self) -> None:
+            await self.ctx.storage.put("k", 1)
+
+    with Sandbox() as sb:
+        sb.register("box", Box)
+        stub = sb.durable_objects.box.get("b")
+        sb.run(stub.setup())
+        sb.run(stub.note())  # a KV write: the row hook is off after it
+        before = sb.clock.now
+        sb.clock.advance(seconds=1)
+        handle = sb.inspect(stub)
+        handle.sql("INSERT INTO t VALUES (2)", write=True)
+        sb.clock.advance(seconds=1)
+        assert list(handle.at(sb.clock.now).tables["t"]["v"]) == [1, 2]
+        assert list(handle.at(before).tables["t"]["v"]) == [1]
