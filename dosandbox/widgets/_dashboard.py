@@ -37,6 +37,7 @@ class Dashboard(ViewBase, W.VBox):
             W.Select(options=[], rows=6, description="Inspect",
                      layout=W.Layout(width="520px"))
         )
+        self.picker.add_class("dosandbox-object-picker")
         self.on_change(self.picker, self._show_picked)
         self.inspector: Inspector | None = None
         self.inspector_slot = self.own(W.VBox([]))

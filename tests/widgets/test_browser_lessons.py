@@ -87,13 +87,23 @@ def _evict(page: Any) -> None:
     expect(header).to_contain_text("evicted", timeout=30_000)
 
 
+def _timeline_step(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    inspector = page.locator(".jp-OutputArea .dosandbox-inspector").first
+    expect(inspector).to_contain_text("state #", timeout=30_000)
+    where = inspector.get_by_text("state #").first.inner_text()
+    inspector.get_by_role("button", name="◀").first.click()
+    expect(inspector.get_by_text("state #").first).not_to_have_text(where, timeout=30_000)
+
+
 def _pick_object(page: Any) -> None:
     from playwright.sync_api import expect
 
     dashboard = page.locator(".dosandbox-dashboard").first
     expect(dashboard).to_be_visible(timeout=30_000)
     assert dashboard.locator(".dosandbox-inspector").count() == 0
-    dashboard.locator("select").first.select_option(index=0)
+    dashboard.locator(".dosandbox-object-picker select").first.select_option(index=0)
     expect(dashboard.locator(".dosandbox-inspector")).to_be_visible(timeout=30_000)
 
 
@@ -108,6 +118,10 @@ ACTIONS: dict[str, Callable[[Any], None]] = {
     "08": _evict,
     "09": _pick_object,
     "10": _pick_object,
+    "11": _click_tab("Events", "Stubs", "stub.created"),
+    "12": _click_tab("Events", "messages", "kv.put"),
+    "13": _timeline_step,
+    "14": _click_tab("Events", "Sockets", "ws.message"),
 }
 
 
