@@ -23,7 +23,7 @@ from typing import Any
 
 from .._core.errors import ProjectError
 from .._runtime.object import DurableObject
-from . import pyworkers
+from . import folders, pyworkers
 from .pyworkers import state
 from .wrangler import CONFIG_NAMES, WranglerFile, deployed_classes, find_config
 
@@ -60,22 +60,25 @@ class Project:
     skipped: list[str] = field(default_factory=list)  # bindings to other Workers
     module: types.ModuleType | None = None
     worker: Any = None  # class Default(WorkerEntrypoint), or an on_fetch function
-    added_path: str | None = None
+    # What this load holds until release(): its folder's share, and the workers/js modules.
+    _held_folder: str | None = field(default=None, init=False, repr=False)
+    _holds_modules: bool = field(default=False, init=False, repr=False)
 
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.root.resolve().name)
 
     def release(self) -> None:
-        """Undo what loading did to the process: sys.path entry, workers/js modules."""
-        if self.added_path is not None and self.added_path in sys.path:
-            sys.path.remove(self.added_path)
-        self.added_path = None
-        folder = self.main.parent
-        for name, module in list(sys.modules.items()):
-            if _inside(module, folder):
-                del sys.modules[name]  # the project's modules go with it
-        pyworkers.release()
+        """Give back what loading took: this load's share of its folder's ``sys.path`` entry
+        and modules, and of the workers/js modules. They leave the process when the last open
+        sandbox of the folder lets go, so another sandbox of the same project keeps running.
+        Calling it again does nothing."""
+        folder, self._held_folder = self._held_folder, None
+        if folder is not None:
+            folders.let_go(folder)
+        if self._holds_modules:
+            self._holds_modules = False
+            pyworkers.release()
 
 
 def read_project(path: str | Path = ".") -> Project:
@@ -163,16 +166,6 @@ def read_project(path: str | Path = ".") -> Project:
     )
 
 
-def _inside(module: Any, folder: Path) -> bool:
-    file = getattr(module, "__file__", None)
-    if not isinstance(file, str) or not file:
-        return False
-    try:
-        return folder in Path(file).resolve().parents
-    except (OSError, ValueError):  # pragma: no cover - odd module files
-        return False
-
-
 def _purge(folder: Path) -> None:
     """Forget modules imported from ``folder`` before (loading again is a fresh deploy), and
     other modules of the project's top-level names, which would shadow its own (never the
@@ -181,7 +174,7 @@ def _purge(folder: Path) -> None:
              if p.suffix == ".py" or (p / "__init__.py").is_file()}
     local -= {*sys.stdlib_module_names, "dosandbox", *pyworkers.MODULE_NAMES}
     for name, module in list(sys.modules.items()):
-        if _inside(module, folder) or name.split(".")[0] in local:
+        if folders.inside(module, folder) or name.split(".")[0] in local:
             del sys.modules[name]
 
 
@@ -200,11 +193,10 @@ def import_main(project: Project, front: Any) -> Project:
     """Import ``project.main`` for the sandbox whose Worker is ``front``; resolve the classes."""
     main, folder = project.main, project.main.parent
     pyworkers.install()
+    project._holds_modules = True
     try:
         _purge(folder)
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-            project.added_path = str(folder)
+        project._held_folder = folders.hold(folder)
         spec = importlib.util.spec_from_file_location(main.stem, main)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
