@@ -47,6 +47,7 @@ from .rpc import (
     Message,
     Pipeline,
     _keep_for_event,
+    _settled,
     dispose_all,
     drive_or_await,
     end_events,
@@ -397,13 +398,17 @@ class RpcCall:
     """
 
     __slots__ = (
-        "__weakref__", "_args", "_kwargs", "_made", "_method", "_request", "_shared", "_stub",
+        "__weakref__", "_args", "_kwargs", "_made", "_method", "_outcome", "_request", "_shared",
+        "_stub",
     )
 
     def __init__(self, stub: Stub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
         self._stub = stub
         self._method = method
         self._shared: asyncio.Future[Any] | None = None
+        # (True, result) or (False, error) once sent and answered: an RpcPromise is sent
+        # once, and every later await or pipelined step shares its outcome, as in workerd.
+        self._outcome: tuple[bool, Any] | None = None
         self._made: list[Any] | None = None
         # Arguments are copied when the call is made, as the platform serializes them then;
         # functions and RpcTargets among them become the callee's stubs (disposed on return).
@@ -428,7 +433,7 @@ class RpcCall:
         call._method = "fetch"
         call._args, call._kwargs = (), {}
         call._request = request
-        call._shared = call._made = None
+        call._shared = call._made = call._outcome = None
         return call
 
     def __getattr__(self, name: str) -> Pipeline:
@@ -443,6 +448,8 @@ class RpcCall:
 
     async def _resolve(self) -> Any:
         """The result, computed once however many pipelined steps follow this call."""
+        if self._outcome is not None:
+            return _settled(self._outcome)
         if self._shared is None:
             self._shared = asyncio.ensure_future(self._invoke(), loop=self._stub._record.world.loop)
         return await self._shared
@@ -485,15 +492,22 @@ class RpcCall:
         record = self._stub._record
         try:
             if self._request is not None:
-                return await deliver_fetch(record, self._request)
-            args, kwargs, method = self._args, self._kwargs, self._method
+                answer = await deliver_fetch(record, self._request)
+            else:
+                args, kwargs, method = self._args, self._kwargs, self._method
 
-            def call(obj: Any) -> Any:
-                return getattr(obj, method)(*args, **kwargs)
+                def call(obj: Any) -> Any:
+                    return getattr(obj, method)(*args, **kwargs)
 
-            result = await record.deliver("rpc", method, call)
-            # Copied before the argument stubs go: a method may hand back what it was given.
-            return self._result(result, f"{method}() result")
+                result = await record.deliver("rpc", method, call)
+                # Copied before the argument stubs go: a method may hand back what it was given.
+                answer = self._result(result, f"{method}() result")
+        except Exception as exc:
+            self._outcome = (False, exc)
+            raise
+        else:
+            self._outcome = (True, answer)
+            return answer
         finally:
             if made:
                 self._made = None
@@ -523,6 +537,8 @@ class RpcCall:
     def __await__(self) -> Generator[Any, None, Any]:
         world = self._stub._record.world
         running = _get_running_loop()
+        if self._outcome is not None:  # sent and answered already: the same outcome again
+            return _settled(self._outcome)
         if self._shared is not None:  # already sent for a pipelined step: share its result
             return (yield from drive_or_await(world, self._resolve, self._what))
         if running is world.loop:

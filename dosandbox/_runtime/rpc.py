@@ -547,7 +547,8 @@ class Pipeline:
     pipelined call. The call it starts from is sent once, however many steps follow it.
     """
 
-    __slots__ = ("_args", "_call", "_kwargs", "_made", "_path", "_shared", "_source", "_world")
+    __slots__ = ("_args", "_call", "_kwargs", "_made", "_outcome", "_path", "_shared", "_source",
+                 "_world")
 
     def __init__(
         self,
@@ -565,6 +566,7 @@ class Pipeline:
         self._call = call
         self._made: list[RpcStub] | None = None
         self._shared: asyncio.Future[Any] | None = None
+        self._outcome: tuple[bool, Any] | None = None  # as RpcCall's: one send, shared
         if call:
             message = Message.from_here(world, None, f"argument of {self._what}")
             self._args = _codec.clone(args, path="args", arguments=True, sender=message) \
@@ -598,6 +600,8 @@ class Pipeline:
 
     async def _resolve(self) -> Any:
         """This step's result, computed once (later steps and awaits share it)."""
+        if self._outcome is not None:
+            return _settled(self._outcome)
         if self._shared is None:
             self._shared = asyncio.ensure_future(self._invoke(), loop=self._world.loop)
         return await self._shared
@@ -613,14 +617,30 @@ class Pipeline:
             for name in walk:
                 base = await _member(base, name, False, (), {}, None)
             made, self._made = self._made, None
-            return await _member(base, last, self._call, self._args, self._kwargs, made)
+            answer = await _member(base, last, self._call, self._args, self._kwargs, made)
+        except Exception as exc:
+            self._outcome = (False, exc)
+            raise
+        else:
+            self._outcome = (True, answer)
+            return answer
         finally:
             if self._made:
                 dispose_all(self._made)
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return drive_or_await(self._world, self._resolve if self._shared else self._invoke,
-                              self._what)
+        if self._outcome is not None:
+            return _settled(self._outcome)
+        return (yield from drive_or_await(
+            self._world, self._resolve if self._shared else self._invoke, self._what))
+
+
+def _settled(outcome: tuple[bool, Any]) -> Any:
+    """The result of a call already answered, or its error raised again."""
+    ok, value = outcome
+    if ok:
+        return value
+    raise value
 
 
 async def _member(
