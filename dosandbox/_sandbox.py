@@ -801,9 +801,14 @@ class Sandbox(AliasMixin):
         for server in getattr(self, "_servers", ()):
             server.stop()  # sockets close with 1001 while the objects still run
         self._stepper.stop_realtime()
-        while self._on_close:
-            self._on_close.pop()()
         try:
+            self._front.close()
+            while self._on_close:  # (a project's modules and sys.path entry)
+                try:
+                    self._on_close.pop()()
+                except Exception as exc:  # storage still closes, and the other hooks run
+                    self.event_log.emit("sandbox.close", f"a close hook raised "
+                                        f"{type(exc).__name__}: {exc}", error=exc)
             for record in self._records():
                 close_parts(record)
             self.loop.close()

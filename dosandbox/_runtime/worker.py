@@ -26,6 +26,7 @@ Every request is an ``outbound.fetch`` event, answered or refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -72,9 +73,13 @@ class ExecutionContext(AliasMixin):
             )
         world = self._front.world
         task = world.loop.create_task(_as_coroutine(awaitable))
+        # The loop keeps only a weak reference to a task: the Front holds it until it ends.
+        pending = self._front.waiting
+        pending.add(task)
         label = self._label
 
         def done(t: asyncio.Task[Any]) -> None:
+            pending.discard(t)
             if t.cancelled():
                 return
             err = t.exception()
@@ -146,8 +151,24 @@ class Front:
         # What answers when there is no Worker: the sandbox's /<object>/<name>/... router.
         self._router = router
         self.outbound = Outbound(world)
+        self.waiting: set[asyncio.Task[Any]] = set()  # ctx.wait_until work not done yet
         self._count = 0
         _FRONTS[world.loop] = self
+
+    def close(self) -> None:
+        """The sandbox closes: work still waiting in ctx.wait_until() is cancelled."""
+        tasks = list(self.waiting)
+        self.waiting.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+
+            async def settle() -> None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            # Let the cancelled work unwind (its finally blocks run) before the loop closes.
+            with contextlib.suppress(Exception):
+                self.world.driver.drive(settle(), "closing the sandbox")
 
     def fetch(self, request: Any = None, init: dict[str, Any] | None = None) -> WorkerCall:
         """An awaitable sending ``request`` (a URL or a Request) to the Worker."""
@@ -177,7 +198,7 @@ class Front:
                     "the same way (TypeError: Incorrect type for Promise: the Promise did not "
                     "resolve to 'Response'). Return Response(...) or Response.json(data)."
                 )
-        except BaseException as exc:
+        except Exception as exc:  # (a cancel or Ctrl-C is no error of the Worker's)
             log.emit(WORKER_ERROR, f"{request.method} {request.url} raised "
                      f"{type(exc).__name__}: {exc}", error=exc)
             raise
@@ -353,7 +374,7 @@ class Outbound:
                 result = route(request)
                 if inspect.isawaitable(result):
                     result = await result
-            except BaseException as exc:
+            except Exception as exc:
                 log.emit(OUTBOUND_FETCH, f"{what}: the sb.outbound handler raised "
                          f"{type(exc).__name__}: {exc}", url=request.url, method=request.method,
                          error=exc)
