@@ -28,6 +28,7 @@ from ._notebook.client import SimulatedClient
 from ._notebook.handle import Handle, HandleSnapshot
 from ._notebook.in_flight import InFlight
 from ._project.discovery import discover
+from ._project.project import Project
 from ._runtime.alarms import AlarmInfo
 from ._runtime.checkpoints import Checkpoint
 from ._runtime.context import DurableObjectContext
@@ -44,7 +45,7 @@ from ._runtime.websocket import (
     WebSocketPair,
     WebSocketRequestResponsePair,
 )
-from ._runtime.worker import WorkerCall
+from ._runtime.worker import ExecutionContext, WorkerCall
 from ._sandbox import Sandbox, load_project
 from ._storage.sql import SqlCursor, SqlStorage
 from ._storage.storage import Storage, SyncKvStorage, Transaction
@@ -65,10 +66,10 @@ _alias = _module_aliases(__name__, {"defineDurableObject": "define_durable_objec
 
 
 def __getattr__(name: str) -> object:
-    if name == "Server":  # sb.serve()'s type; aiohttp loads only when it is asked for
-        from ._notebook.server import Server
+    if name in ("Server", "RealSocket"):  # sb.serve()'s types: aiohttp loads only when asked
+        from ._notebook import server
 
-        return Server
+        return getattr(server, name)
     return _alias(name)
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "DurableObjectResetError",
     "ErrorEvent",
     "Event",
+    "ExecutionContext",
     "ExecutionInterruptedError",
     "Handle",
     "HandleSnapshot",
@@ -95,7 +97,9 @@ __all__ = [
     "MethodNotFoundError",
     "Namespace",
     "Pipeline",
+    "Project",
     "ReadableStream",
+    "RealSocket",
     "Request",
     "Response",
     "RpcCall",
