@@ -419,6 +419,8 @@ class RpcCall:
             self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
                 if kwargs else kwargs
             self._made = message.made
+            if message.made:  # a call never awaited still lets go of its arguments' stubs
+                weakref.finalize(self, dispose_all, message.made)
         else:
             self._args, self._kwargs = args, kwargs
         self._request: Request | None = None

@@ -30,7 +30,6 @@ call surfaces at the final await unchanged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import itertools
@@ -199,25 +198,50 @@ def _run_hook(export: Export, hook: Callable[[Any], Any]) -> None:
             task.add_done_callback(_log_hook_failure(export))
         return
 
+    failed: list[bool] = []  # the hook itself raised: its event has logged that already
+
+    def call(_obj: Any) -> Any:
+        try:
+            result = hook(target)
+        except Exception:
+            failed.append(True)
+            raise
+        return _flag_failure(result, failed) if inspect.isawaitable(result) else result
+
     async def run() -> None:
-        await record.deliver("rpc", f"{type(target).__name__}.__dispose__",
-                             lambda _obj: hook(target), log_done=False)
+        await record.deliver("rpc", f"{type(target).__name__}.__dispose__", call,
+                             log_done=False)
 
     world = export.world
     if _get_running_loop() is not world.loop and not world.loop.is_closed():
         # Disposed from the notebook: run the hook now, so it has run when dispose() returns.
-        with contextlib.suppress(Exception):  # a failing hook is logged by its event
+        try:
             world.driver.drive(run(), "disposing a stub")
+        except Exception as exc:
+            if not failed:  # the drive itself failed (a closed or busy sandbox): say so
+                _log_failure(export, exc)
         return
 
+    def settled(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None and not failed:
+            _log_failure(export, task.exception())  # type: ignore[arg-type]
+
     def start() -> None:  # the coroutine is made when the loop next runs, never left unawaited
-        world.loop.create_task(run()).add_done_callback(_log_hook_failure(export))
+        world.loop.create_task(run()).add_done_callback(settled)
 
     world.loop.call_soon(start)
 
 
 async def _awaited(result: Awaitable[Any]) -> Any:
     return await result
+
+
+async def _flag_failure(result: Awaitable[Any], failed: list[bool]) -> Any:
+    try:
+        return await result
+    except Exception:
+        failed.append(True)
+        raise
 
 
 def _log_failure(export: Export, exc: BaseException) -> None:
@@ -350,9 +374,7 @@ class RpcStub:
         """A second stub for the same capability that lives on after this one is disposed
         (keep an argument beyond the call that brought it, as ``stub.dup()`` does)."""
         self._check_usable()
-        scope = current_scope.get()
-        holder = scope.record if scope is not None else None
-        return RpcStub(self._export, holder, f"dup of #{self._id}")
+        return RpcStub(self._export, _here(self._export.world), f"dup of #{self._id}")
 
     def __enter__(self) -> RpcStub:
         return self
@@ -547,8 +569,8 @@ class Pipeline:
     pipelined call. The call it starts from is sent once, however many steps follow it.
     """
 
-    __slots__ = ("_args", "_call", "_kwargs", "_made", "_outcome", "_path", "_shared", "_source",
-                 "_world")
+    __slots__ = ("__weakref__", "_args", "_call", "_kwargs", "_made", "_outcome", "_path",
+                 "_shared", "_source", "_world")
 
     def __init__(
         self,
@@ -574,6 +596,8 @@ class Pipeline:
             self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
                 if kwargs else kwargs
             self._made = message.made
+            if message.made:  # a step never awaited still lets go of its arguments' stubs
+                weakref.finalize(self, dispose_all, message.made)
         else:
             self._args, self._kwargs = (), {}
 
