@@ -367,7 +367,8 @@ def main() -> dict[str, bool]:
     put_ratio = memory_put / disk_put
     print(f"\n  persisted put / in-memory put (alternating): {put_ratio:.2f}")
     history = history_costs()
-    print("\n  point-in-time recovery history kept, ratio to no history (Limits(max_history_bytes=0)):")
+    print("\n  point-in-time recovery history kept, ratio to no history "
+          "(Limits(max_history_bytes=0)):")
     for case in ("put batch", "put events", "sql events"):
         print(f"    {case:<12}{history[case]:>6.2f}×")
     print(f"    restore of a bookmark {N:,} KV writes back: {history['restore ms']:.1f} ms")
