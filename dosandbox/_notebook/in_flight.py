@@ -66,8 +66,10 @@ def _frames(task: asyncio.Task[Any]) -> tuple[list[FrameType], Any]:
             # C iterators hide what they iterate: ``await future`` suspends on the future's
             # iterator (the future: a task when block_concurrency_while runs the callback in
             # its own), ``yield from coro.__await__()`` on a wrapper of the coroutine.
+            # (Which referent comes first differs between Python versions: pick by kind.)
             referents = gc.get_referents(nxt)
-            nxt = referents[0] if referents else nxt
+            nxt = next((r for r in referents if isinstance(r, asyncio.Future)
+                        or hasattr(r, "cr_frame") or hasattr(r, "gi_frame")), nxt)
         link = nxt
     return frames, link
 
