@@ -48,6 +48,7 @@ from .rpc import (
     Pipeline,
     _keep_for_event,
     _settled,
+    copy_arguments,
     dispose_all,
     drive_or_await,
     end_events,
@@ -410,17 +411,9 @@ class RpcCall:
         # once, and every later await or pipelined step shares its outcome, as in workerd.
         self._outcome: tuple[bool, Any] | None = None
         self._made: list[Any] | None = None
-        # Arguments are copied when the call is made, as the platform serializes them then;
-        # functions and RpcTargets among them become the callee's stubs (disposed on return).
         if args or kwargs:
             message = Message.from_here(stub._record.world, stub._record, f"argument of {method}()")
-            self._args = _codec.clone(args, path="args", arguments=True, sender=message) \
-                if args else args
-            self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
-                if kwargs else kwargs
-            self._made = message.made
-            if message.made:  # a call never awaited still lets go of its arguments' stubs
-                weakref.finalize(self, dispose_all, message.made)
+            self._args, self._kwargs, self._made = copy_arguments(self, message, args, kwargs)
         else:
             self._args, self._kwargs = args, kwargs
         self._request: Request | None = None

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Message", "Pipeline", "ReadableStream", "RpcStub", "RpcTarget", "dispose_all",
-    "end_events", "held_in_events", "target_members",
+    "copy_arguments", "end_events", "held_in_events", "target_members",
 ]
 
 DISPOSED_MESSAGE = "RPC stub used after being disposed."
@@ -273,6 +273,23 @@ def end_events(record: ObjectRecord) -> None:
     held = held_in_events.pop(record, None)
     if held:
         dispose_all(held)
+
+
+def copy_arguments(
+    call: object, message: Message, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any], list[RpcStub] | None]:
+    """A call's arguments, copied when the call is made (the platform serializes them then).
+
+    Functions and RpcTargets among them become the callee's stubs: the call lets go of them
+    when it returns, and a call never awaited when it is collected.
+    """
+    copied_args = _codec.clone(args, path="args", arguments=True, sender=message) \
+        if args else args
+    copied_kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
+        if kwargs else kwargs
+    if message.made:
+        weakref.finalize(call, dispose_all, message.made)
+    return copied_args, copied_kwargs, message.made
 
 
 def dispose_all(stubs: list[RpcStub]) -> None:
@@ -591,13 +608,7 @@ class Pipeline:
         self._outcome: tuple[bool, Any] | None = None  # as RpcCall's: one send, shared
         if call:
             message = Message.from_here(world, None, f"argument of {self._what}")
-            self._args = _codec.clone(args, path="args", arguments=True, sender=message) \
-                if args else args
-            self._kwargs = _codec.clone(kwargs, path="kwargs", arguments=True, sender=message) \
-                if kwargs else kwargs
-            self._made = message.made
-            if message.made:  # a step never awaited still lets go of its arguments' stubs
-                weakref.finalize(self, dispose_all, message.made)
+            self._args, self._kwargs, self._made = copy_arguments(self, message, args, kwargs)
         else:
             self._args, self._kwargs = (), {}
 
