@@ -56,8 +56,16 @@ if TYPE_CHECKING:
     from .._core.world import World
 
 __all__ = [
-    "Message", "Pipeline", "ReadableStream", "RpcStub", "RpcTarget", "dispose_all",
-    "copy_arguments", "end_events", "held_in_events", "target_members",
+    "Message",
+    "Pipeline",
+    "ReadableStream",
+    "RpcStub",
+    "RpcTarget",
+    "copy_arguments",
+    "dispose_all",
+    "end_events",
+    "held_in_events",
+    "target_members",
 ]
 
 DISPOSED_MESSAGE = "RPC stub used after being disposed."
