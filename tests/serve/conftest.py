@@ -136,7 +136,11 @@ def serve_while(scenario: Scenario, *, limits: Limits | None = None) -> Sandbox:
     sb = Sandbox(limits=limits)
     sb.register("api", Api)
     sb.register("room", Room)
+    return serve_sandbox(sb, scenario)
 
+
+def serve_sandbox(sb: Sandbox, scenario: Scenario) -> Sandbox:
+    """Serve ``sb`` on a free port while ``scenario(sb, server)`` runs; then stop and close."""
     async def main() -> None:
         server = sb.serve(port=0)
         try:

@@ -26,6 +26,8 @@ from websockets.exceptions import ConnectionClosed
 
 from dosandbox import Sandbox
 
+from .conftest import serve_sandbox
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 STATS = 'return Response.json({"room": parts[1], "joined": joined})'
@@ -254,21 +256,7 @@ def test_dev_prefers_objects_when_the_configs_main_does_not_exist_yet(
 
 def _serve_project(path: Path, scenario: Callable[[Sandbox, Any], Awaitable[None]]) -> Sandbox:
     """Serve the project on a free port while ``scenario(sb, server)`` runs, then stop."""
-    sb = Sandbox.from_project(path)
-
-    async def main() -> None:
-        server = sb.serve(port=0)
-        try:
-            await scenario(sb, server)
-        finally:
-            server.stop()
-            await asyncio.wait_for(server.wait_stopped(), 10)
-
-    try:
-        asyncio.run(main())
-    finally:
-        sb.close()
-    return sb
+    return serve_sandbox(Sandbox.from_project(path), scenario)
 
 
 def test_from_project_serve_answers_the_lists_routes_through_the_worker(tmp_path: Path) -> None:
