@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,10 @@ from typing import Any
 import httpx
 import pytest
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, free_port, need_chromium, write_settings
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "inspector.png"
 
 CELLS = [
@@ -88,41 +81,16 @@ def _notebook() -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _write_settings(settings: Path) -> None:
-    """User settings in a temp dir: no cell windowing, no autosave, no news pop-up."""
-    files = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false", "checkForUpdates": False,
-        },
-    }
-    for name, content in files.items():
-        path = settings / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content))
-
-
 @pytest.fixture
 def jupyterlab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A JupyterLab server from this environment; yields (base url with token, root dir)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser test drives Debian's chromium package. "
-            "Install it with `apt-get install chromium` (CI does); never `playwright install`."
-        )
+    need_chromium()
     root = tmp_path / "root"
     root.mkdir()
     (root / "inspector.ipynb").write_text(json.dumps(_notebook()))
-    _write_settings(tmp_path / "settings")
+    write_settings(tmp_path / "settings")
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
