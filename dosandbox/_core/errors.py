@@ -168,7 +168,8 @@ class ValidationError(DurableObjectError, ValueError):
 
 
 class StubDisposedError(DurableObjectError):
-    """A capability stub (function or RpcTarget) was used after it was disposed."""
+    """A capability stub (function or RpcTarget) was used after it was disposed, or, by a
+    Worker, after the request that received it ended."""
 
     code = "STUB_DISPOSED"
 

@@ -85,19 +85,11 @@ _NOT_RESETS = frozenset(
 )
 
 
-# Events whose result the caller copies after ``deliver`` returns: what the event received
-# over RPC may be part of that result, so the caller, not ``deliver``, ends the event's hold.
-_CARRY_RESULTS = frozenset({"rpc", "fetch"})
-
-
 class RecordParts(Protocol):
     """An object's capabilities (storage, alarm, sockets) as its record drives them."""
 
     def before_output(self) -> None:
         """After every event, before its result leaves the object (the output gate)."""
-
-    def event_ended(self) -> None:
-        """An event with no result to carry out (an alarm, a socket message) ended."""
 
     def on_drop(self, reason: DropReason) -> None:
         """The live instance was dropped (evicted or reset)."""
@@ -529,8 +521,6 @@ class ObjectRecord:
             instance.in_flight -= 1
             current_scope.reset(token)
             self.parts.before_output()
-            if kind not in _CARRY_RESULTS:
-                self.parts.event_ended()  # (a call's caller ends it once its result is copied)
             # However the event ended (user code may catch the cancel), undo the cancel.
             if task is not None and instance.interrupted.pop(task, False):
                 task.uncancel()

@@ -46,13 +46,10 @@ from .parts import Parts, alarm_for, existing_alarm, parts_of
 from .rpc import (
     Message,
     Pipeline,
-    _keep_for_event,
     _settled,
     copy_arguments,
     dispose_all,
     drive_or_await,
-    end_events,
-    held_in_events,
 )
 
 if TYPE_CHECKING:
@@ -507,8 +504,6 @@ class RpcCall:
             if made:
                 self._made = None
                 dispose_all(made)
-            if held_in_events:
-                end_events(record)  # what the callee received inside its event
 
     def _result(self, result: Any, path: str) -> Any:
         if type(result) in _SMALL or type(result) is str:
@@ -520,7 +515,6 @@ class RpcCall:
         except DataCloneError as exc:
             exc.remote = True  # workerd: the result failed to serialize on the other side
             raise
-        _keep_for_event(message)
         if message.made and self._shared is not None:
             # Only followed by pipelined steps: its stubs go when the call object does.
             weakref.finalize(self, dispose_all, message.made)

@@ -18,7 +18,7 @@ from .._core.world import make_folder
 from .._storage.storage import Storage, database_path
 from . import websocket as _websocket
 from .alarms import Alarm, scheduler_for
-from .rpc import dispose_all, end_events, held_in_events
+from .rpc import release_held
 from .sockets import SocketRegistry
 
 __all__ = [
@@ -49,17 +49,8 @@ class Parts:
         if sockets is not None:
             sockets.on_output()
 
-    def event_ended(self) -> None:
-        if held_in_events:  # stubs received over RPC inside its events go with the last one
-            end_events(self.record)
-
-    def _drop_held_stubs(self) -> None:
-        held = held_in_events.pop(self.record, None)
-        if held:
-            dispose_all(held)
-
     def on_drop(self, reason: DropReason) -> None:
-        self._drop_held_stubs()  # the instance that held them is gone
+        release_held(self.record)  # the instance that held its stubs is gone, so are they
         storage = self.storage
         if reason.is_reset and storage is not None:
             storage.discard_unconfirmed(f"the object was reset ({reason}) first")
@@ -73,7 +64,7 @@ class Parts:
             storage._db.suspend()
 
     def close(self) -> None:
-        self._drop_held_stubs()
+        release_held(self.record)
         if self.storage is not None:
             self.storage.close()
         if self.alarm is not None:

@@ -14,13 +14,16 @@ On the platform an RPC message carries more than data (workerd, checked 2026-04-
   the sender arrives as workerd's "ReadableStream received over RPC disconnected prematurely.";
 * ``Request`` and ``Response`` arrive as the receiver's own copies.
 
-Lifetimes follow workerd: stubs received as a call's arguments are disposed when that call
-returns (keep one with ``stub.dup()``), stubs received inside an object's event are disposed
-when that event ends, and a received stub can be disposed early (``with stub:`` or
-``stub.dispose()``, the platform's ``using`` and ``[Symbol.dispose]()``). Using a disposed stub
-raises "RPC stub used after being disposed."; a target's dispose hook, ``__dispose__``, runs
-when the last stub of one passing goes. A stub whose owner was evicted or reset fails with
-"The execution context which hosts this callback is no longer running.".
+Lifetimes follow workerd (checked 2026-12-03): stubs received as a call's arguments are
+disposed when that call returns (keep one with ``stub.dup()``); every other stub an object
+receives (a result, a ``dup()``) stays usable in its later events, kept in a field or not, until
+that instance is evicted or reset; stubs a Worker receives go when its request and that
+request's ``wait_until`` work end, and using one in another request fails as "Cannot perform
+I/O on behalf of a different request.". A received stub can be disposed early (``with stub:``
+or ``stub.dispose()``, the platform's ``using`` and ``[Symbol.dispose]()``). Using a disposed
+stub raises "RPC stub used after being disposed."; a target's dispose hook, ``__dispose__``,
+runs when the last stub of one passing goes. A stub whose owner was evicted or reset fails
+with "The execution context which hosts this callback is no longer running.".
 
 Promise pipelining (``await stub.make_counter(10).inc()``) lives in :class:`Pipeline`: the
 first call is sent once, the next step is applied to its result, and an error of the first
@@ -35,6 +38,7 @@ import inspect
 import itertools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .._core import codec as _codec
@@ -61,15 +65,18 @@ __all__ = [
     "ReadableStream",
     "RpcStub",
     "RpcTarget",
+    "WorkerRequestHold",
     "copy_arguments",
     "dispose_all",
-    "end_events",
-    "held_in_events",
+    "held_by_objects",
+    "release_held",
     "target_members",
+    "worker_request",
 ]
 
 DISPOSED_MESSAGE = "RPC stub used after being disposed."
 GONE_MESSAGE = "The execution context which hosts this callback is no longer running."
+CROSS_REQUEST_MESSAGE = "Cannot perform I/O on behalf of a different request."
 STREAM_BROKEN = "ReadableStream received over RPC disconnected prematurely."
 
 
@@ -268,19 +275,52 @@ def _log_hook_failure(export: Export) -> Callable[[asyncio.Task[Any]], None]:
     return done
 
 
-# Stubs received inside an object's events, by object: disposed once none of its events is
-# running (checked when an RPC event of that object returns; empty almost always).
-held_in_events: dict[ObjectRecord, list[RpcStub]] = {}
+# Stubs held by code that outlives one event, by where it runs. An object's instance keeps
+# every stub it received (except a call's arguments) until it is evicted or reset: workerd
+# disposes them only then, so a stub kept in a field works in its later events. Keyed by stub
+# id, so a stub disposed early leaves at once and a long-lived instance does not pile them up.
+held_by_objects: dict[ObjectRecord, dict[int, RpcStub]] = {}
 
 
-def end_events(record: ObjectRecord) -> None:
-    """An event of ``record`` returned: if none is still running, its stubs go."""
-    instance = record.instance
-    if instance is not None and instance.in_flight:
-        return  # another event of it is still running: they go when the last one ends
-    held = held_in_events.pop(record, None)
+def release_held(record: ObjectRecord) -> None:
+    """The instance of ``record`` went (evicted, reset, or its sandbox closed): so do its stubs."""
+    held = held_by_objects.pop(record, None)
     if held:
-        dispose_all(held)
+        dispose_all(list(held.values()))
+
+
+class WorkerRequestHold:
+    """The stubs one Worker request received: they go when it and its wait_until work end.
+
+    On the platform a stub is an I/O object of the request that received it; a Worker that
+    keeps one in a global and uses it in a later request gets "Cannot perform I/O on behalf of
+    a different request.".
+    """
+
+    __slots__ = ("label", "open", "stubs")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.stubs: dict[int, RpcStub] = {}
+        self.open = 1  # the request itself; each wait_until task adds one
+
+    def enter(self) -> None:
+        self.open += 1
+
+    def leave(self) -> None:
+        self.open -= 1
+        if self.open == 0 and self.stubs:
+            stubs = list(self.stubs.values())
+            self.stubs.clear()
+            for stub in stubs:
+                stub._ended_with = self.label
+                stub._release()
+
+
+# The Worker request whose code is running now (a context variable: wait_until tasks inherit it).
+worker_request: ContextVar[WorkerRequestHold | None] = ContextVar(
+    "dosandbox_worker_request", default=None
+)
 
 
 def copy_arguments(
@@ -359,17 +399,32 @@ class RpcStub:
     ``dispose()``, ``with stub:`` and ``dup()``.
     """
 
-    __slots__ = ("_disposed", "_export", "_holder", "_id", "_via")
+    __slots__ = ("_disposed", "_ended_with", "_export", "_hold", "_holder", "_id", "_via")
 
     def __init__(self, export: Export, holder: ObjectRecord | None, via: str) -> None:
         self._export = export
         self._holder = holder
         self._via = via
         self._disposed = False
+        self._ended_with: str | None = None  # the Worker request whose end disposed it
         export.refs += 1
         world = export.world
         self._id = _next_id(world)
-        held_by = _side(holder)
+        # Who lets go of it if its code does not: the holding instance, or the Worker request.
+        hold: dict[int, RpcStub] | None = None
+        if holder is not None:
+            hold = held_by_objects.setdefault(holder, {})
+            held_by = _side(holder)
+        else:
+            request = worker_request.get()
+            if request is not None:
+                hold = request.stubs
+                held_by = f"the Worker ({request.label})"
+            else:
+                held_by = _side(holder)
+        if hold is not None:
+            hold[self._id] = self
+        self._hold = hold
         data = {"cap": self._id, "cap_kind": export.kind, "label": export.label,
                 "owner": export.owner, "holder": held_by, "via": via}
         _emit(export, holder, "stub.created",
@@ -389,6 +444,13 @@ class RpcStub:
         if self._disposed:
             return
         self._disposed = True
+        hold = self._hold
+        if hold is not None:
+            self._hold = None
+            hold.pop(self._id, None)
+            holder = self._holder
+            if not hold and holder is not None and held_by_objects.get(holder) is hold:
+                del held_by_objects[holder]  # nothing left keeps the record (or its world)
         export = self._export
         cap = self._id
         _emit(export, self._holder, "stub.disposed",
@@ -412,13 +474,21 @@ class RpcStub:
         return self._disposed
 
     def _check_usable(self) -> None:
-        if self._disposed:
+        if not self._disposed:
+            return
+        what = f"Stub #{self._id} ({self._export.label} from {self._export.owner})"
+        if self._ended_with is not None:
             raise StubDisposedError(
-                f"{DISPOSED_MESSAGE} Stub #{self._id} ({self._export.label} from "
-                f"{self._export.owner}) was disposed: by dispose()/with, or because it came as "
-                "an argument of a call that has returned, or inside an event that has ended. "
-                "Keep it longer with stub.dup() before that happens."
+                f"{CROSS_REQUEST_MESSAGE} {what} came to the Worker in {self._ended_with}, "
+                "which has ended, and its stubs ended with it, on the platform too. Get a new "
+                "stub in the request that uses it (call the object again), or keep the state "
+                "in a Durable Object instead of a global."
             )
+        raise StubDisposedError(
+            f"{DISPOSED_MESSAGE} {what} was disposed: by dispose()/with, because it came as an "
+            "argument of a call that has returned (keep one longer with stub.dup() during "
+            "the call), or because the instance holding it was evicted or reset."
+        )
 
     # --- use ------------------------------------------------------------------------------
 
@@ -483,9 +553,6 @@ class RpcStub:
         finally:
             if arg_stubs:
                 dispose_all(arg_stubs)
-            if held_in_events and self._export.record is not None:
-                end_events(self._export.record)
-        _keep_for_event(message)
         return copy
 
     def _resolve(self, name: str | None, call: bool) -> tuple[Callable[..., Any], str]:
@@ -561,14 +628,6 @@ async def _run_on_notebook(
 def _here(world: World) -> ObjectRecord | None:
     scope = current_scope.get()
     return scope.record if scope is not None and scope.record.world is world else None
-
-
-def _keep_for_event(message: Message) -> None:
-    """Stubs received inside an object's event are disposed when that event ends."""
-    if message.made:
-        scope = current_scope.get()
-        if scope is not None:
-            held_in_events.setdefault(scope.record, []).extend(message.made)
 
 
 def _emit(export: Export, holder: ObjectRecord | None, kind: str, text: Callable[[], str],

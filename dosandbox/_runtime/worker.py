@@ -44,6 +44,7 @@ from .._core.events import (
 from .._core.loop import _get_running_loop
 from .._core.world import World
 from .http import BASE_URL, Request, Response, fetch_request
+from .rpc import WorkerRequestHold, worker_request
 
 __all__ = ["ExecutionContext", "Front", "Outbound", "WorkerCall", "outbound_fetch"]
 
@@ -62,6 +63,7 @@ class ExecutionContext(AliasMixin):
     def __init__(self, front: Front, label: str) -> None:
         self._front = front
         self._label = label
+        self._hold = WorkerRequestHold(label)  # its stubs: they go when the request is done
         self.props: dict[str, Any] = {}
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
@@ -77,9 +79,12 @@ class ExecutionContext(AliasMixin):
         pending = self._front.waiting
         pending.add(task)
         label = self._label
+        hold = self._hold
+        hold.enter()  # the request's stubs stay usable until this work is done as well
 
         def done(t: asyncio.Task[Any]) -> None:
             pending.discard(t)
+            hold.leave()
             if t.cancelled():
                 return
             err = t.exception()
@@ -218,13 +223,18 @@ class Front:
             if self._router is None:  # pragma: no cover - the sandbox always gives one
                 raise HttpError("No Worker and no router: nothing answers this request.")
             return await self._router(request)
-        if isinstance(worker, type):
-            result = worker(ctx, self.env).fetch(request)
-        else:
-            args = (request, self.env, ctx)[: min(3, max(1, _positional_count(worker)))]
-            result = worker(*args)
-        if inspect.isawaitable(result):
-            result = await result
+        token = worker_request.set(ctx._hold)
+        try:
+            if isinstance(worker, type):
+                result = worker(ctx, self.env).fetch(request)
+            else:
+                args = (request, self.env, ctx)[: min(3, max(1, _positional_count(worker)))]
+                result = worker(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        finally:
+            worker_request.reset(token)
+            ctx._hold.leave()  # answered: its stubs go now, or when its wait_until work ends
         return result
 
 

@@ -506,6 +506,24 @@ class RunnerCore(DurableObject):
     def cap_disposed(self) -> list[str]:
         return getattr(self, "cap_log", [])
 
+    # A target this object receives from another one (the lender), kept in a field or not.
+    def cap_lender(self) -> Any:
+        return env_namespace(self).get("conformance-cap-lender")
+
+    async def cap_borrow(self, name: str) -> str:
+        self.cap_borrowed = await self.cap_lender().cap_resource(name)
+        return str(await self.cap_borrowed.hi())
+
+    async def cap_borrow_unkept(self, name: str) -> str:
+        res = await self.cap_lender().cap_resource(name)
+        return str(await res.hi())
+
+    async def cap_use_borrowed(self) -> str:
+        return str(await self.cap_borrowed.hi())
+
+    async def cap_lender_disposed(self) -> list[str]:
+        return sorted(await self.cap_lender().cap_disposed())
+
     async def cap_consume(self, stream: Any) -> dict[str, Any]:
         sizes: list[int] = []
         try:
@@ -1024,6 +1042,17 @@ def _cap_case(sb: Any, stub: Any, case: str) -> Any:
         second.dispose()
         settle()
         return [hi, before, drive(sb, stub.cap_disposed())]
+    if case == "borrowKept":
+        first = drive(sb, stub.cap_borrow("kept"))
+        settle()
+        return [first, drive(sb, stub.cap_lender_disposed()), drive(sb, stub.cap_use_borrowed())]
+    if case == "borrowUnkept":
+        first = drive(sb, stub.cap_borrow_unkept("unkept"))
+        settle()
+        return [first, drive(sb, stub.cap_lender_disposed())]
+    if case == "lenderDisposed":
+        settle()
+        return drive(sb, stub.cap_lender_disposed())
     if case == "ownerReset":
         c = drive(sb, stub.cap_counter(1))
         drive(sb, c.inc())

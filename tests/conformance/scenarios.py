@@ -595,6 +595,11 @@ CAPABILITY_SCENARIOS: list[Scenario] = [
        "a target's dispose hook runs when its last stub goes; a reset owner's stubs fail",
        cap("keptCallback"), cap("keptCallbackDup"), cap("disposeThenCall"), cap("disposeHook"),
        cap("dupDispose"), cap("ownerReset")),
+    sc("cap-held-by-object", "a target an object receives inside an event (kept in a field or "
+       "not) is not disposed when the event ends and answers in later events; the instance's "
+       "reset disposes them all (workerd, checked 2026-12-03)",
+       cap("borrowKept"), cap("borrowUnkept"), abort("drop"), sleep(100), renew(),
+       cap("lenderDisposed")),
 ]
 
 SCENARIOS: list[Scenario] = [

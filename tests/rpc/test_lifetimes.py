@@ -52,7 +52,7 @@ class Holder(DurableObject):
         return Resource(name)
 
     async def borrow(self) -> str:
-        # A stub received inside this event: disposed when the event ends.
+        # A stub received inside this event: the instance keeps it until it goes.
         res = await self.env.HOLDER.get("lender").make("borrowed")
         return await res.hi()
 
@@ -115,9 +115,14 @@ def test_dispose_hook_waits_for_the_last_dup_as_workerd(sb: Sandbox) -> None:
     assert DISPOSED == ["d"]
 
 
-def test_stub_received_inside_an_event_is_disposed_when_it_ends(sb: Sandbox) -> None:
-    """A target received by object code is disposed when that event ends: its hook runs."""
-    assert sb.run(sb.durable_objects.holder.get("h").borrow()) == "hi borrowed"
+def test_stub_received_inside_an_event_lives_until_its_instance_goes(sb: Sandbox) -> None:
+    """A target an object received is not disposed when the event ends, only when its instance
+    is evicted (workerd, checked 2026-12-03: disposed only on abort/eviction)."""
+    stub = sb.durable_objects.holder.get("h")
+    assert sb.run(stub.borrow()) == "hi borrowed"
+    sb.clock.run_until_idle()
+    assert DISPOSED == []
+    sb.inspect(stub).evict()
     sb.clock.run_until_idle()
     assert DISPOSED == ["borrowed"]
 

@@ -265,6 +265,24 @@ export class Runner extends DurableObject {
   capDisposed() {
     return this.capLog ?? [];
   }
+  // A target this object receives from another one (the lender), kept in a field or not.
+  capLender() {
+    return this.env.DO.get(this.env.DO.idFromName("conformance-cap-lender"));
+  }
+  async capBorrow(name) {
+    this.capBorrowed = await this.capLender().capResource(name);
+    return await this.capBorrowed.hi();
+  }
+  async capBorrowUnkept(name) {
+    const res = await this.capLender().capResource(name);
+    return await res.hi();
+  }
+  async capUseBorrowed() {
+    return await this.capBorrowed.hi();
+  }
+  async capLenderDisposed() {
+    return [...(await this.capLender().capDisposed())].sort();
+  }
   async capConsume(stream) {
     const reader = stream.getReader();
     const sizes = [];
@@ -847,6 +865,19 @@ async function capDriverOp(stub, op) {
       await capSleep();
       return render([hi, before, await stub.capDisposed()]);
     }
+    case "cap.borrowKept": {
+      const first = await stub.capBorrow("kept");
+      await capSleep();
+      return render([first, await stub.capLenderDisposed(), await stub.capUseBorrowed()]);
+    }
+    case "cap.borrowUnkept": {
+      const first = await stub.capBorrowUnkept("unkept");
+      await capSleep();
+      return render([first, await stub.capLenderDisposed()]);
+    }
+    case "cap.lenderDisposed":
+      await capSleep();
+      return render(await stub.capLenderDisposed());
     case "cap.ownerReset": {
       const c = await stub.capCounter(1);
       await c.inc();
