@@ -69,7 +69,8 @@ def active_sandbox() -> Sandbox:
     """The sandbox ``dosandbox.bindings`` talks to: the newest one, or the last activated."""
     if _active is None:
         raise DurableObjectNotFoundError(
-            "No sandbox is active: create one with dosandbox.Sandbox() (or call sb.activate())."
+            "No sandbox is active: create one with dosandbox.Sandbox() (or call sb.activate() "
+            "on an open one). A sandbox stops being active when it is closed."
         )
     return _active
 
@@ -816,6 +817,9 @@ class Sandbox(AliasMixin):
         finally:
             if self._folder_lock is not None:  # after the files are closed: the folder is free
                 self._folder_lock.release()
+            global _active
+            if _active is self:  # nor does it stay reachable (its world, its objects) through it
+                _active = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -825,7 +829,8 @@ class Sandbox(AliasMixin):
 
 
 def load_project(path: str | Path = ".", **kwargs: Any) -> Sandbox:
-    """``Sandbox.from_project(path, **kwargs)``: a Python Workers project, its Worker in front."""
+    """A plain alias of :meth:`Sandbox.from_project` (same arguments, same result): a Python
+    Workers project loaded with its Worker in front."""
     return Sandbox.from_project(path, **kwargs)
 
 

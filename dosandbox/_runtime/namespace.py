@@ -31,7 +31,6 @@ from .._core.errors import (
     did_you_mean,
 )
 from .._core.ids import DurableObjectId, IdFactory
-from .._core.limits import Limits
 from .._core.loop import _get_running_loop
 from .._core.naming import binding_name
 from .._core.record import Instance, ObjectRecord, fresh_error
@@ -51,6 +50,7 @@ from .rpc import (
     dispose_all,
     drive_or_await,
 )
+from .rpc_size import SMALL_TYPES, check_size, surely_small
 
 if TYPE_CHECKING:
     from .object import DurableObject
@@ -414,7 +414,7 @@ class RpcCall:
         else:
             self._args, self._kwargs = args, kwargs
         self._request: Request | None = None
-        if (args or kwargs) and not _surely_small((args, kwargs), stub._record.world.limits):
+        if (args or kwargs) and not surely_small((args, kwargs), stub._record.world.limits):
             _check_size(stub, (args, kwargs), f"the arguments of {method}()")
 
     @classmethod
@@ -506,7 +506,7 @@ class RpcCall:
                 dispose_all(made)
 
     def _result(self, result: Any, path: str) -> Any:
-        if type(result) in _SMALL or type(result) is str:
+        if type(result) in SMALL_TYPES or type(result) is str:
             return result
         stub = self._stub
         message = Message.result_of(stub._record, stub._instance, f"result of {path[:-7]}")
@@ -518,7 +518,8 @@ class RpcCall:
         if message.made and self._shared is not None:
             # Only followed by pipelined steps: its stubs go when the call object does.
             weakref.finalize(self, dispose_all, message.made)
-        if type(copy) not in _SMALL and not _surely_small((copy,), self._stub._record.world.limits):
+        if type(copy) not in SMALL_TYPES and not surely_small((copy,),
+                                                              self._stub._record.world.limits):
             _check_size(self._stub, copy, f"the result of {path.removesuffix(' result')}",
                         remote=True)
         return copy
@@ -592,96 +593,6 @@ _codec.register_refusal(
 )
 
 
-# --- the platform's 32 MiB limit on RPC arguments and results --------------------------------
-
-_SMALL = frozenset({int, float, bool, type(None)})
-_CONTAINERS = frozenset({list, tuple, dict})
-_SURELY_SMALL_ITEMS = 64  # × at most 128 KiB each (64 Ki characters × 2 bytes): under 9 MiB
-
-
-def _surely_small(values: tuple[Any, ...], limits: Limits) -> bool:
-    """At most 64 scalars and short strings, looking into lists, tuples and dicts: far under
-    the limit, so the exact measure (a second walk of the value) is not needed."""
-    if limits.max_rpc_bytes < 10 * 1024**2:
-        return False
-    budget = _SURELY_SMALL_ITEMS
-    stack = list(values)
-    while stack:
-        value = stack.pop()
-        budget -= 1
-        if budget < 0:
-            return False
-        kind = type(value)
-        if kind in _SMALL:
-            continue
-        if kind is str or kind is bytes:
-            if len(value) >= 65_536:
-                return False
-        elif kind in _CONTAINERS:
-            if len(value) > budget:
-                return False
-            if kind is dict:
-                stack.extend(value)  # the keys
-                stack.extend(value.values())
-            else:
-                stack.extend(value)
-        else:
-            return False
-    return True
-
-
 def _check_size(stub: Stub, value: Any, what: str, *, remote: bool = False) -> None:
-    limit = stub._record.world.limits.max_rpc_bytes
-    size = serialized_size(value)
-    if size <= limit:
-        return
-    shown = f"{limit // 1024**2}MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
-    raise DataCloneError(
-        f"Serialized RPC arguments or return values are limited to {shown}, "
-        f"but the size of this value was: {size} bytes ({what}, as the sandbox estimates the "
-        "serialized size). Split the data over several calls, or keep it in storage and pass "
-        "its key.",
-        object_name=stub._namespace.name,
-        object_id=str(stub.id),
-        limit=limit,
-        size=size,
-        remote=remote,
-    )
-
-
-def serialized_size(value: Any) -> int:
-    """About how many bytes V8's serializer writes for ``value`` (workerd measures that).
-
-    Strings count one byte a character (two if any is beyond Latin-1), bytes their length, plus
-    a few bytes of framing per value; a value seen twice counts once (a back-reference).
-    """
-    seen: set[int] = set()
-    total = 2  # the serializer's version header
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str:
-            n = len(item)
-            total += (n if n < 64 or item.isascii() or max(item) <= "\xff" else 2 * n) + 5
-        elif kind is bytes or kind is bytearray or kind is memoryview:
-            total += len(item) + 12
-        elif kind in _SMALL:
-            total += 9 if kind is float or (kind is int and not -(1 << 31) <= item < 1 << 31) \
-                else 5
-            if kind is int and item.bit_length() > 64:
-                total += item.bit_length() // 8
-        elif kind in (list, tuple, dict, set, frozenset):
-            if id(item) in seen:
-                total += 5  # a back-reference
-                continue
-            seen.add(id(item))
-            total += 6
-            if kind is dict:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            else:
-                stack.extend(item)
-        else:
-            total += 16  # dates, decimals, errors...: a small fixed record
-    return total
+    check_size(stub._record.world.limits, value, what, remote=remote,
+               object_name=stub._namespace.name, object_id=str(stub.id))

@@ -55,6 +55,7 @@ from .._core.errors import (
 from .._core.loop import _get_running_loop
 from .._core.record import Instance, ObjectRecord, current_scope, method_error_class
 from .http import Request, Response
+from .rpc_size import SMALL_TYPES, check_size, surely_small
 
 if TYPE_CHECKING:
     from .._core.world import World
@@ -550,6 +551,16 @@ class RpcStub:
                        if record is None else
                        Message.result_of(record, export.instance, f"result of {what}"))
             copy = _codec.clone(result, path=f"{what} result", sender=message)
+            if type(copy) not in SMALL_TYPES and not surely_small((copy,), export.world.limits):
+                owner_name, hex_id = _callee(self)
+                try:
+                    check_size(export.world.limits, copy,
+                               f"the result of {what}" + ("()" if call else ""), remote=True,
+                               object_name=owner_name, object_id=hex_id)
+                except DataCloneError:
+                    if message.made:
+                        dispose_all(message.made)  # the result never arrives: nor its stubs
+                    raise
         finally:
             if arg_stubs:
                 dispose_all(arg_stubs)
@@ -586,6 +597,13 @@ class RpcStub:
             + _unreachable(export, name),
             method_name=name, remote=True,
         )
+
+
+def _callee(source: Any) -> tuple[str | None, str | None]:
+    """The object a capability call goes to, for its errors (none: the notebook, or a
+    pipelined step whose target is not known until the step before it answers)."""
+    record = source._export.record if isinstance(source, RpcStub) else None
+    return (None, None) if record is None else (record.namespace.name, record.hex)
 
 
 def _unreachable(export: Export, name: str) -> str:
@@ -676,6 +694,10 @@ class Pipeline:
         if call:
             message = Message.from_here(world, None, f"argument of {self._what}")
             self._args, self._kwargs, self._made = copy_arguments(self, message, args, kwargs)
+            if (args or kwargs) and not surely_small((args, kwargs), world.limits):
+                name, hex_id = _callee(source)
+                check_size(world.limits, (args, kwargs), f"the arguments of {self._what}",
+                           object_name=name, object_id=hex_id)
         else:
             self._args, self._kwargs = (), {}
 

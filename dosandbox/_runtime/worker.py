@@ -48,8 +48,10 @@ from .rpc import WorkerRequestHold, worker_request
 
 __all__ = ["ExecutionContext", "Front", "Outbound", "WorkerCall", "outbound_fetch"]
 
-# The sandbox loop → its Front, so fetch() called from running code finds its sandbox.
-_FRONTS: weakref.WeakKeyDictionary[Any, Front] = weakref.WeakKeyDictionary()
+# The sandbox loop → its Front, so fetch() called from running code finds its sandbox. Weak on
+# both sides: a Front holds its sandbox's world, which holds the loop, so a strong value would
+# keep its own key (and every sandbox ever made) alive.
+_FRONTS: weakref.WeakKeyDictionary[Any, weakref.ref[Front]] = weakref.WeakKeyDictionary()
 
 
 class ExecutionContext(AliasMixin):
@@ -158,7 +160,7 @@ class Front:
         self.outbound = Outbound(world)
         self.waiting: set[asyncio.Task[Any]] = set()  # ctx.wait_until work not done yet
         self._count = 0
-        _FRONTS[world.loop] = self
+        _FRONTS[world.loop] = weakref.ref(self)
 
     def close(self) -> None:
         """The sandbox closes: work still waiting in ctx.wait_until() is cancelled."""
@@ -406,7 +408,8 @@ class Outbound:
 
 def front_of(loop: Any) -> Front | None:
     """The Front of the sandbox whose loop is ``loop`` (None outside every sandbox)."""
-    return None if loop is None else _FRONTS.get(loop)
+    ref = None if loop is None else _FRONTS.get(loop)
+    return None if ref is None else ref()
 
 
 async def outbound_fetch(resource: Any = None, /, **init: Any) -> Response:

@@ -348,13 +348,15 @@ def test_seed_counter_runs_as_a_script() -> None:
 
 
 def test_import_dosandbox_loads_neither_pandas_nor_ipywidgets() -> None:
-    """`import dosandbox` stays light: no pandas, ipywidgets or IPython."""
+    """`import dosandbox` stays light: no pandas, ipywidgets, IPython or aiohttp, and the
+    server's types load aiohttp only when asked for."""
     code = (
-        "import sys, dosandbox; "
-        "print(','.join(m for m in ('pandas','ipywidgets','IPython') if m in sys.modules))"
+        "import sys, dosandbox; heavy = ('pandas','ipywidgets','IPython','aiohttp'); "
+        "print(','.join(m for m in heavy if m in sys.modules)); "
+        "print(dosandbox.RealSocket.__name__, 'aiohttp' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert out.stdout.splitlines() == ["", "RealSocket True"]
 
 
 def test_asyncio_gather_from_a_notebook_loop_sends_calls_concurrently() -> None:

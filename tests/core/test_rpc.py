@@ -156,6 +156,24 @@ def test_bindings_proxy_uses_the_active_sandbox() -> None:
         durable_objects.calc  # noqa: B018
 
 
+def test_a_closed_sandbox_stops_being_the_active_one() -> None:
+    """After close the bindings proxy names the problem instead of keeping the closed
+    sandbox (and everything it held) alive."""
+    import gc
+    import weakref
+
+    sb = Sandbox()
+    sb.register("calc", Calc)
+    assert has_durable_object("calc")
+    ref = weakref.ref(sb.world)
+    sb.close()
+    with pytest.raises(DurableObjectNotFoundError, match="No sandbox is active"):
+        durable_objects.calc  # noqa: B018
+    del sb
+    gc.collect()
+    assert ref() is None
+
+
 def test_await_works_inside_a_running_asyncio_loop(sb: Sandbox) -> None:
     """`await stub.m()` drives the sandbox from inside another running loop (like Jupyter)."""
     stub = sb.durable_objects.calc.get("c")
