@@ -24,13 +24,13 @@ from ._core.errors import (
 from ._core.events import Event, StepReport
 from ._core.ids import DurableObjectId
 from ._core.limits import Limits
+from ._notebook.checkpoints import Checkpoint
 from ._notebook.client import SimulatedClient
 from ._notebook.handle import Handle, HandleSnapshot
 from ._notebook.in_flight import InFlight
 from ._project.discovery import discover
 from ._project.project import Project
 from ._runtime.alarms import AlarmInfo
-from ._runtime.checkpoints import Checkpoint
 from ._runtime.context import DurableObjectContext
 from ._runtime.definition import DurableObjectDefinition, define_durable_object
 from ._runtime.http import Request, Response

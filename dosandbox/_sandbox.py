@@ -40,11 +40,11 @@ from ._core.record import ObjectRecord
 from ._core.stepper import Stepper
 from ._core.world import World, make_folder
 from ._notebook.alarm_view import RepeatingAlarmWatch, alarms_frame, pending_alarm_count
+from ._notebook.checkpoints import Checkpoint, rewind, take_checkpoint
 from ._notebook.client import SimulatedClient, connect
 from ._notebook.handle import Handle
 from ._project import project as _project
 from ._project.discovery import discover
-from ._runtime.checkpoints import Checkpoint, rewind, take_checkpoint
 from ._runtime.definition import DurableObjectDefinition, named_definition
 from ._runtime.deploy import redeploy
 from ._runtime.http import Request, Response

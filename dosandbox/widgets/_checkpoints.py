@@ -11,7 +11,7 @@ from ._base import Owner, heading, set_options
 from ._render import format_ms, table_html
 
 if TYPE_CHECKING:
-    from .._runtime.checkpoints import Checkpoint
+    from .._notebook.checkpoints import Checkpoint
     from .._sandbox import Sandbox
 
 __all__ = ["CheckpointsPanel"]

@@ -25,11 +25,11 @@ from .._core.aliases import AliasMixin
 from .._core.clock import describe_ms
 from .._core.errors import CheckpointError, sandbox_closed
 from .._core.record import DropReason, ObjectRecord
-from .parts import existing_alarm, existing_storage, parts_of
+from .._runtime.parts import existing_alarm, existing_storage, parts_of
 
 if TYPE_CHECKING:
     from .._core.world import World
-    from .namespace import Namespace
+    from .._runtime.namespace import Namespace
 
 __all__ = ["Checkpoint", "rewind", "take_checkpoint"]
 
