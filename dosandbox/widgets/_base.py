@@ -21,6 +21,14 @@ class Owner:
         self.updating = False  # code is setting widget values: user observers stand by
         self.last_error: BaseException | None = None
         self.error = self.own(W.HTML(""))
+        # Where what object code prints during a click shows (a view that places it sets it):
+        # a widget callback's own prints would go to JupyterLab's log, out of sight.
+        self.action_output: W.Output | None = None
+
+    def make_action_output(self) -> W.Output:
+        self.action_output = self.own(W.Output(layout=W.Layout(max_height="240px",
+                                                                overflow="auto")))
+        return self.action_output
 
     def own(self, widget: Any) -> Any:
         self._owned.append(widget)
@@ -63,8 +71,24 @@ class Owner:
         return b
 
     def run_action(self, action: Callable[[], Any]) -> Any:
-        """Run a user action: clear the old error, show a new one (and keep it in last_error)."""
+        """Run a user action: clear the old error, show a new one (and keep it in last_error).
+
+        What object code prints meanwhile (a ``__dispose__`` run by Evict, an ``alarm()`` run
+        by Fire now) shows in the view's action output, replacing what the last click printed.
+        """
         self.clear_error()
+        sandbox = getattr(self, "sandbox", None)
+        if self.action_output is None or sandbox is None or sandbox.closed:
+            return self._run(action)
+        printed: list[tuple[str, str]] = []
+        try:
+            with sandbox.output_to(lambda stream, text: printed.append((stream, text))):
+                return self._run(action)
+        finally:
+            if printed:
+                self.action_output.outputs = stream_outputs(printed)
+
+    def _run(self, action: Callable[[], Any]) -> Any:
         try:
             return action()
         except Exception as exc:
@@ -117,6 +141,17 @@ class ViewBase(Owner, LiveView):
 
     def text_summary(self) -> str:  # pragma: no cover - overridden
         return repr(self)
+
+
+def stream_outputs(printed: list[tuple[str, str]]) -> tuple[dict[str, str], ...]:
+    """Printed ``(stream, text)`` pieces as an Output widget's outputs, a stream's run joined."""
+    outputs: list[dict[str, str]] = []
+    for stream, text in printed:
+        if outputs and outputs[-1]["name"] == stream:
+            outputs[-1]["text"] += text
+        else:
+            outputs.append({"output_type": "stream", "name": stream, "text": text})
+    return tuple(outputs)
 
 
 def close_widget(widget: W.Widget) -> None:

@@ -11,7 +11,7 @@ import ipywidgets as W
 from .._core.notices import format_notice
 from ..errors import SandboxWarning
 from . import _data
-from ._base import Owner, ViewBase
+from ._base import Owner, ViewBase, stream_outputs
 from ._render import duration, esc, format_ms, message_html
 
 if TYPE_CHECKING:
@@ -115,13 +115,7 @@ class ClockBar(ViewBase, W.VBox):
 
     def _show_printed(self, printed: list[tuple[str, str]]) -> None:
         self.printed = printed
-        outputs: list[dict[str, str]] = []
-        for stream, text in printed:
-            if outputs and outputs[-1]["name"] == stream:
-                outputs[-1]["text"] += text
-            else:
-                outputs.append({"output_type": "stream", "name": stream, "text": text})
-        self.output.outputs = tuple(outputs)
+        self.output.outputs = stream_outputs(printed)
 
     def set_mode(self, mode: str) -> None:
         """The mode selector's twin: ``manual``, ``autojump`` or ``realtime``."""

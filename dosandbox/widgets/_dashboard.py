@@ -47,6 +47,7 @@ class Dashboard(ViewBase, W.VBox):
         W.VBox.__init__(self, children=[
             self.clock_bar,
             self.error,
+            self.make_action_output(),
             self.checkpoints.box,
             self.html(heading("Objects")),
             self.objects,

@@ -52,7 +52,8 @@ class Inspector(ViewBase, W.VBox):
         self.tabs.observe(self._on_tab, "selected_index")
         header = self.own(W.HBox([self.title, self.evict_button],
                                  layout=W.Layout(align_items="center")))
-        W.VBox.__init__(self, children=[self.html(VIEW_CSS), header, self.error, self.tabs])
+        W.VBox.__init__(self, children=[self.html(VIEW_CSS), header, self.error,
+                                        self.make_action_output(), self.tabs])
         self.add_class("dosandbox-inspector")
         self._live_start(self.sandbox)
         self.refresh()

@@ -206,3 +206,51 @@ def test_clock_bar_shows_a_failing_step_and_keeps_working(
     bar.plus_minute.click()
     assert bar.last_error is None and bar.error.value == ""
     assert "00:01:00.000Z" in bar.now.value
+
+
+def test_what_object_code_prints_during_a_click_shows_under_the_inspector() -> None:
+    """Evict running a target's __dispose__ that prints, and Fire now running an alarm() that
+    prints: the text shows in the inspector (a callback's prints would go to Lab's log)."""
+    import datetime as dt
+
+    from dosandbox import DurableObject, RpcTarget
+
+    class Ticket(RpcTarget):
+        def __dispose__(self) -> None:
+            print("ticket returned")
+
+    class Desk(DurableObject):
+        def __init__(self, ctx: Any, env: Any) -> None:
+            super().__init__(ctx, env)
+            self.ticket: Any = None
+
+        async def borrow(self) -> None:
+            self.ticket = await self.env.LENDER.get("l").lend()
+
+        def lend(self) -> Ticket:
+            return Ticket()
+
+        async def arm(self) -> None:
+            await self.ctx.storage.set_alarm(dt.timedelta(minutes=1))
+
+        def alarm(self) -> None:
+            print("alarm rang")
+
+    with Sandbox() as sb:
+        sb.register("desk", Desk)
+        sb.register("lender", Desk)
+        desk = sb.durable_objects.desk.get("d")
+        sb.run(desk.borrow())
+        w = sb.inspect(desk).widget()
+        assert w.action_output is not None and w.action_output.outputs == ()
+        w.evict_button.click()
+        assert w.last_error is None
+        assert w.action_output.outputs == (
+            {"output_type": "stream", "name": "stdout", "text": "ticket returned\n"},
+        )
+        sb.run(desk.arm())
+        w.select_tab("Alarm").fire_button.click()
+        assert w.last_error is None
+        assert w.action_output.outputs[0]["text"] == "alarm rang\n"
+        w.select_tab("KV").next_button.click()  # an action that prints leaves the text alone
+        assert w.action_output.outputs[0]["text"] == "alarm rang\n"
