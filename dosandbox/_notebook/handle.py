@@ -15,6 +15,7 @@ from .._core.events import events_frame
 from .._core.record import DropReason
 from .._runtime.namespace import Stub
 from .._runtime.parts import existing_sockets
+from .._runtime.rpc import live_stubs
 from .._runtime.sockets import sockets_frame
 
 if TYPE_CHECKING:
@@ -170,6 +171,13 @@ class Handle:
     def event_list(self) -> list[Any]:
         """This object's events as a list of :class:`~dosandbox.Event`, oldest first."""
         return self._record.world.event_log.select(object_id=self._record.hex)
+
+    @property
+    def stubs(self) -> list[dict[str, Any]]:
+        """The live capability stubs (functions, RpcTargets) this object owns or holds, oldest
+        first: ``stub`` number, ``kind``, ``what``, ``owner`` (where it lives), ``holder``,
+        ``via`` (the call that brought it) and ``calls``."""
+        return [stub._describe() for stub in live_stubs(self._record.world, self._record)]
 
     @property
     def alarm(self) -> dict[str, Any] | None:

@@ -70,6 +70,7 @@ __all__ = [
     "copy_arguments",
     "dispose_all",
     "held_by_objects",
+    "live_stubs",
     "release_held",
     "target_members",
     "worker_request",
@@ -125,14 +126,35 @@ def target_members(cls: type) -> tuple[frozenset[str], frozenset[str]]:
 
 # --- the two sides of one capability -------------------------------------------------------
 
-_stub_ids: weakref.WeakKeyDictionary[World, itertools.count[int]] = weakref.WeakKeyDictionary()
+class _WorldStubs:
+    """One sandbox's stubs: their numbers, and the live ones (weakly: a stub the notebook
+    dropped is not kept for the view's sake)."""
+
+    __slots__ = ("ids", "live")
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+        self.live: weakref.WeakValueDictionary[int, RpcStub] = weakref.WeakValueDictionary()
 
 
-def _next_id(world: World) -> int:
-    counter = _stub_ids.get(world)
-    if counter is None:
-        counter = _stub_ids[world] = itertools.count(1)
-    return next(counter)
+_stubs_of: weakref.WeakKeyDictionary[World, _WorldStubs] = weakref.WeakKeyDictionary()
+
+
+def _world_stubs(world: World) -> _WorldStubs:
+    found = _stubs_of.get(world)
+    if found is None:
+        found = _stubs_of[world] = _WorldStubs()
+    return found
+
+
+def live_stubs(world: World, record: ObjectRecord) -> list[RpcStub]:
+    """The undisposed stubs whose capability lives in ``record`` or that it holds, oldest first
+    (what the inspector's Stubs tab lists)."""
+    found = _stubs_of.get(world)
+    if found is None:
+        return []
+    return [stub for _, stub in sorted(found.live.items())
+            if stub._export.record is record or stub._holder is record]
 
 
 def _side(record: ObjectRecord | None) -> str:
@@ -400,7 +422,8 @@ class RpcStub:
     ``dispose()``, ``with stub:`` and ``dup()``.
     """
 
-    __slots__ = ("_disposed", "_ended_with", "_export", "_hold", "_holder", "_id", "_via")
+    __slots__ = ("__weakref__", "_calls", "_disposed", "_ended_with", "_export", "_held_by",
+                 "_hold", "_holder", "_id", "_via")
 
     def __init__(self, export: Export, holder: ObjectRecord | None, via: str) -> None:
         self._export = export
@@ -408,9 +431,12 @@ class RpcStub:
         self._via = via
         self._disposed = False
         self._ended_with: str | None = None  # the Worker request whose end disposed it
+        self._calls = 0
         export.refs += 1
         world = export.world
-        self._id = _next_id(world)
+        stubs = _world_stubs(world)
+        self._id = next(stubs.ids)
+        stubs.live[self._id] = self
         # Who lets go of it if its code does not: the holding instance, or the Worker request.
         hold: dict[int, RpcStub] | None = None
         if holder is not None:
@@ -426,6 +452,7 @@ class RpcStub:
         if hold is not None:
             hold[self._id] = self
         self._hold = hold
+        self._held_by = held_by
         data = {"cap": self._id, "cap_kind": export.kind, "label": export.label,
                 "owner": export.owner, "holder": held_by, "via": via}
         _emit(export, holder, "stub.created",
@@ -445,6 +472,9 @@ class RpcStub:
         if self._disposed:
             return
         self._disposed = True
+        stubs = _stubs_of.get(self._export.world)
+        if stubs is not None:
+            stubs.live.pop(self._id, None)
         hold = self._hold
         if hold is not None:
             self._hold = None
@@ -473,6 +503,14 @@ class RpcStub:
     @property
     def disposed(self) -> bool:
         return self._disposed
+
+    def _describe(self) -> dict[str, Any]:
+        """What the inspector shows of this stub: number, kind, what it is, where it lives,
+        who holds it, from which call, how often it was called."""
+        export = self._export
+        return {"stub": self._id, "kind": export.kind, "what": export.label,
+                "owner": export.owner, "holder": self._held_by, "via": self._via,
+                "calls": self._calls}
 
     def _check_usable(self) -> None:
         if not self._disposed:
@@ -540,6 +578,7 @@ class RpcStub:
             fn, what = self._resolve(name, call)
             record = export.record
             cap = self._id
+            self._calls += 1
             _emit(export, None, "stub.called", lambda: f"stub #{cap}: {what}", {"cap": cap})
             if record is None:
                 result = await _run_on_notebook(fn, args, kwargs, what)

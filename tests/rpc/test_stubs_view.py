@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from dosandbox import DurableObject, RpcTarget, Sandbox
-from dosandbox.widgets._stubs import live_stubs
 
 
 class Tally(RpcTarget):
@@ -40,7 +39,7 @@ def test_live_stubs_follow_creation_calls_and_disposal() -> None:
     tally = sb.run(stub.tally())
     sb.run(tally.add())
     sb.run(tally.add())
-    rows = live_stubs(sb.inspect(stub).event_list())
+    rows = sb.inspect(stub).stubs
     assert [(r["kind"], r["owner"], r["holder"]) for r in rows] == [
         ("function", "the notebook", "keeper:k"),
         ("target", "keeper:k", "the notebook"),
@@ -48,7 +47,7 @@ def test_live_stubs_follow_creation_calls_and_disposal() -> None:
     assert rows[0]["via"] == "dup of #1" and rows[1]["calls"] == 2
     assert rows[1]["via"] == "result of tally()"
     tally.dispose()
-    assert [r["kind"] for r in live_stubs(sb.inspect(stub).event_list())] == ["function"]
+    assert [r["kind"] for r in sb.inspect(stub).stubs] == ["function"]
 
 
 def test_inspector_has_a_stubs_tab_and_events_show_capabilities() -> None:
@@ -66,3 +65,30 @@ def test_inspector_has_a_stubs_tab_and_events_show_capabilities() -> None:
     tally.dispose()
     inspector.refresh()
     assert "no live stubs" in inspector.select_tab("Stubs").table.value
+
+
+def test_a_long_held_stub_stays_listed_after_the_event_log_rolls_over() -> None:
+    """The Stubs list reads the live stubs themselves, not the log: a stub kept while more
+    than the log's 10,000 entries pass is still shown, with its calls counted."""
+    with Sandbox() as sb:
+        sb.register("keeper", Keeper)
+        stub = sb.durable_objects.keeper.get("k")
+        tally = sb.run(stub.tally())
+        sb.run(tally.add())
+        for _ in range(10_500):
+            sb.event_log.emit("note", "filler")
+        assert not [e for e in sb.event_log if e.kind == "stub.created"]
+        rows = sb.inspect(stub).stubs
+        assert [(r["kind"], r["calls"]) for r in rows] == [("target", 1)]
+
+
+def test_a_stub_the_notebook_dropped_leaves_the_list() -> None:
+    """A result stub the notebook no longer references is not kept alive for the view."""
+    import gc
+
+    with Sandbox() as sb:
+        sb.register("keeper", Keeper)
+        stub = sb.durable_objects.keeper.get("k")
+        sb.run(stub.tally())
+        gc.collect()
+        assert sb.inspect(stub).stubs == []
