@@ -1,11 +1,12 @@
-"""A record's capabilities wired in one place: storage, alarm and sockets, made on first use.
+"""A record's capabilities wired in one place: storage, alarm, sockets and the RPC stubs its
+instance holds, made on first use.
 
 Each object record carries one :class:`Parts`. Its typed slots start empty; ``storage_for``,
 ``alarm_for`` and ``sockets_for`` fill them on first use and register their hooks here:
 storage commits before output, closes its database on an eviction (reopened on the next use)
 and for good with the sandbox, the alarm is snapshotted and restored with storage
 transactions, sockets hold their output until the event ends and close on a reset (an
-eviction keeps them: hibernation).
+eviction keeps them: hibernation), held stubs are disposed when the instance goes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .._core.world import make_folder
 from .._storage.storage import Storage, database_path
 from . import websocket as _websocket
 from .alarms import Alarm, scheduler_for
-from .rpc import release_held
+from .rpc import RpcStub, dispose_all
 from .sockets import SocketRegistry
 
 __all__ = [
@@ -30,13 +31,17 @@ __all__ = [
 class Parts:
     """One object's storage, alarm and sockets (None until first used), and their hooks."""
 
-    __slots__ = ("alarm", "record", "sockets", "storage")
+    __slots__ = ("alarm", "record", "sockets", "storage", "stubs")
 
     def __init__(self, record: ObjectRecord) -> None:
         self.record = record
         self.storage: Storage | None = None
         self.alarm: Alarm | None = None
         self.sockets: SocketRegistry | None = None
+        # The RPC stubs its instance received (except a call's arguments), by stub number:
+        # workerd disposes them only when the instance goes, so one kept in a field works in
+        # later events; a stub disposed early leaves at once.
+        self.stubs: dict[int, RpcStub] | None = None
 
     # --- the record's hooks ------------------------------------------------------------------
 
@@ -49,8 +54,13 @@ class Parts:
         if sockets is not None:
             sockets.on_output()
 
+    def _release_stubs(self) -> None:
+        held, self.stubs = self.stubs, None
+        if held:
+            dispose_all(list(held.values()))
+
     def on_drop(self, reason: DropReason) -> None:
-        release_held(self.record)  # the instance that held its stubs is gone, so are they
+        self._release_stubs()  # the instance that held them is gone: so are they
         storage = self.storage
         if reason.is_reset and storage is not None:
             storage.discard_unconfirmed(f"the object was reset ({reason}) first")
@@ -64,7 +74,7 @@ class Parts:
             storage._db.suspend()
 
     def close(self) -> None:
-        release_held(self.record)
+        self._release_stubs()
         if self.storage is not None:
             self.storage.close()
         if self.alarm is not None:

@@ -39,7 +39,7 @@ import itertools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._core import codec as _codec
 from .._core.errors import (
@@ -59,6 +59,7 @@ from .rpc_size import SMALL_TYPES, check_size, surely_small
 
 if TYPE_CHECKING:
     from .._core.world import World
+    from .parts import Parts
 
 __all__ = [
     "Message",
@@ -69,9 +70,7 @@ __all__ = [
     "WorkerRequestHold",
     "copy_arguments",
     "dispose_all",
-    "held_by_objects",
     "live_stubs",
-    "release_held",
     "target_members",
     "worker_request",
 ]
@@ -298,18 +297,13 @@ def _log_hook_failure(export: Export) -> Callable[[asyncio.Task[Any]], None]:
     return done
 
 
-# Stubs held by code that outlives one event, by where it runs. An object's instance keeps
-# every stub it received (except a call's arguments) until it is evicted or reset: workerd
-# disposes them only then, so a stub kept in a field works in its later events. Keyed by stub
-# id, so a stub disposed early leaves at once and a long-lived instance does not pile them up.
-held_by_objects: dict[ObjectRecord, dict[int, RpcStub]] = {}
-
-
-def release_held(record: ObjectRecord) -> None:
-    """The instance of ``record`` went (evicted, reset, or its sandbox closed): so do its stubs."""
-    held = held_by_objects.pop(record, None)
-    if held:
-        dispose_all(list(held.values()))
+def _object_hold(record: ObjectRecord) -> dict[int, RpcStub]:
+    """The stubs ``record``'s instance holds, kept in its parts (see ``Parts.stubs``)."""
+    parts = cast("Parts", record.parts)
+    hold = parts.stubs
+    if hold is None:
+        hold = parts.stubs = {}
+    return hold
 
 
 class WorkerRequestHold:
@@ -440,7 +434,7 @@ class RpcStub:
         # Who lets go of it if its code does not: the holding instance, or the Worker request.
         hold: dict[int, RpcStub] | None = None
         if holder is not None:
-            hold = held_by_objects.setdefault(holder, {})
+            hold = _object_hold(holder)
             held_by = _side(holder)
         else:
             request = worker_request.get()
@@ -479,9 +473,6 @@ class RpcStub:
         if hold is not None:
             self._hold = None
             hold.pop(self._id, None)
-            holder = self._holder
-            if not hold and holder is not None and held_by_objects.get(holder) is hold:
-                del held_by_objects[holder]  # nothing left keeps the record (or its world)
         export = self._export
         cap = self._id
         _emit(export, self._holder, "stub.disposed",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dosandbox import DurableObject, RpcTarget, Sandbox
-from dosandbox._runtime import rpc
+from dosandbox._runtime.parts import parts_of
 from dosandbox.errors import StubDisposedError
 
 DISPOSED: list[str] = []
@@ -69,7 +69,11 @@ def sb() -> Any:
         box.register("maker", Maker)
         box.register("holder", Holder)
         yield box
-    assert not rpc.held_by_objects  # nothing keeps a closed sandbox alive
+
+
+def _held(sb: Sandbox, name: str = "h") -> dict[int, Any]:
+    """The stubs the holder's instance keeps (its parts)."""
+    return parts_of(sb.inspect(sb.durable_objects.holder.get(name))._record).stubs or {}
 
 
 def test_a_stub_kept_in_a_field_works_in_a_later_event(sb: Sandbox) -> None:
@@ -100,8 +104,7 @@ def test_stubs_go_when_the_instance_is_reset_as_workerd(sb: Sandbox) -> None:
         sb.run(holder.abort())
     sb.clock.run_until_idle()
     assert sorted(DISPOSED) == ["k1", "nk"]
-    assert sb.durable_objects.holder.get("h") is not None
-    assert not rpc.held_by_objects
+    assert _held(sb) == {}
 
 
 def test_a_stub_disposed_early_leaves_its_holder(sb: Sandbox) -> None:
@@ -111,7 +114,25 @@ def test_a_stub_disposed_early_leaves_its_holder(sb: Sandbox) -> None:
         assert sb.run(holder.fetch_and_dispose(f"t{i}")) == f"pong t{i}"
     sb.clock.run_until_idle()
     assert len(DISPOSED) == 50
-    assert not rpc.held_by_objects
+    assert _held(sb) == {}
+
+
+def test_a_closed_sandbox_is_not_kept_alive_by_held_stubs() -> None:
+    """Closing disposes what instances held, and nothing keeps the sandbox's world reachable."""
+    import gc
+    import weakref
+
+    DISPOSED.clear()
+    sb = Sandbox()
+    sb.register("maker", Maker)
+    sb.register("holder", Holder)
+    sb.run(sb.durable_objects.holder.get("h").fetch_and_keep("k1"))
+    world = weakref.ref(sb.world)
+    sb.close()
+    assert DISPOSED == ["k1"]
+    del sb
+    gc.collect()
+    assert world() is None
 
 
 class KeepingWorker:
@@ -158,7 +179,6 @@ def test_a_worker_request_s_stubs_go_when_it_ends_as_workerd() -> None:
         with pytest.raises(StubDisposedError,
                            match="Cannot perform I/O on behalf of a different request"):
             _text(sb, "/use")
-    assert not rpc.held_by_objects
 
 
 def test_a_worker_stub_lives_through_wait_until_work_as_workerd() -> None:
