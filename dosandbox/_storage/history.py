@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import apsw
+import lz4.block
 
 from .._core.clock import describe_ms
 from .._core.errors import BookmarkError, StorageError
@@ -74,6 +75,10 @@ _SCHEMA_VERSION = "PRAGMA schema_version"
 _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
 _HOOK_ID = "dosandbox-history"
 _KV_DELETE = "DELETE FROM _cf_KV WHERE key = ?"
+# Marks an image compressed with LZ4 (its raw size follows, 4 bytes little-endian); older logs
+# hold zlib images, which start with 0x78 and still read (see unpack_image).
+_LZ4 = b"dslz4\0"
+_LZ4_MAX = 0x7E000000  # LZ4's largest block (~2 GiB): a bigger database keeps a zlib image
 
 
 class Entry:
@@ -322,7 +327,7 @@ class History:
         self.total += entry.size
         if entry.image is not None:
             self._since_image = 0
-            self._image_size = len(entry.image) * 4  # roughly the raw size: zlib at level 1
+            self._image_size = raw_size(entry.image)
         else:
             self._since_image += entry.size
         if store and self._store is not None:
@@ -381,7 +386,7 @@ class History:
         self.forks.append(self.entries[-1].seq)
         base = self._base(index)
         self._since_image = sum(e.size for e in self.entries[base + 1 :])
-        self._image_size = len(self.entries[base].image or b"") * 4
+        self._image_size = raw_size(self.entries[base].image or b"")
         self.kv.clear()
         self.rows.clear()
         if self._store is not None:
@@ -509,7 +514,7 @@ class History:
         try:
             image = self.entries[base].image
             if image:
-                conn.deserialize("main", zlib.decompress(image))
+                conn.deserialize("main", unpack_image(image))
             kv: dict[str, bytes | None] = {}
             replay = _RowReplay(conn)
             for entry in self.entries[base + 1 : index + 1]:
@@ -653,7 +658,26 @@ def image_of(conn: Any) -> bytes:
     # A WAL database's header says so (bytes 18-19 = 2); in memory it must read as a plain
     # (rollback-journal) file, or SQLite looks for a -wal file it cannot open.
     data[18] = data[19] = 1
-    return zlib.compress(data, 1)
+    # LZ4, not zlib: ~6× faster both ways (1.9 MB in ~1.7 ms against ~10 ms at zlib level 1)
+    # for images ~25% larger. Images are taken inside the write path (every schema change and
+    # every few MiB of changes), where zlib was most of what keeping history cost a batch put.
+    if len(data) > _LZ4_MAX:
+        return zlib.compress(data, 1)
+    return _LZ4 + lz4.block.compress(data, store_size=True)
+
+
+def unpack_image(image: bytes) -> bytes:
+    """The database file an image (from :func:`image_of`, or a zlib one of an older log) holds."""
+    if image.startswith(_LZ4):
+        return lz4.block.decompress(memoryview(image)[len(_LZ4):])
+    return zlib.decompress(image)
+
+
+def raw_size(image: bytes) -> int:
+    """The size of the database file an image holds (roughly, for an older zlib image)."""
+    if image.startswith(_LZ4):
+        return int.from_bytes(image[len(_LZ4) : len(_LZ4) + 4], "little")
+    return len(image) * 4  # zlib at level 1 packs a database ~4-6×
 
 
 def copy_into(source: Any, target: Any) -> None:
