@@ -88,6 +88,7 @@ _KV_PUT = "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)"
 _HOOK_ID = "dosandbox-history"
 # Rows a batch notes in full before its rowid tables are noted by rowid only (see _hook_for).
 _LEAN_AFTER = 64
+_READ_BACK_CHUNK = 50_000  # rowids a read-back query names: ≤ 21 bytes each in JSON, ≤ ~1 MB
 # The user tables whose rows can be read back by rowid: plain rowid tables, no hidden or
 # generated columns, no column shadowing _rowid_ (what _RowReplay writes back).
 _LEAN_TABLES = (
@@ -302,11 +303,15 @@ class History:
                 found = cursor.execute(
                     f"SELECT _rowid_, * FROM {name} WHERE _rowid_ BETWEEN ? AND ?", (low, high)
                 ).fetchall()
-            else:
-                found = cursor.execute(
-                    f"SELECT _rowid_, * FROM {name} WHERE _rowid_ IN "
-                    "(SELECT value FROM json_each(?))", (json.dumps(sorted(wanted)),)
-                ).fetchall()
+            else:  # in chunks: one JSON binding must stay under SQLITE_LIMIT_LENGTH (2 MB)
+                ordered = sorted(wanted)
+                found = []
+                for at in range(0, len(ordered), _READ_BACK_CHUNK):
+                    found += cursor.execute(
+                        f"SELECT _rowid_, * FROM {name} WHERE _rowid_ IN "
+                        "(SELECT value FROM json_each(?))",
+                        (json.dumps(ordered[at : at + _READ_BACK_CHUNK]),),
+                    ).fetchall()
             gone = [] if len(found) == len(wanted) else sorted(
                 wanted.difference(map(itemgetter(0), found)))
             blocks.append((table, found, gone))
