@@ -39,7 +39,7 @@ import itertools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .._core import codec as _codec
 from .._core.errors import (
@@ -59,7 +59,6 @@ from .rpc_size import SMALL_TYPES, check_size, surely_small
 
 if TYPE_CHECKING:
     from .._core.world import World
-    from .parts import Parts
 
 __all__ = [
     "Message",
@@ -297,9 +296,15 @@ def _log_hook_failure(export: Export) -> Callable[[asyncio.Task[Any]], None]:
     return done
 
 
+class _PartsWithStubs(Protocol):
+    """What a record's parts (``Parts``, which imports this module) give for its stubs."""
+
+    stubs: dict[int, RpcStub] | None
+
+
 def _object_hold(record: ObjectRecord) -> dict[int, RpcStub]:
     """The stubs ``record``'s instance holds, kept in its parts (see ``Parts.stubs``)."""
-    parts = cast("Parts", record.parts)
+    parts = cast(_PartsWithStubs, record.parts)
     hold = parts.stubs
     if hold is None:
         hold = parts.stubs = {}
